@@ -1,0 +1,227 @@
+"""The flow cache: build it in parallel, key it by content, write it atomically, load it with numpy.
+
+Layout of one cache directory (`{cache_dir}/{dataset}-{key[:16]}/`):
+
+- `manifest.json`: format, key, parameters, reader provenance, counts, versions;
+- `samples.csv`: the sample table, row i ↔ index i of every array;
+- one `{channel}.npy` per channel of `CHANNELS`, `[N, size, size]` float16 (flow in pixels of the
+  aligned crop; onset/apex grey in [0, 1]);
+- `landmarks.npy` `[N, 68, 2]` float32 on the onset frame (NaN where no face was found) and
+  `transform.npy` `[N, 2, 3]` float32, the frame→crop affine used for both frames.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import shutil
+import time
+import uuid
+import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from filelock import FileLock
+from tqdm import tqdm
+
+import mer
+from mer.data.samples import SampleTable
+from mer.errors import MerError
+from mer.preprocess.clip import CHANNELS, ClipResult, FlowFn, preprocess_clip
+
+log = logging.getLogger(__name__)
+
+CACHE_FORMAT = 1
+MANIFEST = "manifest.json"
+
+
+def cache_key(table: SampleTable, params: dict[str, Any]) -> str:
+    """sha256 over all that shapes the cache's content: the reader's output and preprocessing params."""
+    digest = hashlib.sha256()
+    digest.update(f"mer-cache-{CACHE_FORMAT}".encode())
+    digest.update(table.content_hash().encode())
+    digest.update(json.dumps(params, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def cache_dir_for(cache_root: Path, table: SampleTable, params: dict[str, Any]) -> Path:
+    """Where the cache of this table under these parameters lives (whether or not it exists yet)."""
+    return Path(cache_root) / f"{table.dataset}-{cache_key(table, params)[:16]}"
+
+
+@dataclass(frozen=True)
+class FlowCache:
+    """A finished cache directory: manifest, sample table and memory-mapped channel arrays."""
+
+    path: Path
+
+    @cached_property
+    def manifest(self) -> dict[str, Any]:
+        """The parsed manifest.json."""
+        return json.loads((self.path / MANIFEST).read_text())
+
+    @cached_property
+    def samples(self) -> pd.DataFrame:
+        """The sample table, row i ↔ index i of every array."""
+        return pd.read_csv(self.path / "samples.csv", dtype={"clip": str, "subject": str,
+                                                              "action_units": str})
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """Class names in score-column order."""
+        return tuple(self.manifest["classes"])
+
+    @property
+    def size(self) -> int:
+        """Side of the aligned crop, in pixels."""
+        return int(self.manifest["params"]["size"])
+
+    def array(self, name: str) -> np.ndarray:
+        """One channel (or landmarks / transform) memory-mapped read-only."""
+        return np.load(self.path / f"{name}.npy", mmap_mode="r")
+
+
+def load_cache(path: str | Path) -> FlowCache:
+    """Open a cache directory, or a clear error if it is not a finished cache."""
+    path = Path(path)
+    if not (path / MANIFEST).is_file():
+        raise MerError(f"{path} is not a mer cache (no {MANIFEST}): build it with mer-prepare")
+    return FlowCache(path)
+
+
+def build_cache(
+    table: SampleTable,
+    params: dict[str, Any],
+    flow_fn: FlowFn,
+    cache_root: str | Path,
+    workers: int | None = None,
+) -> FlowCache:
+    """Return the cache for `table` under `params`, building it first on a miss.
+
+    A hit reads only the manifest. On a miss, one process per key builds (a file lock makes a
+    concurrent second run wait and then hit); it writes into a temporary sibling and renames it into
+    place, so a run killed midway leaves no half cache.
+    """
+    cache_root = Path(cache_root)
+    final = cache_dir_for(cache_root, table, params)
+    if (final / MANIFEST).is_file():
+        log.info("cache hit: %s", final)
+        return FlowCache(final)
+    cache_root.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(final) + ".lock"):
+        if (final / MANIFEST).is_file():  # another run built it while we waited
+            log.info("cache hit (built by a concurrent run): %s", final)
+            return FlowCache(final)
+        for stale in cache_root.glob(f".tmp-{final.name}-*"):  # left by a killed run
+            shutil.rmtree(stale, ignore_errors=True)
+        if final.exists():  # a directory without manifest can only be a partial foreign copy
+            shutil.rmtree(final)
+        tmp = cache_root / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        try:
+            _write_cache(tmp, table, params, flow_fn, workers)
+            os.rename(tmp, final)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    log.info("cache built: %s", final)
+    return FlowCache(final)
+
+
+def _write_cache(
+    out: Path, table: SampleTable, params: dict[str, Any], flow_fn: FlowFn, workers: int | None
+) -> None:
+    """Compute every clip in a process pool and write the arrays, samples.csv and the manifest."""
+    n, size = len(table), int(params["size"])
+    arrays = {
+        name: np.lib.format.open_memmap(out / f"{name}.npy", "w+", np.float16, (n, size, size))
+        for name in CHANNELS
+    }
+    landmarks = np.full((n, 68, 2), np.nan, np.float32)
+    transforms = np.zeros((n, 2, 3), np.float32)
+    no_face: list[str] = []
+    rows = table.rows.reset_index(drop=True)
+    align = params["align"]
+    jobs = [
+        dict(onset_path=table.path(r.onset_path), apex_path=table.path(r.apex_path), flow_fn=flow_fn,
+             size=size, margin=align["margin"], upsample=align["upsample"],
+             predictor_path=align["predictor_path"], no_face=align["no_face"])
+        for r in rows.itertuples()
+    ]
+    workers = max(1, min(workers or os.cpu_count() or 1, n))
+    started = time.perf_counter()
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_init_worker) as pool:
+        futures = {pool.submit(preprocess_clip, **job): i for i, job in enumerate(jobs)}
+        try:
+            for future in tqdm(as_completed(futures), total=n, desc="align + flow", unit="clip"):
+                i = futures[future]
+                result: ClipResult | None = future.result()
+                if result is None or result.landmarks is None:
+                    no_face.append(rows.at[i, "sample_id"])
+                if result is None:
+                    continue
+                for name in CHANNELS:
+                    arrays[name][i] = result.channels[name]
+                transforms[i] = result.matrix
+                if result.landmarks is not None:
+                    landmarks[i] = result.landmarks
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)  # fail fast: don't finish the rest
+            raise
+    elapsed = time.perf_counter() - started
+    if no_face and align["no_face"] == "error":
+        raise MerError(
+            f"dlib found no face in the onset frame of {len(no_face)} clip(s): "
+            f"{', '.join(sorted(no_face))}. Check those frames, or set "
+            "preprocess.align.no_face=center to use a centred crop for them"
+        )
+    if no_face:
+        warnings.warn(f"no face found, used a centred crop for {len(no_face)} clip(s): "
+                      f"{', '.join(sorted(no_face))}", stacklevel=2)
+    for array in arrays.values():
+        array.flush()
+    del arrays
+    np.save(out / "landmarks.npy", landmarks)
+    np.save(out / "transform.npy", transforms)
+    rows.to_csv(out / "samples.csv", index=False)
+    manifest = {
+        "format": CACHE_FORMAT,
+        "key": cache_key(table, params),
+        "dataset": table.dataset,
+        "root": str(table.root),
+        "n": n,
+        "classes": list(table.classes),
+        "channels": list(CHANNELS),
+        "params": params,
+        "provenance": table.provenance,
+        "counts": table.counts(),
+        "no_face": sorted(no_face),
+        "versions": _versions(),
+        "build_seconds": round(elapsed, 2),
+        "workers": workers,
+    }
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
+
+
+def _init_worker() -> None:
+    """One OpenCV thread per worker process, so `workers` is the real degree of parallelism."""
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def _versions() -> dict[str, str]:
+    """Library versions that can change the cache's numbers, recorded in the manifest."""
+    import cv2
+    import dlib
+
+    return {"mer": mer.__version__, "numpy": np.__version__, "opencv": cv2.__version__,
+            "dlib": dlib.__version__}

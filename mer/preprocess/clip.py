@@ -1,0 +1,72 @@
+"""One clip's preprocessing: read onset and apex, align both with one transform, compute flow maps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from mer.errors import MerError
+from mer.preprocess.align import Alignment, align_face, centre_alignment
+from mer.preprocess.flow import flow_magnitude, optical_strain
+
+#: Image channels every cache holds, in this order; the `input` config picks among them.
+CHANNELS: tuple[str, ...] = ("u", "v", "magnitude", "strain", "onset", "apex")
+
+FlowFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class ClipResult:
+    """The cache rows of one clip: image channels plus the alignment that produced them."""
+
+    channels: dict[str, np.ndarray]  # name → [size, size] float32
+    matrix: np.ndarray  # [2, 3] frame → crop
+    landmarks: np.ndarray | None  # [68, 2] on the onset frame, None when no face was found
+
+
+def read_grey(path: Path) -> np.ndarray:
+    """A frame as uint8 grey, or a clear error naming the file."""
+    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        raise MerError(f"cannot read image {path}: the file is missing, empty or not an image")
+    return image
+
+
+def preprocess_clip(
+    onset_path: Path,
+    apex_path: Path,
+    flow_fn: FlowFn,
+    size: int = 224,
+    margin: float = 0.1,
+    upsample: int = 0,
+    predictor_path: str | None = None,
+    no_face: str = "error",
+) -> ClipResult | None:
+    """Align onset and apex with the onset's transform, then flow onset→apex and its derived maps.
+
+    Returns None when dlib finds no face and `no_face` is "error" (the caller lists every such
+    clip in one message); with "center" the centred square is used instead.
+    """
+    onset, apex = read_grey(onset_path), read_grey(apex_path)
+    if onset.shape != apex.shape:
+        raise MerError(f"onset {onset_path} and apex {apex_path} differ in size")
+    alignment: Alignment | None = align_face(onset, size, margin, upsample, predictor_path)
+    if alignment is None:
+        if no_face == "error":
+            return None
+        alignment = centre_alignment(onset.shape, size)
+    onset_aligned, apex_aligned = alignment.apply(onset), alignment.apply(apex)
+    flow = flow_fn(onset_aligned, apex_aligned)
+    channels = {
+        "u": flow[..., 0],
+        "v": flow[..., 1],
+        "magnitude": flow_magnitude(flow),
+        "strain": optical_strain(flow),
+        "onset": onset_aligned.astype(np.float32) / 255.0,
+        "apex": apex_aligned.astype(np.float32) / 255.0,
+    }
+    return ClipResult(channels=channels, matrix=alignment.matrix, landmarks=alignment.landmarks)

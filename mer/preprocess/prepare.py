@@ -1,0 +1,54 @@
+"""`mer-prepare`: dataset release → flow cache (a Hydra app; prints the cache path last)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import hydra
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from mer.data import read_samples
+from mer.errors import MerError, exits_on_user_error
+from mer.preprocess.align import check_no_face_policy
+from mer.preprocess.cache import FlowCache, build_cache
+
+log = logging.getLogger(__name__)
+
+
+def cache_params(preprocess_cfg: DictConfig) -> dict[str, Any]:
+    """The preprocessing parameters that key the cache: all of `preprocess` but `workers`."""
+    params = OmegaConf.to_container(preprocess_cfg, resolve=True)
+    params.pop("workers", None)
+    return params
+
+
+def prepare(cfg: DictConfig) -> FlowCache:
+    """Read the configured dataset and return its cache, building it on a miss."""
+    size = cfg.preprocess.size
+    if not isinstance(size, int) or size < 32:
+        raise MerError(f"preprocess.size={size!r}: use an integer ≥ 32 (the paper uses 224)")
+    check_no_face_policy(cfg.preprocess.align.no_face)
+    table = read_samples(cfg.data)
+    counts = table.counts()
+    log.info("%s: %d samples, %d subjects; per label %s", table.dataset, len(table),
+             len(counts["subject"]), counts["label"])
+    return build_cache(
+        table,
+        params=cache_params(cfg.preprocess),
+        flow_fn=instantiate(cfg.preprocess.flow),
+        cache_root=cfg.paths.cache_dir,
+        workers=cfg.preprocess.workers,
+    )
+
+
+@hydra.main(version_base="1.3", config_path="../../conf", config_name="prepare")
+@exits_on_user_error
+def main(cfg: DictConfig) -> None:
+    """Entry point of `mer-prepare`."""
+    print(prepare(cfg).path, flush=True)
+
+
+if __name__ == "__main__":
+    main()
