@@ -4,7 +4,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.mer-installed
 
-.PHONY: setup demo test bench-prepare clean
+DEMO_DIR ?= outputs/demo
+PAPER_DIR ?= outputs/paper
+
+.PHONY: setup demo paper test bench-prepare clean
 
 setup: $(STAMP)
 
@@ -14,8 +17,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-demo: setup  ## generate the synthetic CASME II release and build its flow cache
-	$(BIN)/mer-prepare
+demo: setup  ## synthetic CASME II → cache → all folds × {apex, uv} × {softmax, hinge} → report
+	rm -rf $(DEMO_DIR)
+	$(BIN)/mer-train -m experiment=demo hydra.sweep.dir=$(DEMO_DIR)
+	$(BIN)/mer-report $(DEMO_DIR)
+
+paper: setup  ## the paper's Tables 2 and 3 on a real release: make paper DATA=/path/to/CASME2
+	@test -n "$(DATA)" || { echo "error: give the CASME II folder: make paper DATA=/path/to/CASME2"; exit 2; }
+	$(BIN)/mer-train -m experiment=paper_table2 data.root=$(DATA) hydra.sweep.dir=$(PAPER_DIR)
+	$(BIN)/mer-train -m experiment=paper_table3 data.root=$(DATA) hydra.sweep.dir=$(PAPER_DIR)
+	$(BIN)/mer-report $(PAPER_DIR)
 
 test: setup  ## the whole suite (about 5 minutes on 2 cores)
 	$(BIN)/pytest -q

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import warnings
 from typing import Callable, TypeVar
 
 F = TypeVar("F", bound=Callable)
@@ -13,15 +14,34 @@ class MerError(Exception):
     """A mistake the user can fix (a path, a sheet, a config value); the message says what to do."""
 
 
-def exits_on_user_error(func: F) -> F:
-    """Turn a `MerError` raised by an entry point into `error: <message>` on stderr and exit code 2."""
+def user_facing(func: F) -> F:
+    """Wrap an entry point: warnings print as one `warning: ...` line, and a `MerError` prints as
+    `error: <message>` on stderr with exit code 2, without a traceback."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        warnings.formatwarning = _one_line_warning
         try:
             return func(*args, **kwargs)
-        except MerError as err:
-            print(f"error: {err}", file=sys.stderr, flush=True)
+        except Exception as err:
+            cause = user_error_in(err)
+            if cause is None:
+                raise
+            print(f"error: {cause}", file=sys.stderr, flush=True)
             sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
+
+
+def user_error_in(err: BaseException | None) -> MerError | None:
+    """The `MerError` behind an exception, also when a library (Hydra's instantiate) wrapped it."""
+    while err is not None:
+        if isinstance(err, MerError):
+            return err
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """`warning: <message>`: what the user needs, without the source line that raised it."""
+    return f"warning: {message}\n"

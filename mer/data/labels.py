@@ -49,6 +49,6 @@ def label_set(dataset: str, name: str) -> tuple[tuple[str, ...], dict[str, str |
         raise MerError(f"no label sets for dataset '{dataset}'") from None
     if name not in sets:
         raise MerError(
-            f"unknown label set '{name}' for {dataset}: choose one of {sorted(sets)} (data.label_set)"
+            f"unknown label set '{name}' for {dataset}: choose one of {sorted(sets)} (data.reader.label_set)"
         )
     return CLASSES[dataset][name], sets[name]

@@ -110,7 +110,7 @@ def build_cache(
     concurrent second run wait and then hit); it writes into a temporary sibling and renames it into
     place, so a run killed midway leaves no half cache.
     """
-    cache_root = Path(cache_root)
+    cache_root = Path(cache_root).resolve()
     final = cache_dir_for(cache_root, table, params)
     if (final / MANIFEST).is_file():
         log.info("cache hit: %s", final)

@@ -10,7 +10,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from mer.data import read_samples
-from mer.errors import MerError, exits_on_user_error
+from mer.config import CONFIG_DIR
+from mer.errors import MerError, user_facing
 from mer.preprocess.align import check_no_face_policy
 from mer.preprocess.cache import FlowCache, build_cache
 
@@ -43,8 +44,8 @@ def prepare(cfg: DictConfig) -> FlowCache:
     )
 
 
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="prepare")
-@exits_on_user_error
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="prepare")
+@user_facing
 def main(cfg: DictConfig) -> None:
     """Entry point of `mer-prepare`."""
     print(prepare(cfg).path, flush=True)

@@ -1,0 +1,1 @@
+"""Scoring: metrics on pooled predictions, and the sweep report."""

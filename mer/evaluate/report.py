@@ -1,0 +1,572 @@
+"""`mer-report SWEEP_DIR`: a sweep's runs → pooled tables, confusion PNGs, McNemar tests, samples.
+
+Reads the run-directory contract of `mer.runs` and never re-trains. Every number is scored on the
+predictions of all folds concatenated (DESIGN.md "Pool, then score"); per-fold means are labelled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import re
+import warnings
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from mer.errors import MerError, user_facing
+from mer.evaluate import paper
+from mer.evaluate.metrics import confusion, pooled_metrics
+from mer.runs import METRICS, PREDICTIONS, SCORE_PREFIX, configuration_overrides, override_key
+
+REPORT_CSV, REPORT_MD, SEEDS_CSV, SAMPLES_CSV = "report.csv", "report.md", "report_seeds.csv", "samples.csv"
+CONFUSION_DIR = "confusion"
+FAILED = "failed.txt"
+REQUIRED_COLUMNS = ("sample_id", "subject", "label", "pred")
+KEY = ["dataset", "input", "head", "configuration"]
+INPUT_ORDER = ("apex", "u", "v", "uv", "uvm", "uvs")
+HEAD_ORDER = ("softmax", "hinge", "svm")
+OWN_KEYS = ("data", "input", "head")  # overrides already named by the dataset/input/head columns
+
+
+# ─── collecting runs ────────────────────────────────────────────────────────────────────────────
+
+def _read_yaml(path: Path) -> Any:
+    """A YAML file's content; a broken file is a one-line error naming it."""
+    try:
+        return yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise MerError(f"{path}: cannot read it as YAML ({str(err).splitlines()[0]})") from err
+
+
+def _config_value(cfg: dict, dotted: str, path: Path) -> Any:
+    """`cfg["a"]["b"]` for "a.b"; a missing key names the file (it is not a mer-train run dir)."""
+    node: Any = cfg
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise MerError(f"{path}: no `{dotted}` in this config; is this a mer-train run dir?")
+        node = node[part]
+    return node
+
+
+def _job_row(job_dir: Path, sweep_dir: Path) -> dict:
+    """One job's identity (dataset, input, head, other overrides, fold, seed) and status."""
+    config_path = job_dir / ".hydra" / "config.yaml"
+    cfg = _read_yaml(config_path) or {}
+    overrides_path = job_dir / ".hydra" / "overrides.yaml"
+    overrides = [str(o) for o in (_read_yaml(overrides_path) or [])] if overrides_path.is_file() else []
+    dataset = str(_config_value(cfg, "data.name", config_path))
+    input_name = str(_config_value(cfg, "input.name", config_path))
+    head = str(_config_value(cfg, "head.name", config_path))
+    test_subject = (cfg.get("data") or {}).get("test_subject")
+    fold = test_subject if test_subject not in (None, "") else _config_value(cfg, "data.fold", config_path)
+    rest = [o for o in configuration_overrides(overrides) if override_key(o) not in OWN_KEYS]
+    failed = job_dir / FAILED
+    error = next((ln.strip() for ln in failed.read_text(errors="replace").splitlines() if ln.strip()), "") \
+        if failed.is_file() else ""
+    return {
+        "job": str(job_dir.relative_to(sweep_dir)), "job_dir": str(job_dir),
+        "dataset": dataset, "input": input_name, "head": head,
+        "configuration": ",".join(sorted(rest + [f"head={head}", f"input={input_name}"])),
+        "rest": ",".join(rest), "fold": str(fold), "seed": int(cfg.get("seed") or 0),
+        "status": "ok" if (job_dir / METRICS).is_file() else "failed", "error": error[:300],
+    }
+
+
+def _drop_duplicates(runs: pd.DataFrame) -> pd.DataFrame:
+    """Keep one job per configuration+fold+seed (a finished one first) and warn naming both dirs."""
+    runs = runs.assign(_failed=runs["status"] != "ok").sort_values(["_failed", "job"], kind="stable")
+    for (_, configuration, fold, seed), group in runs.groupby(["dataset", "configuration", "fold", "seed"]):
+        for other in group["job"].iloc[1:]:
+            warnings.warn(f"{configuration} fold {fold} seed {seed} appears twice: kept "
+                          f"{group['job'].iloc[0]}, ignored {other}", stacklevel=2)
+    runs = runs.drop_duplicates(["dataset", "configuration", "fold", "seed"], keep="first")
+    return runs.drop(columns="_failed").sort_values(["dataset", "configuration", "seed", "fold"],
+                                                   key=_natural_key).reset_index(drop=True)
+
+
+def _fold_key(value: Any) -> tuple:
+    """Sort key that puts fold "10" after "9" (numbers first, then names)."""
+    text = str(value)
+    return (0, int(text), "") if text.lstrip("-").isdigit() else (1, 0, text)
+
+
+def _natural_key(values: pd.Series) -> pd.Series:
+    """`_fold_key` over a column, for `sort_values(key=...)`."""
+    return values.map(_fold_key)
+
+
+def collect_runs(sweep_dir: str | Path) -> pd.DataFrame:
+    """One row per job dir under `sweep_dir` (searched recursively): finished (`status` "ok") or
+    failed/unfinished (`.hydra/` but no metrics.json); a repeated configuration+fold+seed is kept once."""
+    sweep_dir = Path(sweep_dir)
+    if not sweep_dir.is_dir():
+        raise MerError(f"sweep dir {sweep_dir} does not exist: pass the dir `mer-train -m` wrote "
+                       "(e.g. outputs/train-multirun/<date>)")
+    jobs = sorted(d.parent for d in sweep_dir.rglob(".hydra") if (d / "config.yaml").is_file())
+    runs = pd.DataFrame([_job_row(job, sweep_dir) for job in jobs],
+                        columns=["job", "job_dir", *KEY, "rest", "fold", "seed", "status", "error"])
+    if not (runs["status"] == "ok").any():
+        failed = f"; found {len(runs)} failed or unfinished job dirs, e.g. {runs['job'].iloc[0]}" if len(runs) else ""
+        raise MerError(f"no runs under {sweep_dir}: expected job dirs with {METRICS} "
+                       f"(from mer-train -m ...){failed}")
+    return _drop_duplicates(runs)
+
+
+def read_predictions(job_dir: str | Path) -> pd.DataFrame:
+    """A job's predictions.csv, checked for the contract's columns (the error names the file)."""
+    path = Path(job_dir) / PREDICTIONS
+    if not path.is_file():
+        raise MerError(f"{path} is missing but {METRICS} is there: rerun that job or delete its dir")
+    table = pd.read_csv(path, dtype={c: str for c in REQUIRED_COLUMNS})
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
+    if not any(c.startswith(SCORE_PREFIX) for c in table.columns):
+        missing.append(f"{SCORE_PREFIX}<class>")
+    if missing:
+        raise MerError(f"{path}: missing required columns {', '.join(missing)} (mer-train writes "
+                       f"{', '.join(REQUIRED_COLUMNS)}, then {SCORE_PREFIX}<class> per class)")
+    return table
+
+
+def load_predictions(runs: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """All finished jobs' predictions in one frame tagged with the job's keys, and each dataset's
+    class order (score columns of predictions.csv, then any other label seen)."""
+    frames, classes = [], {}
+    for _, run in runs[runs["status"] == "ok"].iterrows():
+        table = read_predictions(run["job_dir"])
+        order = classes.setdefault(run["dataset"], [])
+        order += [c[len(SCORE_PREFIX):] for c in table.columns
+                  if c.startswith(SCORE_PREFIX) and c[len(SCORE_PREFIX):] not in order]
+        tags = run[["job", *KEY, "rest", "fold", "seed"]].to_dict()
+        frames.append(table[list(REQUIRED_COLUMNS)].assign(**tags))
+    preds = pd.concat(frames, ignore_index=True)
+    for dataset, order in classes.items():
+        seen = preds.loc[preds["dataset"] == dataset, ["label", "pred"]].to_numpy().ravel()
+        order += sorted(set(seen) - set(order))
+    return preds, classes
+
+
+# ─── scoring ────────────────────────────────────────────────────────────────────────────────────
+
+def _std(values: pd.Series) -> float:
+    """Sample standard deviation (ddof=1); NaN for fewer than two values."""
+    return float(values.std(ddof=1)) if len(values) > 1 else float("nan")
+
+
+def seed_scores(preds: pd.DataFrame, classes: Sequence[str]) -> pd.DataFrame:
+    """Per seed of one configuration: pooled accuracy/UF1/UAR, and the per-fold mean ± std."""
+    rows = []
+    for seed, p in preds.groupby("seed"):
+        folds = pd.DataFrame([pooled_metrics(f["label"], f["pred"], classes) for _, f in p.groupby("fold")])
+        rows.append({"seed": seed, **pooled_metrics(p["label"], p["pred"], classes), "n_folds": len(folds),
+                     "per_fold_mean_accuracy": folds["accuracy"].mean(),
+                     "per_fold_std_accuracy": _std(folds["accuracy"]),
+                     "per_fold_mean_uf1": folds["uf1"].mean(), "per_fold_std_uf1": _std(folds["uf1"])})
+    return pd.DataFrame(rows).rename(columns={"n": "n_samples"})
+
+
+def _missing_folds(jobs: pd.DataFrame, expected: Iterable[str]) -> str:
+    """Expected folds without finished predictions, "3, 5", or "3 (seed 1)" when only some seeds lack it."""
+    seeds = sorted(jobs["seed"].unique())
+    done = jobs[jobs["status"] == "ok"]
+    parts = []
+    for fold in sorted(expected, key=_fold_key):
+        lacking = [s for s in seeds if not ((done["fold"] == fold) & (done["seed"] == s)).any()]
+        if lacking:
+            parts.append(fold if len(lacking) == len(seeds) else f"{fold} (seed {', '.join(map(str, lacking))})")
+    return ", ".join(parts)
+
+
+def summarise(runs: pd.DataFrame, preds: pd.DataFrame,
+              classes: dict[str, list[str]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The report.csv frame (one row per configuration; mean ± std over seeds) and the per-seed frame."""
+    rows, seed_frames = [], []
+    by_key = dict(list(preds.groupby(KEY, sort=False)))
+    for key, jobs in runs.groupby(KEY, sort=False):
+        expected = runs.loc[runs["dataset"] == key[0], "fold"].unique()
+        base = dict(zip(KEY, key))
+        p = by_key.get(key, preds.iloc[:0])
+        per_seed = seed_scores(p, classes[key[0]]) if len(p) else pd.DataFrame(columns=["seed"])
+        seed_frames.append(per_seed.assign(**base))
+        row = {**base, "n_seeds": len(per_seed), "seeds": " ".join(map(str, per_seed["seed"])),
+               "n_samples": p["sample_id"].nunique(), "n_folds": p["fold"].nunique()}
+        for metric in ("accuracy", "uf1", "uar"):
+            row[metric] = per_seed[metric].mean() if len(p) else np.nan
+        for metric in ("accuracy", "uf1", "uar"):
+            row[f"{metric}_seed_std"] = _std(per_seed[metric]) if len(p) else np.nan
+        for col in ("per_fold_mean_accuracy", "per_fold_std_accuracy", "per_fold_mean_uf1", "per_fold_std_uf1"):
+            row[col] = per_seed[col].mean() if len(p) else np.nan
+        row["missing_folds"] = _missing_folds(jobs, expected)
+        row["failed_jobs"] = "; ".join(jobs.loc[jobs["status"] != "ok", "job"])
+        row["rest"] = jobs["rest"].iloc[0]
+        rows.append(row)
+    report = pd.DataFrame(rows).sort_values(["dataset", "rest", "input", "head"], key=_order_key)
+    return report.reset_index(drop=True), pd.concat(seed_frames, ignore_index=True)
+
+
+def _order_key(values: pd.Series) -> pd.Series:
+    """Sort inputs and heads in the paper's order (apex, u, v, uv…; softmax, hinge, svm), others after."""
+    order = {"input": INPUT_ORDER, "head": HEAD_ORDER}.get(values.name)
+    if order is None:
+        return values
+    return values.map(lambda v: (order.index(v), "") if v in order else (len(order), v))
+
+
+def mcnemar(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> dict:
+    """Exact McNemar test of two classifiers on the same samples: b = only A right, c = only B right,
+    p = two-sided binomial test of b among the b + c discordant pairs at 1/2 (1.0 when none)."""
+    from scipy.stats import binomtest
+
+    a, b_ = np.asarray(correct_a, dtype=bool), np.asarray(correct_b, dtype=bool)
+    if a.shape != b_.shape:
+        raise ValueError(f"paired samples differ in length: {a.shape} vs {b_.shape}")
+    b, c = int(np.sum(a & ~b_)), int(np.sum(~a & b_))
+    p = binomtest(b, b + c, 0.5).pvalue if b + c else 1.0
+    return {"n": int(a.size), "b": b, "c": c, "p": float(p)}
+
+
+def head_pairs(preds: pd.DataFrame) -> pd.DataFrame:
+    """McNemar between every two heads on the same samples: same dataset, input, other overrides
+    (head.* aside) and seed; paired on sample_id."""
+    preds = preds.assign(pair=preds["rest"].map(
+        lambda r: ",".join(o for o in r.split(",") if o and not override_key(o).startswith("head."))))
+    rows = []
+    for (dataset, input_name, pair), group in preds.groupby(["dataset", "input", "pair"]):
+        configs = list(dict.fromkeys(group["configuration"]))
+        for config_a, config_b in itertools.combinations(configs, 2):
+            a, b = group[group["configuration"] == config_a], group[group["configuration"] == config_b]
+            for seed in sorted(set(a["seed"]) & set(b["seed"])):
+                both = (a[a["seed"] == seed].drop_duplicates("sample_id")
+                        .merge(b[b["seed"] == seed].drop_duplicates("sample_id"), on="sample_id"))
+                if both.empty:
+                    continue
+                correct_a, correct_b = both["pred_x"] == both["label_x"], both["pred_y"] == both["label_y"]
+                rows.append({"dataset": dataset, "input": input_name, "other": pair, "seed": seed,
+                             "a": _head_label(a), "b_head": _head_label(b), "accuracy_a": correct_a.mean(),
+                             "accuracy_b": correct_b.mean(), **mcnemar(correct_a, correct_b)})
+    return pd.DataFrame(rows)
+
+
+def _head_label(preds: pd.DataFrame) -> str:
+    """A head's name with its own overrides, e.g. "svm (head.C=10)"."""
+    own = [o for o in preds["rest"].iloc[0].split(",") if o and override_key(o).startswith("head.")]
+    return preds["head"].iloc[0] + (f" ({','.join(own)})" if own else "")
+
+
+# ─── figures and files ──────────────────────────────────────────────────────────────────────────
+
+def slug(text: str) -> str:
+    """A file-name-safe version of a configuration's name."""
+    return re.sub(r"[^\w.-]+", "-", text).strip("-")
+
+
+def plot_confusion(matrix: np.ndarray, classes: Sequence[str], title: str, path: Path) -> Path:
+    """Confusion matrix PNG (rows true, columns predicted), each cell annotated with count and row %."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    support = matrix.sum(axis=1, keepdims=True)
+    percent = np.divide(100.0 * matrix, support, out=np.zeros(matrix.shape), where=support > 0)
+    size = 1.0 + 0.9 * len(classes)
+    fig = Figure(figsize=(size + 1.5, size + 0.6))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    image = ax.imshow(percent, cmap="Blues", vmin=0, vmax=100)
+    fig.colorbar(image, ax=ax, label="% of true class", fraction=0.046, pad=0.04)
+    for (i, j), count in np.ndenumerate(matrix):
+        text = f"{count}\n{percent[i, j]:.1f}%" if support[i, 0] else f"{count}\n—"
+        ax.text(j, i, text, ha="center", va="center", fontsize=8,
+                color="white" if percent[i, j] > 60 else "black")
+    ax.set_xticks(range(len(classes)), classes, rotation=35, ha="right")
+    ax.set_yticks(range(len(classes)), [f"{c} ({support[i, 0]})" for i, c in enumerate(classes)])
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true (n)")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def sample_list(preds: pd.DataFrame) -> pd.DataFrame:
+    """The exact samples scored: sample_id, subject, label (union over configurations)."""
+    return (preds[["sample_id", "subject", "label"]].drop_duplicates()
+            .sort_values(["sample_id", "label"]).reset_index(drop=True))
+
+
+# ─── markdown ───────────────────────────────────────────────────────────────────────────────────
+
+def _md_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
+    """A GitHub markdown table."""
+    lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(map(str, row)) + " |" for row in rows]
+
+
+def _num(value: float, scale: float, digits: int) -> str:
+    """A number scaled and rounded, "—" for NaN."""
+    return "—" if value is None or pd.isna(value) else f"{scale * value:.{digits}f}"
+
+
+def cell(row: pd.Series | None) -> str:
+    """"acc % / UF1" pooled, with ± std over seeds when several seeds were run."""
+    if row is None or not row["n_samples"]:
+        return "—"
+    if row["n_seeds"] > 1:
+        return (f"{_num(row['accuracy'], 100, 2)} ± {_num(row['accuracy_seed_std'], 100, 2)} / "
+                f"{_num(row['uf1'], 1, 4)} ± {_num(row['uf1_seed_std'], 1, 4)}")
+    return f"{_num(row['accuracy'], 100, 2)} / {_num(row['uf1'], 1, 4)}"
+
+
+def _paper_cell(result: paper.Result | None) -> str:
+    """A published "acc % / F1" cell, "—" where the paper has none."""
+    return "—" if result is None else f"{result.accuracy:.2f} / {result.f1:.4f}"
+
+
+def _family_tables(family: pd.DataFrame) -> list[str]:
+    """Table 2 style (inputs × heads) and Table 3 style (heads on u+v) for one dataset+overrides."""
+    find = {(r["input"], r["head"]): r for _, r in family.iterrows()}
+    inputs, heads = list(dict.fromkeys(family["input"])), list(dict.fromkeys(family["head"]))
+    head_names = [f"`{h}`" + {"hinge": " (paper's SVM)", "svm": " (post-hoc sklearn, extension)"}.get(h, "")
+                  for h in heads]
+    lines = ["#### Table 2 style: input ablation", "",
+             "Cells: accuracy % / UF1, pooled over all folds" + (" (mean ± std over seeds)"
+                                                               if family["n_seeds"].max() > 1 else "") + ".", ""]
+    lines += _md_table(["input", *head_names, "paper (SVM head)"],
+                       [[paper.INPUT_LABELS.get(i, i), *[cell(find.get((i, h))) for h in heads],
+                         _paper_cell(paper.TABLE2.get(i))] for i in inputs])
+    lines += ["", f"#### Table 3 style: head ablation on {paper.INPUT_LABELS['uv']}", ""]
+    if paper.TABLE3_INPUT not in inputs:
+        return lines + [f"No `{paper.TABLE3_INPUT}` runs in this group (the paper's Table 3 is on u + v).", ""]
+    lines += _md_table(["head", "ours", "paper"],
+                       [[paper.HEAD_LABELS.get(h, h) + f" (`{h}`)", cell(find.get((paper.TABLE3_INPUT, h))),
+                         _paper_cell(paper.TABLE3.get(h))] for h in heads])
+    return lines + [""]
+
+
+def _all_configurations(report: pd.DataFrame) -> list[str]:
+    """Every configuration's pooled scores, per-fold mean ± std (labelled), missing folds, failures."""
+    rows = [[r["dataset"], f"`{r['configuration']}`", r["n_samples"], r["n_folds"], r["n_seeds"],
+             _num(r["accuracy"], 100, 2), _num(r["uf1"], 1, 4), _num(r["uar"], 1, 4),
+             f"{_num(r['per_fold_mean_accuracy'], 100, 2)} ± {_num(r['per_fold_std_accuracy'], 100, 2)}",
+             f"{_num(r['per_fold_mean_uf1'], 1, 4)} ± {_num(r['per_fold_std_uf1'], 1, 4)}",
+             r["missing_folds"] or "none", r["failed_jobs"] or "none"] for _, r in report.iterrows()]
+    return _md_table(["dataset", "configuration", "samples", "folds", "seeds", "accuracy %", "UF1", "UAR",
+                      "per-fold mean accuracy % ± std", "per-fold mean UF1 ± std", "missing folds",
+                      "failed jobs"], rows)
+
+
+def _percent_table(matrix: np.ndarray, classes: Sequence[str], with_paper: bool) -> list[str]:
+    """Table 5 style: % of the true class (rows true), with the paper's diagonal where it applies."""
+    support = matrix.sum(axis=1)
+    rows = []
+    for i, name in enumerate(classes):
+        share = [_num(matrix[i, j] / support[i], 100, 2) if support[i] else "—" for j in range(len(classes))]
+        extra = [f"{paper.TABLE5_DIAGONAL[name]:.2f}" if name in paper.TABLE5_DIAGONAL else "—"] if with_paper else []
+        rows.append([name, *share, support[i], *extra])
+    return _md_table(["true \\ predicted (%)", *classes, "n", *(["paper % correct"] if with_paper else [])], rows)
+
+
+def render_markdown(sweep_dir: Path, runs: pd.DataFrame, report: pd.DataFrame, seeds: pd.DataFrame,
+                    pairs: pd.DataFrame, samples: pd.DataFrame, preds: pd.DataFrame,
+                    figures: dict[tuple, tuple[str, np.ndarray, list[str]]]) -> str:
+    """report.md: paper-style tables, confusion matrices, McNemar tests, seeds, the sample list."""
+    n_ok = int((runs["status"] == "ok").sum())
+    out = [f"# mer report: {sweep_dir.name}", "",
+           f"Sweep `{sweep_dir}`: {n_ok} finished jobs, {len(runs) - n_ok} failed or unfinished, "
+           f"{len(report)} configurations.", ""]
+    if (report["dataset"] == "synthetic").any():
+        out += ["> **Warning — synthetic data: proves the pipeline; these are NOT the paper's numbers.** "
+                "(`data.name == synthetic`: generated clips in CASME II's layout, not CASME II.)", ""]
+    out += ["**Protocol.** Pooled: the predictions of all LOSO folds are concatenated and scored once "
+            "(the paper's protocol; the main number everywhere). UF1 = unweighted mean over classes of "
+            "2TP/(2TP+FP+FN) (the paper's F1); UAR = mean over classes of TP/N. *Per-fold mean ± std* "
+            "averages each fold's own score (folds hold 1–3 samples): shown for reference, labelled, "
+            "never the main number. Std is the sample std (ddof=1).", "",
+            f"**Paper numbers** ({paper.SOURCE}) The paper's \"SVM\" head is our `hinge` head; our `svm` "
+            "head (scikit-learn SVM fitted post hoc on the penultimate features) is an extension with no "
+            "paper number.", "", "## 1. Results", ""]
+    for (dataset, rest), family in report.groupby(["dataset", "rest"], sort=False):
+        out += [f"### {dataset}" + (f" · `{rest}`" if rest else ""), ""]
+        if dataset == "synthetic":
+            out += ["> synthetic data: proves the pipeline; these are NOT the paper's numbers.", ""]
+        out += _family_tables(family)
+    out += ["### All configurations", ""] + _all_configurations(report) + [""]
+    out += ["## 2. Confusion matrices", "",
+            "Rows true, columns predicted; counts summed over seeds; percentages are % of the true class "
+            "(Table 5 style).", ""]
+    for _, r in report.iterrows():
+        key = tuple(r[KEY])
+        if key not in figures:
+            continue
+        png, matrix, classes = figures[key]
+        with_paper = (r["input"], r["head"]) == (paper.TABLE5_INPUT, paper.TABLE5_HEAD)
+        out += [f"### {r['dataset']} · `{r['configuration']}`", "", f"![confusion matrix]({png})", ""]
+        out += _percent_table(matrix, classes, with_paper) + [""]
+    out += _pairs_section(pairs) + _seeds_section(report, seeds) + _samples_section(samples, preds)
+    out += _failures_section(runs)
+    return "\n".join(out) + "\n"
+
+
+def _pairs_section(pairs: pd.DataFrame) -> list[str]:
+    """Section 3: paired McNemar tests between heads."""
+    out = ["## 3. Paired McNemar tests between heads", "",
+           "Same dataset, input, other overrides and seed; paired on sample_id. b = samples head A got "
+           "right and head B wrong, c = the reverse; p = exact two-sided binomial test of b among the "
+           "b + c discordant pairs at 1/2 (scipy.stats.binomtest).", ""]
+    if pairs.empty:
+        return out + ["No two heads ran on the same samples.", ""]
+    return out + _md_table(
+        ["dataset", "input", "other overrides", "seed", "head A", "head B", "paired samples",
+         "accuracy A %", "accuracy B %", "b", "c", "p"],
+        [[r["dataset"], r["input"], r["other"] or "—", r["seed"], r["a"], r["b_head"], r["n"],
+          _num(r["accuracy_a"], 100, 2), _num(r["accuracy_b"], 100, 2), r["b"], r["c"], f"{r['p']:.4g}"]
+         for _, r in pairs.iterrows()]) + [""]
+
+
+def _seeds_section(report: pd.DataFrame, seeds: pd.DataFrame) -> list[str]:
+    """Section 4: per-seed pooled scores and their mean ± std when seeds were swept."""
+    out = ["## 4. Seeds", ""]
+    if report["n_seeds"].max() <= 1:
+        return out + ["One seed per configuration (sweep `seed=0,1,2,3,4` for mean ± std over seeds).", ""]
+    out += ["Each seed is pooled over its folds, then the seeds are averaged (mean ± sample std).", ""]
+    rows = []
+    by_key = dict(list(seeds.groupby(KEY, sort=False)))
+    for _, r in report.iterrows():
+        mine = by_key.get(tuple(r[KEY]), seeds.iloc[:0]).sort_values("seed")
+        per_seed = ", ".join(f"{s['seed']}: {_num(s['accuracy'], 100, 2)} / {_num(s['uf1'], 1, 4)}"
+                             for _, s in mine.iterrows())
+        rows.append([r["dataset"], f"`{r['configuration']}`", r["n_seeds"], per_seed,
+                     f"{_num(r['accuracy'], 100, 2)} ± {_num(r['accuracy_seed_std'], 100, 2)}",
+                     f"{_num(r['uf1'], 1, 4)} ± {_num(r['uf1_seed_std'], 1, 4)}",
+                     f"{_num(r['uar'], 1, 4)} ± {_num(r['uar_seed_std'], 1, 4)}"])
+    return out + _md_table(["dataset", "configuration", "n_seeds", "seed: accuracy % / UF1",
+                            "accuracy % (mean ± std)", "UF1 (mean ± std)", "UAR (mean ± std)"], rows) + [""]
+
+
+def _samples_section(samples: pd.DataFrame, preds: pd.DataFrame) -> list[str]:
+    """Section 5: how many samples, per label, and whether configurations scored different sets."""
+    out = ["## 5. Samples", "",
+           f"`{SAMPLES_CSV}` lists the exact {samples['sample_id'].nunique()} samples scored "
+           f"({samples['subject'].nunique()} subjects; union over configurations). Labels: "
+           + ", ".join(f"{k} {v}" for k, v in samples["label"].value_counts().items()) + ".", ""]
+    for dataset, p in preds.groupby("dataset"):
+        union = set(p["sample_id"])
+        sets = {c: set(g["sample_id"]) for c, g in p.groupby("configuration")}
+        if all(s == union for s in sets.values()):
+            out += [f"- {dataset}: all {len(sets)} configurations use the same {len(union)} samples."]
+        else:
+            out += [f"- {dataset}: configurations differ in their sample sets (union {len(union)}): "
+                    + "; ".join(f"`{c}` {len(s)} (lacks {len(union - s)})" for c, s in sets.items())
+                    + ". Missing folds or failed jobs explain most differences."]
+    if samples["sample_id"].duplicated().any():
+        out += ["- Some sample_ids carry different labels in different configurations (label sets differ)."]
+    return out + [""]
+
+
+def _failures_section(runs: pd.DataFrame) -> list[str]:
+    """Failed or unfinished jobs (a `.hydra/` dir but no metrics.json), with failed.txt's first line."""
+    failed = runs[runs["status"] != "ok"]
+    if failed.empty:
+        return []
+    return ["## Failed or unfinished jobs", ""] + [
+        f"- `{r['job']}` (fold {r['fold']}, seed {r['seed']})" + (f": {r['error']}" if r["error"] else "")
+        for _, r in failed.iterrows()] + [""]
+
+
+# ─── the entry point ────────────────────────────────────────────────────────────────────────────
+
+def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None) -> pd.DataFrame:
+    """Read every run under `sweep_dir`; write report.csv, report.md, report_seeds.csv, samples.csv
+    and confusion PNGs into `out_dir` (default: the sweep dir); return the report.csv frame."""
+    sweep_dir = Path(sweep_dir)
+    out_dir = Path(out_dir) if out_dir is not None else sweep_dir
+    runs = collect_runs(sweep_dir)
+    preds, classes = load_predictions(runs)
+    report, seeds = summarise(runs, preds, classes)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report.to_csv(out_dir / REPORT_CSV, index=False)
+    seeds.to_csv(out_dir / SEEDS_CSV, index=False)
+    samples = sample_list(preds)
+    samples.to_csv(out_dir / SAMPLES_CSV, index=False)
+    figures, rows = {}, report.set_index(KEY)
+    for key, p in preds.groupby(KEY, sort=False):
+        order = classes[key[0]]
+        matrix = confusion(p["label"], p["pred"], order)
+        name = f"{CONFUSION_DIR}/{slug(key[0] + '-' + key[3])}.png"
+        row = rows.loc[key]
+        title = f"{key[0]} · {key[3]}\npooled: accuracy {100 * row['accuracy']:.2f}%, UF1 {row['uf1']:.4f}"
+        plot_confusion(matrix, order, title, out_dir / name)
+        figures[key] = (name, matrix, order)
+    (out_dir / REPORT_MD).write_text(render_markdown(sweep_dir, runs, report, seeds, head_pairs(preds),
+                                                     samples, preds, figures))
+    return report
+
+
+def print_table(report: pd.DataFrame) -> None:
+    """The main table in the terminal (pooled scores; mean ± std over seeds where swept)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="mer-report: pooled over folds (per-fold mean for reference)")
+    for name in ("dataset", "configuration", "samples", "folds", "seeds", "accuracy %", "UF1", "UAR",
+                 "per-fold acc %", "missing folds"):
+        table.add_column(name, overflow="fold")
+    for _, r in report.iterrows():
+        spread = r["n_seeds"] > 1
+        table.add_row(r["dataset"], r["configuration"], str(r["n_samples"]), str(r["n_folds"]), str(r["n_seeds"]),
+                      _num(r["accuracy"], 100, 2) + (f" ± {_num(r['accuracy_seed_std'], 100, 2)}" if spread else ""),
+                      _num(r["uf1"], 1, 4) + (f" ± {_num(r['uf1_seed_std'], 1, 4)}" if spread else ""),
+                      _num(r["uar"], 1, 4),
+                      f"{_num(r['per_fold_mean_accuracy'], 100, 1)} ± {_num(r['per_fold_std_accuracy'], 100, 1)}",
+                      r["missing_folds"] or "none")
+    Console().print(table)
+    if (report["dataset"] == "synthetic").any():
+        print("synthetic data: proves the pipeline; these are NOT the paper's numbers.")
+
+
+def push_to_wandb(report: pd.DataFrame, sweep_dir: Path, out_dir: Path) -> Path:
+    """Log the report as one W&B run (project mer, job_type report, group = sweep dir name): the
+    report table and the confusion PNGs; offline under `out_dir/wandb` without credentials."""
+    import wandb
+
+    from mer.train.loggers import wandb_credentials
+
+    offline = not wandb_credentials() or os.environ.get("WANDB_MODE") in ("offline", "dryrun")
+    if offline:
+        print(f"W&B: no credentials (WANDB_API_KEY or ~/.netrc) or WANDB_MODE=offline: logging offline "
+              f"under {out_dir / 'wandb'}; upload later with `wandb sync {out_dir / 'wandb'}/offline-run-*`",
+              flush=True)
+    run = wandb.init(project="mer", job_type="report", group=sweep_dir.resolve().name,
+                     name=f"report-{sweep_dir.resolve().name}", dir=str(out_dir),
+                     mode="offline" if offline else "online", config={"sweep_dir": str(sweep_dir.resolve())})
+    images = {f"confusion/{png.stem}": wandb.Image(str(png), caption=png.stem)
+              for png in sorted((out_dir / CONFUSION_DIR).glob("*.png"))}
+    run.log({"report": wandb.Table(dataframe=report.astype(object).where(report.notna(), None)), **images})
+    run.finish()
+    return Path(run.dir).parent
+
+
+@user_facing
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of `mer-report SWEEP_DIR [--out DIR] [--wandb]`."""
+    parser = argparse.ArgumentParser(
+        prog="mer-report", description="Pool a mer-train sweep's predictions into tables, confusion "
+        "matrices and McNemar tests (report.md, report.csv, samples.csv, confusion/*.png).")
+    parser.add_argument("sweep_dir", type=Path, help="the dir `mer-train -m` wrote (searched recursively)")
+    parser.add_argument("--out", type=Path, default=None, help="write the report here (default: SWEEP_DIR)")
+    parser.add_argument("--wandb", action="store_true", help="also log it as one W&B run (offline without credentials)")
+    args = parser.parse_args(argv)
+    out_dir = args.out if args.out is not None else args.sweep_dir
+    report = build_report(args.sweep_dir, out_dir)
+    print_table(report)
+    print(f"wrote {out_dir / REPORT_MD}, {REPORT_CSV}, {SAMPLES_CSV} and {CONFUSION_DIR}/*.png", flush=True)
+    if args.wandb:
+        push_to_wandb(report, args.sweep_dir, out_dir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""The run-directory contract between `mer-train` (writes) and `mer-report` (reads).
+
+Each job's Hydra output dir holds:
+
+- `predictions.csv`: sample_id, subject, label, pred (class names), then `score_<class>` per class;
+- `metrics.json`: accuracy, uf1, uar, n (this fold alone), test_subject, input, head;
+- `.hydra/config.yaml` and `.hydra/overrides.yaml`: the composed config and the job's overrides;
+- `csv/metrics.csv`: the training curves; optionally `model.ckpt` and `wandb/`.
+"""
+
+from __future__ import annotations
+
+PREDICTIONS = "predictions.csv"
+METRICS = "metrics.json"
+SCORE_PREFIX = "score_"
+
+#: Override keys that name a job *within* a configuration (which fold, which seed) or where it
+#: reads and writes, rather than the configuration itself.
+NOT_CONFIGURATION = ("data.fold", "data.test_subject", "seed", "folds", "experiment", "data.root",
+                     "paths.", "hydra.", "trainer.accelerator", "trainer.devices", "logger",
+                     "cache", "save_checkpoint")
+
+
+def override_key(override: str) -> str:
+    """The config key an override sets (`+a.b=1` → `a.b`)."""
+    return override.lstrip("+~").split("=", 1)[0]
+
+
+def configuration_overrides(overrides: list[str]) -> list[str]:
+    """The overrides that define a configuration: all but fold, seed, paths and loggers."""
+    return sorted(o for o in overrides
+                  if not any(override_key(o) == p or (p.endswith(".") and override_key(o).startswith(p))
+                             for p in NOT_CONFIGURATION))
+
+
+def configuration_name(overrides: list[str]) -> str:
+    """A configuration's readable name, e.g. "head=hinge,input=uv" ("default" when none)."""
+    return ",".join(configuration_overrides(overrides)) or "default"

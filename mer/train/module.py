@@ -1,0 +1,127 @@
+"""The LightningModule: MobileNetV2 trunk + a swappable head (softmax, hinge, post-hoc SVM)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import lightning as L
+import numpy as np
+import torch
+from torch import nn
+from torchmetrics.classification import MulticlassAccuracy
+
+from mer.errors import MerError
+from mer.train.backbone import mobilenet_v2_features
+from mer.train.heads import fit_svm, head_loss, svm_scores
+
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+
+
+class MerModule(L.LightningModule):
+    """MobileNetV2 on flow (or apex) images with the head the `head` config names."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        classes: Sequence[str],
+        head: dict[str, Any],
+        width_mult: float = 1.0,
+        dropout: float = 0.2,
+        pretrained: str = "none",
+        optimizer: dict[str, Any] | None = None,
+        scheduler: str = "none",
+        class_weights: Sequence[float] | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.classes = tuple(classes)
+        self.head_cfg = dict(head)
+        self.trunk, width = mobilenet_v2_features(in_channels, width_mult, pretrained)
+        self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, len(self.classes)))
+        weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
+        self.loss = head_loss(
+            self.head_cfg["name"], weights, p=self.head_cfg.get("p", 2),
+            margin=self.head_cfg.get("margin", 1.0),
+            label_smoothing=self.head_cfg.get("label_smoothing", 0.0),
+        )
+        self.optimizer_cfg = dict(optimizer or {"name": "adam", "lr": 1e-4, "weight_decay": 1e-3})
+        self.scheduler = scheduler
+        self.train_acc = MulticlassAccuracy(len(self.classes), average="micro")
+        self.val_acc = MulticlassAccuracy(len(self.classes), average="micro")
+        self.svm = None  # the post-hoc SVM, fitted at the start of prediction
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class scores (logits or hinge scores) of a batch [B, C, H, W]."""
+        return self.classifier(self.trunk(x))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The 1280-d penultimate features the post-hoc SVM is fitted on."""
+        return self.trunk(x)
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        x, y, _ = batch
+        scores = self(x)
+        loss = self.loss(scores, y)
+        self.train_acc(scores, y)
+        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=len(y))
+        self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, batch_size=len(y))
+        return loss
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        """Inner validation on training-fold subjects (never the test subject)."""
+        x, y, _ = batch
+        scores = self(x)
+        self.val_acc(scores, y)
+        self.log("val/loss", self.loss(scores, y), batch_size=len(y))
+        self.log("val/acc", self.val_acc, batch_size=len(y))
+
+    def on_predict_start(self) -> None:
+        """For the svm head, fit scikit-learn's SVM on the training fold's features first."""
+        if self.head_cfg["name"] != "svm":
+            return
+        x, y = self.trainer.datamodule.train_tensors()
+        feats = self._features_of(x)
+        self.svm = fit_svm(feats, y.cpu().numpy(), kernel=self.head_cfg.get("kernel", "linear"),
+                           C=self.head_cfg.get("C", 1.0),
+                           class_weight=self.head_cfg.get("class_weight"),
+                           seed=self.hparams.seed)
+
+    def predict_step(self, batch, batch_idx: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scores [B, n_classes] and sample indices of a test batch."""
+        x, _, index = batch
+        if self.svm is not None:
+            scores = svm_scores(self.svm, self.features(x).float().cpu().numpy(), len(self.classes))
+            return torch.from_numpy(scores), index
+        return self(x).float(), index
+
+    @torch.no_grad()
+    def _features_of(self, x: torch.Tensor, batch: int = 256) -> np.ndarray:
+        """Features of a whole tensor, in eval mode, batch by batch."""
+        was_training = self.training
+        self.eval()
+        out = [self.features(x[i:i + batch].to(self.device)).float().cpu()
+               for i in range(0, len(x), batch)]
+        self.train(was_training)
+        return torch.cat(out).numpy()
+
+    def configure_optimizers(self):
+        """The configured optimiser; for the hinge head the classifier's weight decay is the SVM's 1/C."""
+        cfg = dict(self.optimizer_cfg)
+        name = cfg.pop("name", "adam")
+        if name not in OPTIMIZERS:
+            raise MerError(f"model.optimizer.name={name!r}: choose one of {sorted(OPTIMIZERS)}")
+        groups = [{"params": self.trunk.parameters()}]
+        head_decay = self.head_cfg.get("weight_decay")
+        if self.head_cfg["name"] == "hinge" and head_decay is not None:
+            groups.append({"params": self.classifier.parameters(), "weight_decay": head_decay})
+        else:
+            groups[0]["params"] = list(self.trunk.parameters()) + list(self.classifier.parameters())
+        optimizer = OPTIMIZERS[name](groups, **cfg)
+        if self.scheduler == "none":
+            return optimizer
+        if self.scheduler == "cosine":
+            epochs = max(1, self.trainer.max_epochs or 1)
+            return {"optimizer": optimizer,
+                    "lr_scheduler": torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs)}
+        raise MerError(f"model.scheduler={self.scheduler!r}: use none or cosine")

@@ -1,0 +1,103 @@
+"""`mer-train`: one LOSO fold → predictions.csv, metrics.json and the config in the run dir."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import hydra
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from mer.data.folds import register_resolvers
+from mer.config import CONFIG_DIR
+from mer.errors import MerError, user_facing
+from mer.evaluate.metrics import pooled_metrics
+from mer.preprocess.cache import FlowCache, load_cache
+from mer.preprocess.prepare import prepare
+from mer.runs import METRICS, PREDICTIONS, SCORE_PREFIX
+from mer.train.datamodule import LosoDataModule
+from mer.train.loggers import close_loggers, make_loggers
+
+log = logging.getLogger(__name__)
+register_resolvers()
+
+
+def fold_cache(cfg: DictConfig) -> FlowCache:
+    """The cache `mer-prepare` builds for these `data`/`preprocess` settings (built if missing),
+    or the one `cache=PATH` names, which must match `preprocess.size`."""
+    if cfg.get("cache"):
+        cache = load_cache(cfg.cache)
+        if cache.size != cfg.preprocess.size:
+            raise MerError(
+                f"cache {cache.path} was built at {cache.size}×{cache.size} but "
+                f"preprocess.size={cfg.preprocess.size}: set preprocess.size={cache.size}, "
+                "or drop cache= to build the right one"
+            )
+        return cache
+    return prepare(cfg)
+
+
+def predictions_table(dm: LosoDataModule, scores: torch.Tensor, index: torch.Tensor) -> pd.DataFrame:
+    """One row per test sample: ids, true and predicted class names, one score column per class."""
+    rows = dm.samples.iloc[index.cpu().numpy()]
+    pred = scores.argmax(dim=1).cpu().numpy()
+    table = pd.DataFrame({
+        "sample_id": rows["sample_id"].to_numpy(),
+        "subject": rows["subject"].to_numpy(),
+        "label": rows["label"].to_numpy(),
+        "pred": np.asarray(dm.classes)[pred],
+    })
+    for c, name in enumerate(dm.classes):
+        table[f"{SCORE_PREFIX}{name}"] = scores[:, c].cpu().numpy()
+    return table
+
+
+def train(cfg: DictConfig, run_dir: Path) -> dict:
+    """Train on all subjects but one, predict the held-out one, write the run's files."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    cache = fold_cache(cfg)
+    dm: LosoDataModule = instantiate(cfg.datamodule, cache=str(cache.path), channels=list(cfg.input.channels))
+    model = instantiate(cfg.model, in_channels=len(dm.channels), classes=list(dm.classes),
+                        head=OmegaConf.to_container(cfg.head, resolve=True),
+                        class_weights=dm.class_weights, seed=cfg.seed)
+    no_val = {} if len(dm.val_index) else {"limit_val_batches": 0}
+    trainer: L.Trainer = instantiate(cfg.trainer, logger=make_loggers(cfg, run_dir, dm),
+                                     default_root_dir=str(run_dir), **no_val)
+    log.info("fold %s: test subject %s (%d samples), training on %d samples of %d subjects",
+             cfg.data.get("fold"), dm.test_subject, len(dm.test_index), len(dm.train_index),
+             len(dm.subjects) - 1 - len(dm.val_subjects))
+    trainer.fit(model, datamodule=dm)
+    batches = trainer.predict(model, datamodule=dm)
+    scores = torch.cat([s for s, _ in batches])
+    index = torch.cat([i for _, i in batches])
+    predictions = predictions_table(dm, scores, index)
+    predictions.to_csv(run_dir / PREDICTIONS, index=False)
+    metrics = pooled_metrics(predictions["label"], predictions["pred"], dm.classes)
+    metrics.update(test_subject=dm.test_subject, input=cfg.input.name, head=cfg.head.name)
+    (run_dir / METRICS).write_text(json.dumps(metrics, indent=2))
+    if cfg.get("save_checkpoint"):
+        trainer.save_checkpoint(run_dir / "model.ckpt")
+    close_loggers(trainer.loggers, metrics)
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+@user_facing
+def main(cfg: DictConfig) -> None:
+    """Entry point of `mer-train` (`-m` for sweeps over folds, inputs, heads, seeds)."""
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    metrics = train(cfg, run_dir)
+    print(f"{run_dir}: accuracy {metrics['accuracy']:.3f}, UF1 {metrics['uf1']:.3f} "
+          f"on {metrics['n']} samples of {metrics['test_subject']}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""Training: the real config composed, every input × head, LOSO hygiene, losses and metrics."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
+
+from mer.config import CONFIG_DIR
+from mer.data.synthetic import generate_synthetic_casme2
+from mer.errors import MerError
+from mer.evaluate.metrics import pooled_metrics
+from mer.preprocess.prepare import prepare
+from mer.runs import METRICS, PREDICTIONS
+from mer.train.datamodule import LosoDataModule
+from mer.train.heads import head_loss
+from mer.train.train import train
+
+INPUTS = ["apex", "u", "v", "uv", "uvm", "uvs"]
+HEADS = ["softmax", "hinge", "svm"]
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> Path:
+    """A small synthetic release (3 subjects) and its cache at 32², shared by the module."""
+    base = tmp_path_factory.mktemp("train")
+    generate_synthetic_casme2(base / "release", n_subjects=3, clips_per_subject=5, seed=5)
+    return base
+
+
+def compose_train(workspace: Path, *overrides: str):
+    """The real `train` config on the small release."""
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose("train", overrides=[
+            "data=casme2", f"data.root={workspace / 'release'}",
+            f"paths.output_dir={workspace / 'out'}", "preprocess.size=32",
+            "trainer.enable_progress_bar=false", *overrides,
+        ])
+
+
+@pytest.mark.parametrize("head", HEADS)
+@pytest.mark.parametrize("input_name", INPUTS)
+def test_fast_dev_run_every_input_and_head(workspace: Path, tmp_path: Path, input_name, head) -> None:
+    cfg = compose_train(workspace, f"input={input_name}", f"head={head}", "+trainer.fast_dev_run=1",
+                        "data.fold=1")
+    metrics = train(cfg, tmp_path)
+    predictions = pd.read_csv(tmp_path / PREDICTIONS)
+    classes = ["happiness", "disgust", "repression", "surprise", "others"]
+    assert list(predictions.columns) == ["sample_id", "subject", "label", "pred",
+                                         *[f"score_{c}" for c in classes]]
+    assert set(predictions["subject"]) == {metrics["test_subject"]} == {"sub02"}
+    saved = json.loads((tmp_path / METRICS).read_text())
+    assert saved["n"] == len(predictions) and saved["input"] == input_name and saved["head"] == head
+    expected = pooled_metrics(predictions["label"], predictions["pred"], classes)
+    assert saved["accuracy"] == pytest.approx(expected["accuracy"])
+
+
+def test_no_test_subject_sample_reaches_training(workspace: Path) -> None:
+    cache = prepare(compose_train(workspace))
+    subjects = sorted(cache.samples["subject"].unique())
+    for fold, subject in enumerate(subjects):
+        dm = LosoDataModule(cache, ["u", "v"], fold=fold, val_subjects=1, seed=fold)
+        dm.setup()
+        test_ids = set(cache.samples.loc[cache.samples["subject"] == subject, "sample_id"])
+        seen = set()
+        for _, _, index in dm.train_dataloader():
+            seen |= set(cache.samples["sample_id"].iloc[index.numpy()])
+        for _, _, index in dm.val_dataloader():
+            assert not set(cache.samples["sample_id"].iloc[index.numpy()]) & test_ids
+        assert seen == set(dm.train_ids) and not seen & test_ids
+        assert set(dm.test_ids) == test_ids and dm.test_subject == subject
+        x, y = dm.train_tensors()
+        assert len(x) == len(dm.train_ids)
+
+
+def test_standardisation_uses_the_training_fold_only(workspace: Path) -> None:
+    cache = prepare(compose_train(workspace))
+    dm = LosoDataModule(cache, ["u"], fold=0, normalization="train_standardize")
+    dm.setup()
+    train_x = dm.x[torch.as_tensor(dm.train_index)]
+    assert train_x.mean().item() == pytest.approx(0.0, abs=1e-4)
+    assert train_x.std().item() == pytest.approx(1.0, abs=1e-2)
+    assert abs(dm.x[torch.as_tensor(dm.test_index)].mean().item()) > 1e-4  # test not used
+
+
+def test_hinge_loss_is_eq12_on_hand_values() -> None:
+    scores = torch.tensor([[2.0, 1.5, -1.0], [0.2, 0.1, 0.9]])
+    target = torch.tensor([0, 1])
+    # sample 1 (y=0): j=1 max(0, 1 − 2 + 1.5) = 0.5; j=2 max(0, 1 − 2 − 1) = 0
+    # sample 2 (y=1): j=0 max(0, 1 − 0.1 + 0.2) = 1.1; j=2 max(0, 1 − 0.1 + 0.9) = 1.8
+    # MultiMarginLoss averages each sample's sum over the 3 classes, then over samples.
+    p1 = ((0.5 + 0.0) / 3 + (1.1 + 1.8) / 3) / 2
+    p2 = ((0.5**2) / 3 + (1.1**2 + 1.8**2) / 3) / 2
+    assert head_loss("hinge", p=1)(scores, target).item() == pytest.approx(p1)
+    assert head_loss("hinge", p=2)(scores, target).item() == pytest.approx(p2)
+
+
+def test_pooled_metrics_match_scikit_learn() -> None:
+    rng = np.random.default_rng(0)
+    classes = ["happiness", "disgust", "repression", "surprise", "others"]
+    y_true = rng.choice(classes, 200, p=[0.1, 0.25, 0.1, 0.1, 0.45])
+    y_pred = np.where(rng.random(200) < 0.5, y_true, rng.choice(classes[:4], 200))
+    got = pooled_metrics(y_true, y_pred, classes)
+    assert got["accuracy"] == pytest.approx(accuracy_score(y_true, y_pred))
+    assert got["uf1"] == pytest.approx(f1_score(y_true, y_pred, average="macro"))
+    assert got["uar"] == pytest.approx(balanced_accuracy_score(y_true, y_pred))
+    # A class absent from a fold neither crashes nor counts: one fold with two classes only.
+    fold = pooled_metrics(["others", "others", "disgust"], ["others", "disgust", "disgust"], classes)
+    assert fold["uf1"] == pytest.approx(f1_score(["others", "others", "disgust"],
+                                                 ["others", "disgust", "disgust"], average="macro"))
+
+
+def test_bad_choices_are_one_clear_message(workspace: Path, tmp_path: Path) -> None:
+    cache = prepare(compose_train(workspace))
+    with pytest.raises(MerError, match=r"data.fold=7 is out of range: this dataset has 3 subjects"):
+        LosoDataModule(cache, ["u"], fold=7)
+    with pytest.raises(MerError, match=r"data.test_subject='sub99' is not a subject"):
+        LosoDataModule(cache, ["u"], test_subject="sub99")
+    with pytest.raises(MerError, match=r"unknown head 'knn'"):
+        head_loss("knn")
+    with pytest.raises(MerError, match=r"was built at 32×32 but preprocess.size=64"):
+        train(compose_train(workspace, f"cache={cache.path}", "preprocess.size=64"), tmp_path)
+
+
+def mer_train(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run the real `mer-train` console script."""
+    exe = Path(sys.executable).with_name("mer-train")
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+def test_unknown_input_is_one_line(workspace: Path) -> None:
+    result = mer_train("input=flow3d", cwd=workspace)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "input=flow3d" in result.stderr and "apex" in result.stderr
+
+
+@pytest.mark.slow
+def test_two_fold_multirun_end_to_end(workspace: Path) -> None:
+    sweep = workspace / "sweep"
+    result = mer_train("-m", "data=casme2", f"data.root={workspace / 'release'}",
+                       f"paths.output_dir={workspace / 'out'}", "preprocess.size=32",
+                       "trainer.max_epochs=2", "trainer.enable_progress_bar=false",
+                       "data.fold=0,2", "head=softmax,hinge", f"hydra.sweep.dir={sweep}",
+                       cwd=workspace)
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = sorted(p.parent.name for p in sweep.glob(f"*/{METRICS}"))
+    assert jobs == ["data.fold=0,head=hinge", "data.fold=0,head=softmax",
+                    "data.fold=2,head=hinge", "data.fold=2,head=softmax"]
+    for job in jobs:
+        assert (sweep / job / ".hydra" / "config.yaml").is_file()
+        assert (sweep / job / "csv" / "metrics.csv").is_file()
+    held_out = {json.loads((sweep / j / METRICS).read_text())["test_subject"] for j in jobs}
+    assert held_out == {"sub01", "sub03"}
