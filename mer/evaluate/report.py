@@ -10,6 +10,7 @@ import argparse
 import itertools
 import os
 import re
+import sys
 import warnings
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -22,6 +23,7 @@ from mer.errors import MerError, user_facing
 from mer.evaluate import paper
 from mer.evaluate.metrics import confusion, pooled_metrics
 from mer.runs import METRICS, PREDICTIONS, SCORE_PREFIX, configuration_overrides, override_key
+from mer.tracking import wandb_credentials
 
 REPORT_CSV, REPORT_MD, SEEDS_CSV, SAMPLES_CSV = "report.csv", "report.md", "report_seeds.csv", "samples.csv"
 CONFUSION_DIR = "confusion"
@@ -122,7 +124,10 @@ def read_predictions(job_dir: str | Path) -> pd.DataFrame:
     path = Path(job_dir) / PREDICTIONS
     if not path.is_file():
         raise MerError(f"{path} is missing but {METRICS} is there: rerun that job or delete its dir")
-    table = pd.read_csv(path, dtype={c: str for c in REQUIRED_COLUMNS})
+    try:
+        table = pd.read_csv(path, dtype={c: str for c in REQUIRED_COLUMNS})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise MerError(f"{path}: not a readable CSV ({str(err).strip().splitlines()[0]})") from err
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
     if not any(c.startswith(SCORE_PREFIX) for c in table.columns):
         missing.append(f"{SCORE_PREFIX}<class>")
@@ -202,18 +207,21 @@ def summarise(runs: pd.DataFrame, preds: pd.DataFrame,
             row[col] = per_seed[col].mean() if len(p) else np.nan
         row["missing_folds"] = _missing_folds(jobs, expected)
         row["failed_jobs"] = "; ".join(jobs.loc[jobs["status"] != "ok", "job"])
-        row["rest"] = jobs["rest"].iloc[0]
+        row["other_overrides"] = jobs["rest"].iloc[0]
         rows.append(row)
-    report = pd.DataFrame(rows).sort_values(["dataset", "rest", "input", "head"], key=_order_key)
+    report = pd.DataFrame(rows).sort_values(["dataset", "other_overrides", "input", "head"], key=_order_key)
     return report.reset_index(drop=True), pd.concat(seed_frames, ignore_index=True)
 
 
+def _rank(value: str, order: Sequence[str]) -> tuple[int, str]:
+    """Position in the paper's order (apex, u, v, uv…; softmax, hinge, svm), unknown names after."""
+    return (order.index(value), "") if value in order else (len(order), value)
+
+
 def _order_key(values: pd.Series) -> pd.Series:
-    """Sort inputs and heads in the paper's order (apex, u, v, uv…; softmax, hinge, svm), others after."""
+    """`_rank` over the input and head columns, for `sort_values(key=...)`."""
     order = {"input": INPUT_ORDER, "head": HEAD_ORDER}.get(values.name)
-    if order is None:
-        return values
-    return values.map(lambda v: (order.index(v), "") if v in order else (len(order), v))
+    return values if order is None else values.map(lambda v: _rank(v, order))
 
 
 def mcnemar(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> dict:
@@ -236,7 +244,8 @@ def head_pairs(preds: pd.DataFrame) -> pd.DataFrame:
         lambda r: ",".join(o for o in r.split(",") if o and not override_key(o).startswith("head."))))
     rows = []
     for (dataset, input_name, pair), group in preds.groupby(["dataset", "input", "pair"]):
-        configs = list(dict.fromkeys(group["configuration"]))
+        heads = group.drop_duplicates("configuration").set_index("configuration")["head"]
+        configs = sorted(heads.index, key=lambda c: (_rank(heads[c], HEAD_ORDER), c))
         for config_a, config_b in itertools.combinations(configs, 2):
             a, b = group[group["configuration"] == config_a], group[group["configuration"] == config_b]
             for seed in sorted(set(a["seed"]) & set(b["seed"])):
@@ -329,7 +338,8 @@ def _paper_cell(result: paper.Result | None) -> str:
 def _family_tables(family: pd.DataFrame) -> list[str]:
     """Table 2 style (inputs × heads) and Table 3 style (heads on u+v) for one dataset+overrides."""
     find = {(r["input"], r["head"]): r for _, r in family.iterrows()}
-    inputs, heads = list(dict.fromkeys(family["input"])), list(dict.fromkeys(family["head"]))
+    inputs = sorted(set(family["input"]), key=lambda v: _rank(v, INPUT_ORDER))
+    heads = sorted(set(family["head"]), key=lambda v: _rank(v, HEAD_ORDER))
     head_names = [f"`{h}`" + {"hinge": " (paper's SVM)", "svm": " (post-hoc sklearn, extension)"}.get(h, "")
                   for h in heads]
     lines = ["#### Table 2 style: input ablation", "",
@@ -342,7 +352,7 @@ def _family_tables(family: pd.DataFrame) -> list[str]:
     if paper.TABLE3_INPUT not in inputs:
         return lines + [f"No `{paper.TABLE3_INPUT}` runs in this group (the paper's Table 3 is on u + v).", ""]
     lines += _md_table(["head", "ours", "paper"],
-                       [[paper.HEAD_LABELS.get(h, h) + f" (`{h}`)", cell(find.get((paper.TABLE3_INPUT, h))),
+                       [[f"`{h}`: " + paper.HEAD_LABELS.get(h, h), cell(find.get((paper.TABLE3_INPUT, h))),
                          _paper_cell(paper.TABLE3.get(h))] for h in heads])
     return lines + [""]
 
@@ -384,12 +394,12 @@ def render_markdown(sweep_dir: Path, runs: pd.DataFrame, report: pd.DataFrame, s
     out += ["**Protocol.** Pooled: the predictions of all LOSO folds are concatenated and scored once "
             "(the paper's protocol; the main number everywhere). UF1 = unweighted mean over classes of "
             "2TP/(2TP+FP+FN) (the paper's F1); UAR = mean over classes of TP/N. *Per-fold mean ± std* "
-            "averages each fold's own score (folds hold 1–3 samples): shown for reference, labelled, "
-            "never the main number. Std is the sample std (ddof=1).", "",
+            "averages each fold's own score (a LOSO fold is one subject, often 1–3 samples): shown for "
+            "reference, labelled, never the main number. Std is the sample std (ddof=1).", "",
             f"**Paper numbers** ({paper.SOURCE}) The paper's \"SVM\" head is our `hinge` head; our `svm` "
             "head (scikit-learn SVM fitted post hoc on the penultimate features) is an extension with no "
             "paper number.", "", "## 1. Results", ""]
-    for (dataset, rest), family in report.groupby(["dataset", "rest"], sort=False):
+    for (dataset, rest), family in report.groupby(["dataset", "other_overrides"], sort=False):
         out += [f"### {dataset}" + (f" · `{rest}`" if rest else ""), ""]
         if dataset == "synthetic":
             out += ["> synthetic data: proves the pipeline; these are NOT the paper's numbers.", ""]
@@ -423,7 +433,7 @@ def _pairs_section(pairs: pd.DataFrame) -> list[str]:
         ["dataset", "input", "other overrides", "seed", "head A", "head B", "paired samples",
          "accuracy A %", "accuracy B %", "b", "c", "p"],
         [[r["dataset"], r["input"], r["other"] or "—", r["seed"], r["a"], r["b_head"], r["n"],
-          _num(r["accuracy_a"], 100, 2), _num(r["accuracy_b"], 100, 2), r["b"], r["c"], f"{r['p']:.4g}"]
+          _num(r["accuracy_a"], 100, 2), _num(r["accuracy_b"], 100, 2), r["b"], r["c"], f"{r['p']:.4f}"]
          for _, r in pairs.iterrows()]) + [""]
 
 
@@ -457,7 +467,8 @@ def _samples_section(samples: pd.DataFrame, preds: pd.DataFrame) -> list[str]:
         union = set(p["sample_id"])
         sets = {c: set(g["sample_id"]) for c, g in p.groupby("configuration")}
         if all(s == union for s in sets.values()):
-            out += [f"- {dataset}: all {len(sets)} configurations use the same {len(union)} samples."]
+            out += [f"- {dataset}: all {len(sets)} configurations with predictions use the same "
+                    f"{len(union)} samples (union over their folds and seeds)."]
         else:
             out += [f"- {dataset}: configurations differ in their sample sets (union {len(union)}): "
                     + "; ".join(f"`{c}` {len(s)} (lacks {len(union - s)})" for c, s in sets.items())
@@ -523,7 +534,7 @@ def print_table(report: pd.DataFrame) -> None:
                       _num(r["uar"], 1, 4),
                       f"{_num(r['per_fold_mean_accuracy'], 100, 1)} ± {_num(r['per_fold_std_accuracy'], 100, 1)}",
                       r["missing_folds"] or "none")
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 200).print(table)  # pipes and logs: no squeeze
     if (report["dataset"] == "synthetic").any():
         print("synthetic data: proves the pipeline; these are NOT the paper's numbers.")
 
@@ -533,13 +544,13 @@ def push_to_wandb(report: pd.DataFrame, sweep_dir: Path, out_dir: Path) -> Path:
     report table and the confusion PNGs; offline under `out_dir/wandb` without credentials."""
     import wandb
 
-    from mer.train.loggers import wandb_credentials
-
-    offline = not wandb_credentials() or os.environ.get("WANDB_MODE") in ("offline", "dryrun")
+    reason = "WANDB_MODE=offline" if os.environ.get("WANDB_MODE") in ("offline", "dryrun") else None
+    if reason is None:
+        reason = None if wandb_credentials() else "no credentials (WANDB_API_KEY or ~/.netrc)"
+    offline = reason is not None
     if offline:
-        print(f"W&B: no credentials (WANDB_API_KEY or ~/.netrc) or WANDB_MODE=offline: logging offline "
-              f"under {out_dir / 'wandb'}; upload later with `wandb sync {out_dir / 'wandb'}/offline-run-*`",
-              flush=True)
+        print(f"W&B: {reason}, logging offline under {out_dir / 'wandb'}; upload later with "
+              f"`wandb sync {out_dir / 'wandb'}/offline-run-*`", flush=True)
     run = wandb.init(project="mer", job_type="report", group=sweep_dir.resolve().name,
                      name=f"report-{sweep_dir.resolve().name}", dir=str(out_dir),
                      mode="offline" if offline else "online", config={"sweep_dir": str(sweep_dir.resolve())})

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import netrc
-import os
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
@@ -13,18 +11,10 @@ from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 from omegaconf import DictConfig
 
 from mer.runs import configuration_name
+from mer.tracking import wandb_credentials
 
 log = logging.getLogger(__name__)
 _said_offline = False
-
-def wandb_credentials() -> bool:
-    """Whether W&B can log online: an API key in the environment or in ~/.netrc."""
-    if os.environ.get("WANDB_API_KEY"):
-        return True
-    try:
-        return netrc.netrc().authenticators("api.wandb.ai") is not None
-    except (FileNotFoundError, netrc.NetrcParseError):
-        return False
 
 
 def make_loggers(cfg: DictConfig, run_dir: Path, dm) -> list[Logger]:

@@ -1,0 +1,265 @@
+"""mer-report on fake sweeps in the exact run-dir contract: pooled scores, seeds, McNemar, files, CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from matplotlib.image import imread
+from scipy.stats import binomtest
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
+
+from mer.errors import MerError
+from mer.evaluate.report import build_report, collect_runs, main, mcnemar, push_to_wandb
+
+CLASSES = ["happiness", "disgust", "repression", "surprise", "others"]
+FOLDS = 4
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MER_REPORT = str(Path(sys.executable).parent / "mer-report")
+
+
+def fold_samples(fold: int) -> pd.DataFrame:
+    """The held-out subject's samples (fixed per fold, like a real dataset); fold 2 has no surprise."""
+    rng = np.random.default_rng(100 + fold)
+    labels = [c for c in CLASSES if not (fold == 2 and c == "surprise")]
+    subject = f"sub{fold + 1:02d}"
+    n = 6 + fold
+    return pd.DataFrame({"sample_id": [f"casme2/{subject}/EP{i:02d}" for i in range(n)],
+                         "subject": subject, "label": rng.choice(labels, size=n)})
+
+
+def write_job(sweep: Path, dataset: str, input_name: str, head: str, fold: int, seed: int = 0,
+              finished: bool = True, name: str | None = None) -> Path:
+    """One job dir exactly as mer-train writes it (or, unfinished, only `.hydra/` and failed.txt)."""
+    overrides = [f"data.fold={fold}", "folds=all", f"input={input_name}", f"head={head}", f"seed={seed}"]
+    job = sweep / (name or ",".join(sorted(overrides)))
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    config = {"data": {"fold": fold, "test_subject": None, "name": dataset, "root": "${paths.data_dir}/x"},
+              "seed": seed, "input": {"name": input_name, "channels": list(input_name)},
+              "head": {"name": head}}
+    (job / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
+    if not finished:
+        (job / "failed.txt").write_text("RuntimeError: CUDA out of memory\ntraceback...\n")
+        return job
+    table = fold_samples(fold)
+    rng = np.random.default_rng(zlib.crc32(f"{input_name}-{head}-{fold}-{seed}".encode()))
+    keep = rng.random(len(table)) < 0.5
+    table["pred"] = np.where(keep, table["label"], rng.choice(CLASSES, size=len(table)))
+    for c in CLASSES:
+        table[f"score_{c}"] = rng.standard_normal(len(table))
+    table.to_csv(job / "predictions.csv", index=False)
+    (job / "metrics.json").write_text(json.dumps({"accuracy": 0.0, "uf1": 0.0, "uar": 0.0, "n": len(table),
+                                                  "test_subject": table["subject"][0],
+                                                  "input": input_name, "head": head}))
+    return job
+
+
+def concatenated(sweep: Path, input_name: str, head: str, seed: int = 0) -> pd.DataFrame:
+    """What the report must pool: every finished job's predictions of one configuration and seed."""
+    tables = [pd.read_csv(d / "predictions.csv") for d in sorted(sweep.iterdir())
+              if (d / "predictions.csv").is_file() and f"input={input_name}," in d.name
+              and f"head={head}," in d.name and d.name.endswith(f"seed={seed}")]
+    return pd.concat(tables, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory) -> Path:
+    """4 folds × inputs apex, uv × heads softmax, hinge (synthetic); uv/softmax lacks fold 3,
+    apex/hinge fold 3 failed."""
+    root = tmp_path_factory.mktemp("sweep")
+    for input_name in ("apex", "uv"):
+        for head in ("softmax", "hinge"):
+            for fold in range(FOLDS):
+                if (input_name, head, fold) == ("uv", "softmax", 3):
+                    continue
+                write_job(root, "synthetic", input_name, head, fold,
+                          finished=(input_name, head, fold) != ("apex", "hinge", 3))
+    return root
+
+
+@pytest.fixture(scope="module")
+def report(sweep: Path, tmp_path_factory) -> tuple[pd.DataFrame, Path]:
+    """The report of `sweep`, written to a separate dir."""
+    out = tmp_path_factory.mktemp("report")
+    return build_report(sweep, out), out
+
+
+def row(report: pd.DataFrame, input_name: str, head: str) -> pd.Series:
+    """One configuration's report.csv row."""
+    return report[(report["input"] == input_name) & (report["head"] == head)].iloc[0]
+
+
+def test_pooled_metrics_match_sklearn(sweep, report):
+    frame, out = report
+    written = pd.read_csv(out / "report.csv")
+    assert len(written) == 4 and set(written["dataset"]) == {"synthetic"}
+    for input_name in ("apex", "uv"):
+        for head in ("softmax", "hinge"):
+            p = concatenated(sweep, input_name, head)
+            r = row(written, input_name, head)
+            assert r["n_samples"] == len(p)
+            assert r["accuracy"] == pytest.approx(accuracy_score(p["label"], p["pred"]))
+            assert r["uf1"] == pytest.approx(f1_score(p["label"], p["pred"], average="macro"))
+            assert r["uar"] == pytest.approx(balanced_accuracy_score(p["label"], p["pred"]))
+
+
+def test_per_fold_mean_is_labelled_and_not_the_pooled_score(sweep, report):
+    frame, out = report
+    r = row(frame, "apex", "softmax")
+    per_fold = [accuracy_score(t["label"], t["pred"])
+                for _, t in concatenated(sweep, "apex", "softmax").groupby("subject")]
+    assert r["n_folds"] == FOLDS
+    assert r["per_fold_mean_accuracy"] == pytest.approx(np.mean(per_fold))
+    assert r["per_fold_std_accuracy"] == pytest.approx(np.std(per_fold, ddof=1))
+    assert r["per_fold_mean_accuracy"] != pytest.approx(r["accuracy"])
+    assert "per-fold mean accuracy % ± std" in (out / "report.md").read_text()
+
+
+def test_missing_fold_and_failed_job_are_listed(report):
+    frame, out = report
+    assert row(frame, "uv", "softmax")["missing_folds"] == "3"
+    assert row(frame, "apex", "hinge")["missing_folds"] == "3"
+    failed = row(frame, "apex", "hinge")["failed_jobs"]
+    assert "data.fold=3" in failed and "input=apex" in failed
+    assert row(frame, "uv", "hinge")["missing_folds"] == ""
+    md = (out / "report.md").read_text()
+    assert "## Failed or unfinished jobs" in md and "CUDA out of memory" in md and failed in md
+
+
+def test_markdown_has_paper_numbers_and_synthetic_warning(report):
+    md = (report[1] / "report.md").read_text()
+    assert "53.01 / 0.5231" in md and "34.54 / 0.2384" in md and "38.55 / 0.3360" in md
+    assert "synthetic data: proves the pipeline; these are NOT the paper's numbers" in md
+    assert "Table 2 style" in md and "Table 3 style" in md and "extension" in md
+    assert "paper % correct" in md and "64.29" in md  # Table 5 beside uv + hinge
+
+
+def test_confusion_pngs_are_valid_and_linked(report):
+    out = report[1]
+    pngs = sorted((out / "confusion").glob("*.png"))
+    assert len(pngs) == 4
+    md = (out / "report.md").read_text()
+    for png in pngs:
+        assert png.read_bytes()[:8] == PNG_SIGNATURE
+        image = imread(png)
+        assert image.ndim == 3 and image.shape[0] > 100
+        assert f"](confusion/{png.name})" in md
+
+
+def test_samples_csv_is_the_union(sweep, report):
+    samples = pd.read_csv(report[1] / "samples.csv")
+    expected = pd.concat([fold_samples(f) for f in range(FOLDS)])
+    assert list(samples.columns) == ["sample_id", "subject", "label"]
+    assert set(samples["sample_id"]) == set(expected["sample_id"])
+    assert "configurations differ in their sample sets" in (report[1] / "report.md").read_text()
+
+
+def test_mcnemar_against_hand_count_and_scipy():
+    a = np.array([1] * 7 + [0] * 2 + [1] * 5 + [0] * 3, dtype=bool)
+    b = np.array([0] * 7 + [1] * 2 + [1] * 5 + [0] * 3, dtype=bool)
+    result = mcnemar(a, b)
+    # b = 7, c = 2: two-sided exact p = 2 · P(X ≤ 2), X ~ Bin(9, 1/2) = 2 · (1 + 9 + 36) / 512.
+    assert (result["n"], result["b"], result["c"]) == (17, 7, 2)
+    assert result["p"] == pytest.approx(2 * 46 / 512)
+    assert result["p"] == pytest.approx(binomtest(7, 9, 0.5).pvalue)
+    assert mcnemar([True, False], [True, False]) == {"n": 2, "b": 0, "c": 0, "p": 1.0}
+
+
+def test_report_mcnemar_pairs_heads_on_the_same_samples(sweep, report):
+    soft, hinge = concatenated(sweep, "apex", "softmax"), concatenated(sweep, "apex", "hinge")
+    both = soft.merge(hinge, on="sample_id")
+    right_soft, right_hinge = both["pred_x"] == both["label_x"], both["pred_y"] == both["label_y"]
+    b, c = int((right_soft & ~right_hinge).sum()), int((~right_soft & right_hinge).sum())
+    p = binomtest(b, b + c, 0.5).pvalue if b + c else 1.0
+    md = (report[1] / "report.md").read_text()
+    assert f"| synthetic | apex | — | 0 | softmax | hinge | {len(both)} |" in md
+    assert f"| {b} | {c} | {p:.4f} |" in md
+
+
+def test_seeds_give_mean_and_std_of_pooled_scores(tmp_path):
+    for seed in (0, 1, 2):
+        for fold in range(FOLDS):
+            write_job(tmp_path, "casme2", "uv", "hinge", fold, seed=seed)
+    frame = build_report(tmp_path, tmp_path / "out")
+    pooled = [accuracy_score(p["label"], p["pred"])
+              for p in (concatenated(tmp_path, "uv", "hinge", s) for s in (0, 1, 2))]
+    r = frame.iloc[0]
+    assert (r["n_seeds"], r["n_folds"], r["missing_folds"]) == (3, FOLDS, "")
+    assert r["accuracy"] == pytest.approx(np.mean(pooled))
+    assert r["accuracy_seed_std"] == pytest.approx(np.std(pooled, ddof=1))
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert f"{100 * np.mean(pooled):.2f} ± {100 * np.std(pooled, ddof=1):.2f}" in md
+    assert "NOT the paper's numbers" not in md
+
+
+def test_duplicate_job_is_kept_once_with_a_warning(tmp_path):
+    first = write_job(tmp_path, "synthetic", "uv", "hinge", 0)
+    write_job(tmp_path, "synthetic", "uv", "hinge", 1)
+    shutil.copytree(first, tmp_path / "second-sweep" / first.name)
+    with pytest.warns(UserWarning, match="appears twice") as caught:
+        runs = collect_runs(tmp_path)
+    assert first.name in str(caught[0].message) and "second-sweep" in str(caught[0].message)
+    assert len(runs) == 2 and set(runs["status"]) == {"ok"}
+
+
+def test_predictions_missing_columns_names_the_file(tmp_path):
+    job = write_job(tmp_path, "synthetic", "uv", "hinge", 0)
+    pd.read_csv(job / "predictions.csv").drop(columns="pred").to_csv(job / "predictions.csv", index=False)
+    with pytest.raises(MerError, match=r"predictions\.csv: missing required columns pred"):
+        build_report(tmp_path)
+
+
+def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`mer-report ARGS` as a user runs it (the console script next to this Python)."""
+    return subprocess.run([MER_REPORT, *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_cli_on_an_empty_dir_is_one_error_line(tmp_path):
+    done = run_cli(str(tmp_path))
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"error: no runs under {tmp_path}: expected job dirs with metrics.json (from mer-train -m ...)"]
+    assert "Traceback" not in done.stderr
+
+
+def test_absent_dir_is_one_error_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main([str(tmp_path / "nope")])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: sweep dir") and "does not exist" in err and len(err.splitlines()) == 1
+
+
+def test_cli_wandb_offline_writes_a_run_with_the_table(sweep, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    env.update(WANDB_MODE="offline", WANDB_DIR=str(tmp_path / "wandb-env"), HOME=str(tmp_path),
+               WANDB_SILENT="true")
+    out = tmp_path / "out"
+    done = run_cli(str(sweep), "--out", str(out), "--wandb", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "wandb sync" in done.stdout and "accuracy" in done.stdout
+    runs = list((out / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1 and list(runs[0].glob("run-*.wandb"))
+    assert list(runs[0].rglob("report*.table.json")) and list(runs[0].rglob("*.png"))
+
+
+def test_wandb_without_credentials_says_offline_once(sweep, report, tmp_path, monkeypatch, capsys):
+    for key in [k for k in os.environ if k.startswith("WANDB_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    frame, out = report
+    run_dir = push_to_wandb(frame, sweep, out)
+    said = capsys.readouterr().out
+    assert said.count("no credentials") == 1 and f"wandb sync {out / 'wandb'}/offline-run-*" in said
+    assert run_dir.name.startswith("offline-run-") and list(run_dir.glob("run-*.wandb"))
