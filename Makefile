@@ -7,7 +7,7 @@ STAMP := $(VENV)/.mer-installed
 DEMO_DIR ?= outputs/demo
 PAPER_DIR ?= outputs/paper
 
-.PHONY: setup demo paper test bench-prepare clean
+.PHONY: setup demo paper test bench-prepare bench-train clean
 
 setup: $(STAMP)
 
@@ -33,6 +33,9 @@ test: setup  ## the whole suite (about 5 minutes on 2 cores)
 
 bench-prepare: setup  ## align+flow samples/s with 1 worker and all cores; cache-hit time on 250 clips
 	$(BIN)/python benchmarks/bench_prepare.py
+
+bench-train: setup  ## one LOSO job through mer-train vs a bare PyTorch loop on the same tensors
+	$(BIN)/python benchmarks/bench_train.py
 
 clean:
 	rm -rf outputs

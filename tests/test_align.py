@@ -75,3 +75,23 @@ def test_unreadable_frame_names_the_file(tmp_path) -> None:
     bad.write_bytes(b"not a jpeg")
     with pytest.raises(MerError, match=r"cannot read image .*img7.jpg"):
         preprocess_clip(bad, bad, tvl1_flow)
+
+
+def test_flow_context_keeps_boundary_effects_out(face_frame: np.ndarray, tmp_path) -> None:
+    """A global 1.5 px shift: with context the crop's border rows see the shift, not artefacts."""
+    apex = cv2.warpAffine(face_frame, np.float32([[1, 0, 0], [0, 1, 1.5]]), face_frame.shape[::-1],
+                          flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+    cv2.imwrite(str(tmp_path / "onset.png"), face_frame)
+    cv2.imwrite(str(tmp_path / "apex.png"), apex)
+    errors = {}
+    for context in (0.0, 0.1):
+        result = preprocess_clip(tmp_path / "onset.png", tmp_path / "apex.png", tvl1_flow, size=96,
+                                 flow_context=context)
+        truth = result.matrix[:, :2] @ np.array([0.0, 1.5])
+        flow = np.stack([result.channels["u"], result.channels["v"]], axis=-1)
+        error = np.linalg.norm(flow - truth, axis=-1)
+        edge = np.zeros_like(error, bool)
+        edge[:3], edge[-3:], edge[:, :3], edge[:, -3:] = True, True, True, True
+        errors[context] = (error[edge].mean(), error[~edge].mean())
+    assert errors[0.1][0] < 0.5 * errors[0.0][0], errors  # the border is where context helps
+    assert errors[0.1][1] < 0.2, errors

@@ -136,11 +136,26 @@ def mer_train(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([str(exe), *args], capture_output=True, text=True, cwd=cwd, timeout=600)
 
 
-def test_unknown_input_is_one_line(workspace: Path) -> None:
-    result = mer_train("input=flow3d", cwd=workspace)
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    assert "input=flow3d" in result.stderr and "apex" in result.stderr
+@pytest.mark.parametrize("args, message", [
+    (["input=flow3d"], "error: unknown input 'flow3d': choose one of apex, u, uv, uvm, uvs, v"),
+    (["-m", "head=softmax,knn"], "error: unknown head 'knn': choose one of hinge, softmax, svm"),
+])
+def test_unknown_group_option_is_one_line(workspace: Path, args, message) -> None:
+    result = mer_train(*args, cwd=workspace)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [message + " (" + args[-1].split("=")[0]
+                                                  + "=... on the command line; options live in conf/"
+                                                  + args[-1].split("=")[0] + "/)"]
+
+
+def test_fold_out_of_range_is_one_line(workspace: Path) -> None:
+    result = mer_train("data=casme2", f"data.root={workspace / 'release'}",
+                       f"paths.output_dir={workspace / 'out'}", "preprocess.size=32", "data.fold=9",
+                       cwd=workspace)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: data.fold=9 is out of range: this dataset has 3 subjects, so folds 0–2 "
+        "(or sweep them all with folds=all)")
 
 
 @pytest.mark.slow

@@ -25,18 +25,21 @@ class Alignment:
     size: int
     landmarks: np.ndarray | None  # [68, 2] in frame pixels, None when no face was found
 
-    def apply(self, image: np.ndarray) -> np.ndarray:
-        """Warp a frame into the aligned crop (area-averaged when shrinking, to avoid aliasing)."""
-        scale = math.hypot(self.matrix[0, 0], self.matrix[0, 1])
+    def apply(self, image: np.ndarray, pad: int = 0) -> np.ndarray:
+        """Warp a frame into the aligned crop, grown by `pad` pixels of context on every side
+        (area-averaged when shrinking, to avoid aliasing)."""
+        matrix = self.matrix.copy()
+        matrix[:, 2] += pad
+        out = self.size + 2 * pad
+        scale = math.hypot(matrix[0, 0], matrix[0, 1])
         if scale >= 1.0:
-            return cv2.warpAffine(image, self.matrix, (self.size, self.size), flags=cv2.INTER_LINEAR,
+            return cv2.warpAffine(image, matrix, (out, out), flags=cv2.INTER_LINEAR,
                                   borderMode=cv2.BORDER_REPLICATE)
         # Warp at native resolution first, then shrink with INTER_AREA.
-        side = int(math.ceil(self.size / scale))
-        native = self.matrix / scale
-        crop = cv2.warpAffine(image, native, (side, side), flags=cv2.INTER_LINEAR,
+        side = int(math.ceil(out / scale))
+        crop = cv2.warpAffine(image, matrix / scale, (side, side), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REPLICATE)
-        return cv2.resize(crop, (self.size, self.size), interpolation=cv2.INTER_AREA)
+        return cv2.resize(crop, (out, out), interpolation=cv2.INTER_AREA)
 
 
 def eye_angle(landmarks: np.ndarray) -> float:
@@ -78,7 +81,7 @@ def centre_alignment(shape: tuple[int, int], size: int) -> Alignment:
 def align_face(
     onset: np.ndarray,
     size: int = 224,
-    margin: float = 0.1,
+    margin: float = 0.2,
     upsample: int = 0,
     predictor_path: str | None = None,
 ) -> Alignment | None:

@@ -152,7 +152,8 @@ def _write_cache(
     jobs = [
         dict(onset_path=table.path(r.onset_path), apex_path=table.path(r.apex_path), flow_fn=flow_fn,
              size=size, margin=align["margin"], upsample=align["upsample"],
-             predictor_path=align["predictor_path"], no_face=align["no_face"])
+             predictor_path=align["predictor_path"], no_face=align["no_face"],
+             flow_context=params["flow_context"])
         for r in rows.itertuples()
     ]
     workers = max(1, min(workers or os.cpu_count() or 1, n))

@@ -41,10 +41,11 @@ def preprocess_clip(
     apex_path: Path,
     flow_fn: FlowFn,
     size: int = 224,
-    margin: float = 0.1,
+    margin: float = 0.2,
     upsample: int = 0,
     predictor_path: str | None = None,
     no_face: str = "error",
+    flow_context: float = 0.1,
 ) -> ClipResult | None:
     """Align onset and apex with the onset's transform, then flow onset→apex and its derived maps.
 
@@ -59,8 +60,13 @@ def preprocess_clip(
         if no_face == "error":
             return None
         alignment = centre_alignment(onset.shape, size)
-    onset_aligned, apex_aligned = alignment.apply(onset), alignment.apply(apex)
-    flow = flow_fn(onset_aligned, apex_aligned)
+    # Flow is solved on the crop plus a border of context and cut back to the crop, so the
+    # solver's boundary effects (large spurious vectors at the edges) stay outside the cache.
+    pad = round(flow_context * size)
+    onset_wide, apex_wide = alignment.apply(onset, pad), alignment.apply(apex, pad)
+    inner = slice(pad, pad + size)
+    flow = flow_fn(onset_wide, apex_wide)[inner, inner]
+    onset_aligned, apex_aligned = onset_wide[inner, inner], apex_wide[inner, inner]
     channels = {
         "u": flow[..., 0],
         "v": flow[..., 1],

@@ -10,7 +10,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from mer.data import read_samples
-from mer.config import CONFIG_DIR
+from mer.config import CONFIG_DIR, checked_cli
 from mer.errors import MerError, user_facing
 from mer.preprocess.align import check_no_face_policy
 from mer.preprocess.cache import FlowCache, build_cache
@@ -46,9 +46,14 @@ def prepare(cfg: DictConfig) -> FlowCache:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="prepare")
 @user_facing
-def main(cfg: DictConfig) -> None:
+def hydra_main(cfg: DictConfig) -> None:
     """Entry point of `mer-prepare`."""
     print(prepare(cfg).path, flush=True)
+
+
+def main() -> None:
+    """Console script: check config-group choices, then run the Hydra app."""
+    checked_cli(hydra_main)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ class MerModule(L.LightningModule):
         pretrained: str = "none",
         optimizer: dict[str, Any] | None = None,
         scheduler: str = "none",
+        precise_bn: bool = True,
         class_weights: Sequence[float] | None = None,
         seed: int = 0,
     ) -> None:
@@ -47,6 +48,7 @@ class MerModule(L.LightningModule):
         )
         self.optimizer_cfg = dict(optimizer or {"name": "adam", "lr": 1e-4, "weight_decay": 1e-3})
         self.scheduler = scheduler
+        self.precise_bn = precise_bn
         self.train_acc = MulticlassAccuracy(len(self.classes), average="micro")
         self.val_acc = MulticlassAccuracy(len(self.classes), average="micro")
         self.svm = None  # the post-hoc SVM, fitted at the start of prediction
@@ -75,6 +77,26 @@ class MerModule(L.LightningModule):
         self.val_acc(scores, y)
         self.log("val/loss", self.loss(scores, y), batch_size=len(y))
         self.log("val/acc", self.val_acc, batch_size=len(y))
+
+    def on_train_end(self) -> None:
+        """Precise BN (Wu & Johnson 2021): recompute BatchNorm statistics over the training fold.
+
+        On MER's tiny training folds the running averages lag behind the weights, and eval-mode
+        predictions suffer; an exact average over the training batches fixes that, using no test data.
+        """
+        if not self.precise_bn:
+            return
+        norms = [m for m in self.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        momenta = [m.momentum for m in norms]
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average over the batches below
+        self.train()
+        with torch.no_grad():
+            for x, _, _ in self.trainer.datamodule.train_dataloader():
+                self.trunk(x.to(self.device))
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
 
     def on_predict_start(self) -> None:
         """For the svm head, fit scikit-learn's SVM on the training fold's features first."""
@@ -120,8 +142,12 @@ class MerModule(L.LightningModule):
         optimizer = OPTIMIZERS[name](groups, **cfg)
         if self.scheduler == "none":
             return optimizer
+        steps = max(1, int(self.trainer.estimated_stepping_batches))
         if self.scheduler == "cosine":
-            epochs = max(1, self.trainer.max_epochs or 1)
-            return {"optimizer": optimizer,
-                    "lr_scheduler": torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs)}
-        raise MerError(f"model.scheduler={self.scheduler!r}: use none or cosine")
+            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+        elif self.scheduler == "onecycle":
+            schedule = torch.optim.lr_scheduler.OneCycleLR(
+                optimizer, max_lr=[g["lr"] for g in optimizer.param_groups], total_steps=steps)
+        else:
+            raise MerError(f"model.scheduler={self.scheduler!r}: use none, cosine or onecycle")
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

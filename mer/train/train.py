@@ -16,7 +16,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from mer.data.folds import register_resolvers
-from mer.config import CONFIG_DIR
+from mer.config import CONFIG_DIR, checked_cli
 from mer.errors import MerError, user_facing
 from mer.evaluate.metrics import pooled_metrics
 from mer.preprocess.cache import FlowCache, load_cache
@@ -91,12 +91,17 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 @user_facing
-def main(cfg: DictConfig) -> None:
+def hydra_main(cfg: DictConfig) -> None:
     """Entry point of `mer-train` (`-m` for sweeps over folds, inputs, heads, seeds)."""
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     metrics = train(cfg, run_dir)
     print(f"{run_dir}: accuracy {metrics['accuracy']:.3f}, UF1 {metrics['uf1']:.3f} "
           f"on {metrics['n']} samples of {metrics['test_subject']}", flush=True)
+
+
+def main() -> None:
+    """Console script: check config-group choices, then run the Hydra app."""
+    checked_cli(hydra_main)
 
 
 if __name__ == "__main__":
