@@ -168,10 +168,27 @@ def test_two_fold_multirun_end_to_end(workspace: Path) -> None:
                        cwd=workspace)
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = sorted(p.parent.name for p in sweep.glob(f"*/{METRICS}"))
-    assert jobs == ["data.fold=0,head=hinge", "data.fold=0,head=softmax",
-                    "data.fold=2,head=hinge", "data.fold=2,head=softmax"]
+    # Named by their overrides (sorted); where a job reads and writes is left out.
+    common = "preprocess.size=32,trainer.max_epochs=2"
+    assert jobs == [f"data.fold={f},data=casme2,head={h},{common}"
+                    for f in (0, 2) for h in ("hinge", "softmax")]
     for job in jobs:
         assert (sweep / job / ".hydra" / "config.yaml").is_file()
         assert (sweep / job / "csv" / "metrics.csv").is_file()
     held_out = {json.loads((sweep / j / METRICS).read_text())["test_subject"] for j in jobs}
     assert held_out == {"sub01", "sub03"}
+
+
+def test_wandb_logs_each_fold_offline_for_real(workspace: Path, tmp_path: Path, monkeypatch) -> None:
+    """logger=wandb without credentials: a real offline W&B run in the run dir, named by fold."""
+    for key in [k for k in __import__("os").environ if k.startswith("WANDB_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc, so no credentials
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    cfg = compose_train(workspace, "logger=wandb", "trainer.max_epochs=1", "data.fold=2")
+    train(cfg, tmp_path / "run")
+    (run,) = (tmp_path / "run" / "wandb").glob("offline-run-*")
+    assert list(run.glob("run-*.wandb"))
+    # Lightning's logger writes the run's name and config into the run files.
+    record = b"".join(p.read_bytes() for p in run.glob("run-*.wandb"))
+    assert b"fold2-sub03" in record and b"test/accuracy" in record

@@ -76,6 +76,8 @@ def _job_row(job_dir: Path, sweep_dir: Path) -> dict:
         "configuration": ",".join(sorted(rest + [f"head={head}", f"input={input_name}"])),
         "rest": ",".join(rest), "fold": str(fold), "seed": int(cfg.get("seed") or 0),
         "status": "ok" if (job_dir / METRICS).is_file() else "failed", "error": error[:300],
+        "size": (cfg.get("preprocess") or {}).get("size"),
+        "epochs": (cfg.get("trainer") or {}).get("max_epochs"),
     }
 
 
@@ -111,7 +113,8 @@ def collect_runs(sweep_dir: str | Path) -> pd.DataFrame:
                        "(e.g. outputs/train-multirun/<date>)")
     jobs = sorted(d.parent for d in sweep_dir.rglob(".hydra") if (d / "config.yaml").is_file())
     runs = pd.DataFrame([_job_row(job, sweep_dir) for job in jobs],
-                        columns=["job", "job_dir", *KEY, "rest", "fold", "seed", "status", "error"])
+                        columns=["job", "job_dir", *KEY, "rest", "fold", "seed", "status", "error",
+                                 "size", "epochs"])
     if not (runs["status"] == "ok").any():
         failed = f"; found {len(runs)} failed or unfinished job dirs, e.g. {runs['job'].iloc[0]}" if len(runs) else ""
         raise MerError(f"no runs under {sweep_dir}: expected job dirs with {METRICS} "
@@ -297,7 +300,7 @@ def plot_confusion(matrix: np.ndarray, classes: Sequence[str], title: str, path:
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     return path
 
 
@@ -380,6 +383,14 @@ def _percent_table(matrix: np.ndarray, classes: Sequence[str], with_paper: bool)
     return _md_table(["true \\ predicted (%)", *classes, "n", *(["paper % correct"] if with_paper else [])], rows)
 
 
+def _settings_line(runs: pd.DataFrame) -> str:
+    """Input sizes and epoch counts of the sweep, beside the paper's 224² input."""
+    sizes = ", ".join(f"{s}×{s}" for s in sorted(runs["size"].dropna().unique()))
+    epochs = ", ".join(str(e) for e in sorted(runs["epochs"].dropna().unique()))
+    note = "" if set(runs["size"].dropna()) <= {224} else " — smaller than the paper's 224×224"
+    return f"**Settings.** Input size {sizes}{note}; {epochs} epochs per fold."
+
+
 def render_markdown(sweep_dir: Path, runs: pd.DataFrame, report: pd.DataFrame, seeds: pd.DataFrame,
                     pairs: pd.DataFrame, samples: pd.DataFrame, preds: pd.DataFrame,
                     figures: dict[tuple, tuple[str, np.ndarray, list[str]]]) -> str:
@@ -387,7 +398,7 @@ def render_markdown(sweep_dir: Path, runs: pd.DataFrame, report: pd.DataFrame, s
     n_ok = int((runs["status"] == "ok").sum())
     out = [f"# mer report: {sweep_dir.name}", "",
            f"Sweep `{sweep_dir}`: {n_ok} finished jobs, {len(runs) - n_ok} failed or unfinished, "
-           f"{len(report)} configurations.", ""]
+           f"{len(report)} configurations.", "", _settings_line(runs), ""]
     if (report["dataset"] == "synthetic").any():
         out += ["> **Warning — synthetic data: proves the pipeline; these are NOT the paper's numbers.** "
                 "(`data.name == synthetic`: generated clips in CASME II's layout, not CASME II.)", ""]
