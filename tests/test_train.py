@@ -192,3 +192,25 @@ def test_wandb_logs_each_fold_offline_for_real(workspace: Path, tmp_path: Path, 
     # Lightning's logger writes the run's name and config into the run files.
     record = b"".join(p.read_bytes() for p in run.glob("run-*.wandb"))
     assert b"fold2-sub03" in record and b"test/accuracy" in record
+
+
+def test_pretrained_weights_load_from_a_file_or_say_where_to_put_them(tmp_path: Path) -> None:
+    from torchvision.models import mobilenet_v2
+
+    from mer.train.backbone import mobilenet_v2_features
+
+    reference = mobilenet_v2()
+    torch.save(reference.state_dict(), tmp_path / "mnv2.pth")
+    trunk, width = mobilenet_v2_features(2, pretrained=str(tmp_path / "mnv2.pth"))
+    assert width == 1280
+    # The 2-channel first conv starts from the mean of the RGB kernels (scaled by 3/2).
+    expected = reference.features[0][0].weight.mean(dim=1, keepdim=True).repeat(1, 2, 1, 1) * 1.5
+    torch.testing.assert_close(trunk[0][0][0].weight, expected)
+    torch.testing.assert_close(trunk[0][5].conv[1][0].weight, reference.features[5].conv[1][0].weight)
+    torch.save({"not": "weights"}, tmp_path / "junk.pth")
+    with pytest.raises(MerError, match=r"junk.pth.*the state dict lacks"):
+        mobilenet_v2_features(2, pretrained=str(tmp_path / "junk.pth"))
+    hub = Path(torch.hub.get_dir()) / "checkpoints" / "mobilenet_v2-b0353104.pth"
+    if not hub.exists():  # offline machines: one message naming the file and where it goes
+        with pytest.raises(MerError, match=r"put https://\S+mobilenet_v2-b0353104.pth at "):
+            mobilenet_v2_features(2, pretrained="imagenet")
