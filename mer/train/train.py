@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from pathlib import Path
 
 import hydra
@@ -27,6 +28,10 @@ from mer.train.loggers import close_loggers, make_loggers
 
 log = logging.getLogger(__name__)
 register_resolvers()
+# Per-job chatter that says nothing about the run (GPU/TPU probes, tips, a torch-version deprecation
+# inside Lightning); Lightning's warnings and errors still show.
+logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
 
 
 def fold_cache(cfg: DictConfig) -> FlowCache:
