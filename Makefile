@@ -7,7 +7,7 @@ STAMP := $(VENV)/.mer-installed
 DEMO_DIR ?= outputs/demo
 PAPER_DIR ?= outputs/paper
 
-.PHONY: setup demo paper test bench-prepare bench-train clean
+.PHONY: setup demo paper test bench-prepare bench-train bench-sweep clean
 
 setup: $(STAMP)
 
@@ -36,6 +36,9 @@ bench-prepare: setup  ## align+flow samples/s with 1 worker and all cores; cache
 
 bench-train: setup  ## one LOSO job through mer-train vs a bare PyTorch loop on the same tensors
 	$(BIN)/python benchmarks/bench_train.py
+
+bench-sweep: setup  ## Table 2 + 3 ablation through the gpus launcher (small scale; see the script for full size)
+	$(BIN)/python benchmarks/bench_sweep.py $(BENCH_ARGS)
 
 clean:
 	rm -rf outputs

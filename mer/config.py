@@ -24,7 +24,7 @@ def check_group_choices(args: list[str]) -> None:
     for arg in args:
         key, sep, value = arg.lstrip("+~").partition("=")
         group = Path(CONFIG_DIR) / key
-        if not sep or "(" in value or "$" in value or not group.is_dir() or "." in key:
+        if not sep or "(" in value or "$" in value or "." in key or "/" in key or not group.is_dir():
             continue
         options = group_options(key)
         for choice in value.split(","):

@@ -5,12 +5,18 @@ Each job's Hydra output dir holds:
 - `predictions.csv`: sample_id, subject, label, pred (class names), then `score_<class>` per class;
 - `metrics.json`: accuracy, uf1, uar, n (this fold alone), test_subject, input, head;
 - `.hydra/config.yaml` and `.hydra/overrides.yaml`: the composed config and the job's overrides;
-- `csv/metrics.csv`: the training curves; optionally `model.ckpt` and `wandb/`.
+- `csv/metrics.csv`: the training curves; optionally `model.ckpt` and `wandb/`;
+- `run_config.yaml`: the resolved config of a finished job (a rerun with the same config skips it);
+- `failed.txt`: the error of a failed job, instead of metrics.json (the sweep goes on);
+- `launcher.json`: slot, start and end time, exit code (jobs run by `hydra/launcher=gpus`).
 """
 
 from __future__ import annotations
 
 PREDICTIONS = "predictions.csv"
+RUN_CONFIG = "run_config.yaml"
+FAILED = "failed.txt"
+LAUNCHER_RECORD = "launcher.json"
 METRICS = "metrics.json"
 SCORE_PREFIX = "score_"
 

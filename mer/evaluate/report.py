@@ -22,12 +22,11 @@ import yaml
 from mer.errors import MerError, user_facing
 from mer.evaluate import paper
 from mer.evaluate.metrics import confusion, pooled_metrics
-from mer.runs import METRICS, PREDICTIONS, SCORE_PREFIX, configuration_overrides, override_key
+from mer.runs import FAILED, METRICS, PREDICTIONS, SCORE_PREFIX, configuration_overrides, override_key
 from mer.tracking import wandb_credentials
 
 REPORT_CSV, REPORT_MD, SEEDS_CSV, SAMPLES_CSV = "report.csv", "report.md", "report_seeds.csv", "samples.csv"
 CONFUSION_DIR = "confusion"
-FAILED = "failed.txt"
 REQUIRED_COLUMNS = ("sample_id", "subject", "label", "pred")
 KEY = ["dataset", "input", "head", "configuration"]
 INPUT_ORDER = ("apex", "u", "v", "uv", "uvm", "uvs")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
@@ -31,6 +32,8 @@ def make_loggers(cfg: DictConfig, run_dir: Path, dm) -> list[Logger]:
             overrides = list(hydra_cfg.overrides.task)
             if hydra_cfg.mode.name == "MULTIRUN":
                 group = Path(hydra_cfg.sweep.dir).name
+        if os.environ.get("MER_SWEEP_DIR"):  # a job the gpus launcher started as its own process
+            group = Path(os.environ["MER_SWEEP_DIR"]).name
         offline = node.get("offline") or not wandb_credentials()
         if offline and not _said_offline:
             log.warning("W&B: no credentials (WANDB_API_KEY or ~/.netrc), logging offline under "
@@ -38,7 +41,10 @@ def make_loggers(cfg: DictConfig, run_dir: Path, dm) -> list[Logger]:
                         run_dir)
             _said_offline = True
         loggers.append(instantiate(
-            node, save_dir=str(run_dir), offline=offline, group=group,
+            # mode= reaches wandb.init itself: Lightning's own offline switch is an environment
+            # variable that an earlier wandb.setup() in the same process no longer reads.
+            node, save_dir=str(run_dir), offline=offline, mode="offline" if offline else "online",
+            group=group,
             job_type=configuration_name(overrides),
             name=f"fold{cfg.data.get('fold')}-{dm.test_subject}",
         ))

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import sys
+import traceback
 import warnings
 from pathlib import Path
 
@@ -13,16 +16,17 @@ import numpy as np
 import pandas as pd
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from mer.data.folds import register_resolvers
 from mer.config import CONFIG_DIR, checked_cli
-from mer.errors import MerError, user_facing
+from mer.errors import MerError, user_error_in, user_facing
 from mer.evaluate.metrics import pooled_metrics
 from mer.preprocess.cache import FlowCache, load_cache
 from mer.preprocess.prepare import prepare
-from mer.runs import METRICS, PREDICTIONS, SCORE_PREFIX
+from mer.runs import FAILED, METRICS, PREDICTIONS, RUN_CONFIG, SCORE_PREFIX
 from mer.train.datamodule import LosoDataModule
 from mer.train.loggers import close_loggers, make_loggers
 
@@ -68,6 +72,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     """Train on all subjects but one, predict the held-out one, write the run's files."""
     run_dir.mkdir(parents=True, exist_ok=True)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
+    if cfg.trainer.get("deterministic"):  # cuBLAS needs this to be deterministic on GPUs
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     cache = fold_cache(cfg)
     dm: LosoDataModule = instantiate(cfg.datamodule, cache=str(cache.path), channels=list(cfg.input.channels))
     model = instantiate(cfg.model, in_channels=len(dm.channels), classes=list(dm.classes),
@@ -94,12 +100,46 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     return metrics
 
 
+def finished_with(run_dir: Path, resolved: str) -> bool:
+    """Whether this run dir holds a finished job of exactly this config (a rerun then skips it)."""
+    done = run_dir / RUN_CONFIG
+    return (run_dir / METRICS).is_file() and done.is_file() and done.read_text() == resolved
+
+
+def record_failure(run_dir: Path, err: BaseException) -> None:
+    """Leave the error in the job's dir (`failed.txt`): the report lists it, the sweep goes on."""
+    cause = user_error_in(err)
+    text = f"{type(cause or err).__name__}: {cause or err}\n\n"
+    text += "".join(traceback.format_exception(err))
+    (run_dir / FAILED).write_text(text)
+
+
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 @user_facing
 def hydra_main(cfg: DictConfig) -> None:
-    """Entry point of `mer-train` (`-m` for sweeps over folds, inputs, heads, seeds)."""
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
-    metrics = train(cfg, run_dir)
+    """Entry point of `mer-train` (`-m` for sweeps over folds, inputs, heads, seeds).
+
+    Resumable: a job whose dir already holds metrics.json for the same resolved config is skipped.
+    Fault-isolated: in a sweep, a failing job leaves `failed.txt` and the sweep goes on.
+    """
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    resolved = OmegaConf.to_yaml(cfg, resolve=True)
+    if finished_with(run_dir, resolved):
+        print(f"{run_dir}: already finished with this config, skipped", flush=True)
+        return
+    (run_dir / FAILED).unlink(missing_ok=True)
+    (run_dir / RUN_CONFIG).unlink(missing_ok=True)
+    try:
+        metrics = train(cfg, run_dir)
+    except Exception as err:
+        record_failure(run_dir, err)
+        if hydra_cfg.mode != RunMode.MULTIRUN:
+            raise
+        print(f"{run_dir}: FAILED ({(run_dir / FAILED).read_text().splitlines()[0]}); "
+              "the sweep goes on", file=sys.stderr, flush=True)
+        return
+    (run_dir / RUN_CONFIG).write_text(resolved)
     print(f"{run_dir}: accuracy {metrics['accuracy']:.3f}, UF1 {metrics['uf1']:.3f} "
           f"on {metrics['n']} samples of {metrics['test_subject']}", flush=True)
 

@@ -1,0 +1,142 @@
+"""`hydra/launcher=gpus`: run sweep jobs concurrently, one job per slot, a slot per GPU (or CPU share).
+
+Each job is its own process, started with its slot already in its environment
+(`CUDA_VISIBLE_DEVICES`, thread counts), so it claims the slot before CUDA initialises; a slot is
+handed to the next job the moment its job ends. A job that crashes, even without Python's help
+(segfault, out-of-memory kill), is recorded in its dir and the sweep goes on.
+"""
+
+
+import json
+import logging
+import os
+import queue
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from hydra.core.config_store import ConfigStore
+from hydra.core.utils import JobReturn, JobStatus, filter_overrides
+from hydra.plugins.launcher import Launcher
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from mer.runs import FAILED, LAUNCHER_RECORD
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GpusLauncherConf:
+    """Options of `hydra/launcher=gpus` (`hydra.launcher.jobs_per_gpu=2` etc.)."""
+
+    _target_: str = "hydra_plugins.mer_launcher.gpus_launcher.GpusLauncher"
+    jobs_per_gpu: int = 1  # jobs packed on one GPU (small jobs leave a GPU idle between steps)
+    gpus: Optional[list] = None  # GPU indices to use; None = all that torch sees
+    n_jobs: Optional[int] = None  # without GPUs: concurrent CPU jobs; None = 2 (or 1 on one core)
+
+
+ConfigStore.instance().store(group="hydra/launcher", name="gpus", node=GpusLauncherConf,
+                             provider="mer")
+
+
+def job_slots(gpus: Optional[list], jobs_per_gpu: int, n_jobs: Optional[int]) -> list[dict[str, str]]:
+    """One environment per slot: a GPU each (repeated `jobs_per_gpu` times), or a CPU share each."""
+    if gpus is None:
+        gpus = list(range(_visible_gpu_count()))
+    if gpus:
+        return [{"CUDA_VISIBLE_DEVICES": str(g), "MER_SLOT": f"gpu{g}.{k}"}
+                for k in range(jobs_per_gpu) for g in gpus]
+    cores = os.cpu_count() or 1
+    n_jobs = max(1, n_jobs or min(2, cores))
+    threads = str(max(1, cores // n_jobs))
+    return [{"CUDA_VISIBLE_DEVICES": "", "MER_SLOT": f"cpu{k}", "OMP_NUM_THREADS": threads,
+             "MKL_NUM_THREADS": threads} for k in range(n_jobs)]
+
+
+def _visible_gpu_count() -> int:
+    """GPUs this process could use, counted without initialising CUDA here (nvidia-smi)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([d for d in visible.split(",") if d.strip()])
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return 0
+    return len(out.stdout.split()) if out.returncode == 0 else 0
+
+
+class GpusLauncher(Launcher):
+    """Runs each sweep job as `<this entry point> <overrides>` in a free slot's environment."""
+
+    def __init__(self, jobs_per_gpu: int = 1, gpus: Optional[list] = None,
+                 n_jobs: Optional[int] = None) -> None:
+        self.jobs_per_gpu, self.gpus, self.n_jobs = jobs_per_gpu, gpus, n_jobs
+        self.config: Optional[DictConfig] = None
+        self.hydra_context: Optional[HydraContext] = None
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
+              config: DictConfig) -> None:
+        self.config, self.hydra_context = config, hydra_context
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        """Run every job, at most one per slot at a time, and return when all have ended."""
+        assert self.config is not None and self.hydra_context is not None
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        slots: queue.Queue = queue.Queue()
+        for slot in job_slots(self.gpus, self.jobs_per_gpu, self.n_jobs):
+            slots.put(slot)
+        total = len(job_overrides)
+        log.info("gpus launcher: %d jobs on %d slots", total, slots.qsize())
+        with ThreadPoolExecutor(slots.qsize()) as pool:
+            futures = [pool.submit(self._run_job, list(overrides), initial_job_idx + i, total,
+                                   slots, sweep_dir)
+                       for i, overrides in enumerate(job_overrides)]
+            return [f.result() for f in futures]
+
+    def _run_job(self, overrides: list[str], idx: int, total: int, slots: queue.Queue,
+                 sweep_dir: Path) -> JobReturn:
+        """Wait for a free slot, run the job in it as a child process, give the slot back."""
+        sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
+        with open_dict(sweep_config):
+            sweep_config.hydra.job.id = f"{idx}"
+            sweep_config.hydra.job.num = idx
+        job_dir = sweep_dir / str(sweep_config.hydra.sweep.subdir)
+        job_dir.mkdir(parents=True, exist_ok=True)
+        slot = slots.get()
+        started = time.time()
+        try:
+            env = {**os.environ, **slot, "MER_SWEEP_DIR": str(sweep_dir)}
+            command = [sys.executable, sys.argv[0], *overrides, *self._hydra_overrides(job_dir)]
+            with open(job_dir / "launcher.log", "w") as out:
+                code = subprocess.run(command, env=env, stdout=out, stderr=subprocess.STDOUT).returncode
+        finally:
+            slots.put(slot)
+        ended = time.time()
+        record = {"slot": slot["MER_SLOT"], "start": started, "end": ended, "returncode": code,
+                  "overrides": overrides}
+        (job_dir / LAUNCHER_RECORD).write_text(json.dumps(record, indent=2))
+        if code != 0 and not (job_dir / FAILED).is_file():  # died without recording why
+            tail = (job_dir / "launcher.log").read_text(errors="replace").splitlines()[-20:]
+            (job_dir / FAILED).write_text(f"exit code {code}\n\n" + "\n".join(tail) + "\n")
+        status = "FAILED" if code else "done"
+        print(f"[{idx + 1}/{total}] {slot['MER_SLOT']}: {' '.join(filter_overrides(overrides))} "
+              f"{status} in {ended - started:.1f} s", flush=True)
+        result = JobReturn(overrides=overrides, cfg=sweep_config, working_dir=str(job_dir),
+                           task_name=str(sweep_config.hydra.job.name))
+        result.status = JobStatus.COMPLETED
+        result._return_value = code
+        return result
+
+    def _hydra_overrides(self, job_dir: Path) -> list[str]:
+        """The child run writes into the job's sweep dir (quoted: names hold `=` and `,`) under
+        the sweep's job name."""
+        quoted = str(job_dir).replace("\\", "\\\\").replace("'", "\\'")
+        return [f"hydra.run.dir='{quoted}'", f"hydra.job.name={self.config.hydra.job.name}"]

@@ -1,0 +1,112 @@
+"""Sweeps that scale and survive: the gpus launcher on CPU, submitit, resume, fault isolation."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mer.data.synthetic import generate_synthetic_casme2
+from mer.runs import FAILED, LAUNCHER_RECORD, METRICS, PREDICTIONS
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> Path:
+    """A small synthetic release (3 subjects) shared by the module."""
+    base = tmp_path_factory.mktemp("sweeps")
+    generate_synthetic_casme2(base / "release", n_subjects=3, clips_per_subject=5, seed=7)
+    return base
+
+
+def sweep(workspace: Path, sweep_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    """`mer-train -m` on the small release at 32², one epoch, into `sweep_dir`."""
+    exe = Path(sys.executable).with_name("mer-train")
+    command = [str(exe), "-m", "data=casme2", f"data.root={workspace / 'release'}",
+               f"paths.output_dir={workspace / 'out'}", "preprocess.size=32",
+               "trainer.max_epochs=1", "trainer.enable_progress_bar=false",
+               f"hydra.sweep.dir={sweep_dir}", *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=workspace, timeout=600)
+
+
+def job_dirs(sweep_dir: Path) -> dict[str, Path]:
+    """Job dirs of a sweep by their fold override."""
+    return {p.name.split(",")[0]: p for p in sweep_dir.iterdir() if p.is_dir()}
+
+
+def test_gpus_launcher_runs_cpu_jobs_concurrently_in_distinct_slots(workspace: Path) -> None:
+    out = workspace / "gpus"
+    result = sweep(workspace, out, "hydra/launcher=gpus", "hydra.launcher.n_jobs=2",
+                   "data.fold=0,1,2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = [json.loads((d / LAUNCHER_RECORD).read_text()) for d in job_dirs(out).values()]
+    assert len(records) == 3 and all(r["returncode"] == 0 for r in records)
+    assert {r["slot"] for r in records} == {"cpu0", "cpu1"}
+    for d in job_dirs(out).values():
+        assert (d / METRICS).is_file() and (d / ".hydra" / "config.yaml").is_file()
+    # Jobs on different slots overlap in time; jobs on one slot never do.
+    ordered = sorted(records, key=lambda r: r["start"])
+    assert ordered[1]["start"] < ordered[0]["end"] and ordered[0]["slot"] != ordered[1]["slot"]
+    for slot in ("cpu0", "cpu1"):
+        mine = sorted((r for r in records if r["slot"] == slot), key=lambda r: r["start"])
+        assert all(a["end"] <= b["start"] for a, b in zip(mine, mine[1:]))
+    # The third job took the first slot that freed up.
+    assert ordered[2]["start"] >= min(ordered[0]["end"], ordered[1]["end"]) - 0.5
+    assert "[3/3]" in result.stdout
+
+
+def test_rerun_skips_finished_jobs_and_reruns_changed_ones(workspace: Path) -> None:
+    out = workspace / "resume"
+    first = sweep(workspace, out, "data.fold=0,1")
+    assert first.returncode == 0, first.stderr[-3000:]
+    stamps = {k: (d / METRICS).stat().st_mtime_ns for k, d in job_dirs(out).items()}
+    again = sweep(workspace, out, "data.fold=0,1")
+    assert again.returncode == 0 and again.stdout.count("already finished with this config") == 2
+    assert stamps == {k: (d / METRICS).stat().st_mtime_ns for k, d in job_dirs(out).items()}
+    # A changed config that keeps the dir name (the progress bar is not part of it) runs again.
+    changed = sweep(workspace, out, "data.fold=0,1", "trainer.enable_progress_bar=true")
+    assert changed.returncode == 0 and "already finished" not in changed.stdout
+    assert len(list(out.iterdir())) == 3  # the same two job dirs, plus multirun.yaml
+    assert all((d / METRICS).stat().st_mtime_ns > stamps[k] for k, d in job_dirs(out).items())
+
+
+def test_a_failing_job_does_not_stop_the_others(workspace: Path) -> None:
+    out = workspace / "faults"
+    result = sweep(workspace, out, "data.fold=0,9,2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = job_dirs(out)
+    assert (jobs["data.fold=0"] / METRICS).is_file() and (jobs["data.fold=2"] / METRICS).is_file()
+    failed = (jobs["data.fold=9"] / FAILED).read_text()
+    assert failed.startswith("MerError: data.fold=9 is out of range")
+    assert "FAILED (MerError: data.fold=9" in result.stderr
+    report = subprocess.run([str(Path(sys.executable).with_name("mer-report")), str(out)],
+                            capture_output=True, text=True, timeout=300)
+    assert report.returncode == 0, report.stderr
+    assert "data.fold=9" in (out / "report.md").read_text()
+
+
+def test_submitit_local_runs_a_two_job_sweep(workspace: Path) -> None:
+    out = workspace / "submitit"
+    result = sweep(workspace, out, "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10",
+                   "data.fold=0,1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = job_dirs(out)
+    assert all((jobs[f"data.fold={f}"] / METRICS).is_file() for f in (0, 1))
+    held_out = {json.loads((jobs[f"data.fold={f}"] / METRICS).read_text())["test_subject"]
+                for f in (0, 1)}
+    assert held_out == {"sub01", "sub02"}
+    assert (out / ".submitit").is_dir()  # submitit's own job records
+
+
+def test_deterministic_mode_repeats_bit_for_bit(workspace: Path) -> None:
+    runs = []
+    for name in ("det_a", "det_b"):
+        result = sweep(workspace, workspace / name, "trainer=deterministic", "data.fold=1",
+                       "trainer.max_epochs=2")
+        assert result.returncode == 0, result.stderr[-3000:]
+        (job,) = job_dirs(workspace / name).values()
+        runs.append(pd.read_csv(job / PREDICTIONS))
+    pd.testing.assert_frame_equal(runs[0], runs[1])
