@@ -17,7 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.utils import JobReturn, JobStatus, filter_overrides
@@ -95,19 +95,25 @@ class GpusLauncher(Launcher):
             slots.put(slot)
         total = len(job_overrides)
         log.info("gpus launcher: %d jobs on %d slots", total, slots.qsize())
+        # Compose every job's config here, in one thread (Hydra's config loader is not
+        # thread-safe); the threads below only wait for slots and run processes.
+        jobs = [self._job_config(list(o), initial_job_idx + i) for i, o in enumerate(job_overrides)]
         with ThreadPoolExecutor(slots.qsize()) as pool:
-            futures = [pool.submit(self._run_job, list(overrides), initial_job_idx + i, total,
-                                   slots, sweep_dir)
-                       for i, overrides in enumerate(job_overrides)]
+            futures = [pool.submit(self._run_job, list(overrides), cfg, idx, total, slots, sweep_dir)
+                       for (overrides, cfg, idx) in jobs]
             return [f.result() for f in futures]
 
-    def _run_job(self, overrides: list[str], idx: int, total: int, slots: queue.Queue,
-                 sweep_dir: Path) -> JobReturn:
-        """Wait for a free slot, run the job in it as a child process, give the slot back."""
+    def _job_config(self, overrides: list[str], idx: int) -> tuple[list[str], DictConfig, int]:
+        """A job's composed config, numbered as Hydra numbers sweep jobs."""
         sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
         with open_dict(sweep_config):
             sweep_config.hydra.job.id = f"{idx}"
             sweep_config.hydra.job.num = idx
+        return overrides, sweep_config, idx
+
+    def _run_job(self, overrides: list[str], sweep_config: DictConfig, idx: int, total: int,
+                 slots: queue.Queue, sweep_dir: Path) -> JobReturn:
+        """Wait for a free slot, run the job in it as a child process, give the slot back."""
         job_dir = sweep_dir / str(sweep_config.hydra.sweep.subdir)
         job_dir.mkdir(parents=True, exist_ok=True)
         slot = slots.get()

@@ -59,9 +59,10 @@ class MerModule(L.LightningModule):
         self.svm = None  # the post-hoc SVM, fitted at the start of prediction
 
     def configure_model(self) -> None:
-        """Optionally compile the trunk with torch.compile (once, on the training device)."""
-        if self.compile_trunk and not isinstance(self.trunk, torch._dynamo.eval_frame.OptimizedModule):
-            self.trunk = torch.compile(self.trunk)
+        """Optionally torch.compile the trunk, in place (state-dict keys stay as they are)."""
+        if self.compile_trunk and not getattr(self, "_compiled", False):
+            self.trunk.compile()
+            self._compiled = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class scores (logits or hinge scores) of a batch [B, C, H, W]."""
