@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from hydra.core.config_store import ConfigStore
-from hydra.core.utils import JobReturn, JobStatus, filter_overrides
+from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -133,8 +133,8 @@ class GpusLauncher(Launcher):
             tail = (job_dir / "launcher.log").read_text(errors="replace").splitlines()[-20:]
             (job_dir / FAILED).write_text(f"exit code {code}\n\n" + "\n".join(tail) + "\n")
         status = "FAILED" if code else "done"
-        print(f"[{idx + 1}/{total}] {slot['MER_SLOT']}: {' '.join(filter_overrides(overrides))} "
-              f"{status} in {ended - started:.1f} s", flush=True)
+        print(f"[{idx + 1}/{total}] {slot['MER_SLOT']}: {job_dir.name} {status} in "
+              f"{ended - started:.1f} s", flush=True)
         result = JobReturn(overrides=overrides, cfg=sweep_config, working_dir=str(job_dir),
                            task_name=str(sweep_config.hydra.job.name))
         result.status = JobStatus.COMPLETED
