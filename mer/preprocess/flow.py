@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from mer.errors import MerError
+
 
 def tvl1_flow(
     onset: np.ndarray,
@@ -59,6 +61,8 @@ DIS_PRESETS = {"ultrafast": 0, "fast": 1, "medium": 2}
 
 def dis_flow(onset: np.ndarray, apex: np.ndarray, preset: str = "medium") -> np.ndarray:
     """DIS (dense inverse search) flow onset→apex as [H, W, 2] float32 (the fastest option)."""
+    if preset not in DIS_PRESETS:
+        raise MerError(f"preprocess.flow.preset={preset!r}: choose one of {list(DIS_PRESETS)}")
     estimator = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
     return estimator.calc(_grey_u8(onset), _grey_u8(apex), None)
 

@@ -10,8 +10,6 @@ from torchvision.models import MobileNet_V2_Weights, mobilenet_v2
 
 from mer.errors import MerError
 
-PRETRAINED_CHOICES = ("none", "imagenet")
-
 
 def mobilenet_v2_features(
     in_channels: int, width_mult: float = 1.0, pretrained: str = "none"
