@@ -12,6 +12,13 @@ CLASSES: dict[str, dict[str, tuple[str, ...]]] = {
         "all": ("happiness", "disgust", "repression", "surprise", "others", "fear", "sadness"),
         "composite3": ("negative", "positive", "surprise"),
     },
+    "samm": {
+        "5class": ("anger", "contempt", "happiness", "surprise", "others"),
+        "all": (
+            "anger", "contempt", "disgust", "fear", "happiness", "others", "sadness", "surprise",
+        ),
+        "composite3": ("negative", "positive", "surprise"),
+    },
 }
 
 #: Emotion name in the release's sheet → class, per label set; a name mapped to None is dropped.
@@ -36,6 +43,31 @@ MAPPINGS: dict[str, dict[str, dict[str, str | None]]] = {
             "others": None,
             "fear": None,
             "sadness": None,
+        },
+    },
+    "samm": {
+        # The common SAMM 5-class protocol: disgust, fear and sadness (few clips) dropped.
+        "5class": {
+            "anger": "anger",
+            "contempt": "contempt",
+            "happiness": "happiness",
+            "surprise": "surprise",
+            "others": "others",
+            "disgust": None,
+            "fear": None,
+            "sadness": None,
+        },
+        "all": {e: e for e in CLASSES["samm"]["all"]},
+        # MEGC2019: negative = SAMM anger + contempt + disgust + fear + sadness; others dropped.
+        "composite3": {
+            "anger": "negative",
+            "contempt": "negative",
+            "disgust": "negative",
+            "fear": "negative",
+            "sadness": "negative",
+            "happiness": "positive",
+            "surprise": "surprise",
+            "others": None,
         },
     },
 }
