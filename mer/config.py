@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from mer.errors import MerError
+from mer.errors import MerError, user_facing
 
 CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 
@@ -35,9 +35,5 @@ def check_group_choices(args: list[str]) -> None:
 
 def checked_cli(hydra_main) -> None:
     """Run a Hydra entry point after checking its group choices (one-line errors, exit code 2)."""
-    try:
-        check_group_choices(sys.argv[1:])
-    except MerError as err:
-        print(f"error: {err}", file=sys.stderr, flush=True)
-        sys.exit(2)
+    user_facing(check_group_choices)(sys.argv[1:])
     hydra_main()

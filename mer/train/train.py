@@ -75,7 +75,9 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     if cfg.trainer.get("deterministic"):  # cuBLAS needs this to be deterministic on GPUs
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     cache = fold_cache(cfg)
-    dm: LosoDataModule = instantiate(cfg.datamodule, cache=str(cache.path), channels=list(cfg.input.channels))
+    # Partial first, then the call: instantiate would turn the FlowCache dataclass into a config.
+    dm: LosoDataModule = instantiate(cfg.datamodule, _partial_=True)(
+        cache=cache, channels=list(cfg.input.channels))
     model = instantiate(cfg.model, in_channels=len(dm.channels), classes=list(dm.classes),
                         head=OmegaConf.to_container(cfg.head, resolve=True),
                         class_weights=dm.class_weights, seed=cfg.seed)
