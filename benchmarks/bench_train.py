@@ -20,38 +20,58 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from mer.config import CONFIG_DIR
-from mer.preprocess.prepare import prepare
 from mer.train.backbone import mobilenet_v2_features
 from mer.train.datamodule import LosoDataModule
 from mer.train.heads import head_loss
-from mer.train.train import train
+from mer.train.train import fold_cache, train
 
 ROOT = Path(__file__).resolve().parents[1]
+GPU_OVERRIDES = ["trainer=gpu", "model.channels_last=true"]
 
 
-def bare_job(cache, cfg) -> None:
-    """The same job as a plain PyTorch loop: same tensors, model, loss, optimiser and step count."""
+def _where(device: torch.device) -> str:
+    """What the job ran on, for the printed table."""
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)}, bf16, channels_last"
+    return f"CPU, {torch.get_num_threads()} torch threads"
+
+
+def bare_job(cache, cfg, device: torch.device) -> None:
+    """The same job as a plain PyTorch loop: same tensors, model, loss, optimiser and step count.
+
+    On a GPU it gets what `trainer=gpu model.channels_last=true` gives mer: the fold's tensors on
+    the device, bf16 autocast and NHWC memory.
+    """
     torch.manual_seed(cfg.seed)
     dm = LosoDataModule(cache, list(cfg.input.channels), fold=cfg.data.fold,
                         batch_size=cfg.datamodule.batch_size, seed=cfg.seed)
     dm.setup()
+    x, y = (t.to(device) for t in dm.train_tensors())
+    test_x = dm.x[torch.as_tensor(dm.test_index)].to(device)
     trunk, width = mobilenet_v2_features(len(dm.channels), cfg.model.width_mult)
     net = torch.nn.Sequential(trunk, torch.nn.Dropout(cfg.model.dropout),
-                              torch.nn.Linear(width, len(dm.classes)))
+                              torch.nn.Linear(width, len(dm.classes))).to(device)
+    on_gpu = device.type == "cuda"
+    if on_gpu:
+        net, x, test_x = (t.to(memory_format=torch.channels_last) for t in (net, x, test_x))
     loss_fn = head_loss(cfg.head.name, p=cfg.head.get("p", 2), margin=cfg.head.get("margin", 1.0))
     opt = torch.optim.Adam(net.parameters(), lr=cfg.model.optimizer.lr,
                            weight_decay=cfg.model.optimizer.weight_decay)
+    batch = cfg.datamodule.batch_size
     for _ in range(cfg.trainer.max_epochs):
         net.train()
-        for x, y, _ in dm.train_dataloader():
-            loss = loss_fn(net(x), y)
+        order = torch.randperm(len(x), device=device)
+        for start in range(0, len(x), batch):
+            rows = order[start:start + batch]
+            with torch.autocast(device.type, torch.bfloat16, enabled=on_gpu):
+                loss = loss_fn(net(x[rows]), y[rows])
             opt.zero_grad()
             loss.backward()
             opt.step()
     net.eval()
-    with torch.no_grad():
-        for x, _, _ in dm.predict_dataloader():
-            net(x).argmax(1)
+    with torch.no_grad(), torch.autocast(device.type, torch.bfloat16, enabled=on_gpu):
+        for start in range(0, len(test_x), batch):
+            net(test_x[start:start + batch]).argmax(1).cpu()
 
 
 def main() -> None:
@@ -60,13 +80,19 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench")
+    parser.add_argument("--cache", type=Path, help="use this built cache instead of preparing one")
+    parser.add_argument("--gpu", action="store_true",
+                        help="both sides on the GPU: trainer=gpu (bf16) with channels_last")
     args = parser.parse_args()
     overrides = [f"paths.output_dir={args.out}", f"preprocess.size={args.size}",
                  f"trainer.max_epochs={args.epochs}", "trainer.enable_progress_bar=false",
-                 "head=hinge", "input=uv", "data.fold=0"]
+                 "head=hinge", "input=uv", "data.fold=0", *(GPU_OVERRIDES if args.gpu else [])]
+    if args.cache:
+        overrides.append(f"cache={args.cache.resolve()}")
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         cfg = compose("train", overrides=overrides)
-    cache = prepare(cfg)
+    cache = fold_cache(cfg)
+    device = torch.device("cuda" if args.gpu else "cpu")
     times: dict[str, list[float]] = {"mer-train job": [], "bare PyTorch loop": []}
     for _ in range(args.repeats):
         with tempfile.TemporaryDirectory() as run_dir:
@@ -74,11 +100,13 @@ def main() -> None:
             train(cfg, Path(run_dir))
             times["mer-train job"].append(time.perf_counter() - started)
         started = time.perf_counter()
-        bare_job(cache, cfg)
+        bare_job(cache, cfg, device)
+        if args.gpu:
+            torch.cuda.synchronize()
         times["bare PyTorch loop"].append(time.perf_counter() - started)
     framework, bare = (statistics.median(t) for t in times.values())
     print(f"\none LOSO job: {len(cache.samples)} samples, {args.size}², {args.epochs} epochs, "
-          f"u+v, hinge head; {torch.get_num_threads()} torch threads; median of {args.repeats}")
+          f"u+v, hinge head; {_where(device)}; median of {args.repeats}")
     print("| side | wall time |\n|---|---|")
     for name, values in times.items():
         print(f"| {name} | {statistics.median(values):.2f} s |")
