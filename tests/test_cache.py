@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 
-from mer.data.synthetic import generate_synthetic_casme2
+from mer.data.synthetic import generate_synthetic
 from mer.preprocess.cache import CHANNELS, load_cache
 from mer.preprocess.prepare import prepare
 
@@ -28,7 +28,7 @@ SHEET = "CASME2-coding-20140508.xlsx"
 def release(tmp_path_factory) -> Path:
     """A small synthetic CASME II release (3 subjects × 4 clips)."""
     root = tmp_path_factory.mktemp("release") / "casme2"
-    generate_synthetic_casme2(root, n_subjects=3, clips_per_subject=4, seed=3)
+    generate_synthetic(root, n_subjects=3, clips_per_subject=4, seed=3)
     return root
 
 

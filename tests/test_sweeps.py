@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mer.data.synthetic import generate_synthetic_casme2
+from mer.data.synthetic import generate_synthetic
 from mer.runs import FAILED, LAUNCHER_RECORD, METRICS, PREDICTIONS
 
 
@@ -18,7 +18,7 @@ from mer.runs import FAILED, LAUNCHER_RECORD, METRICS, PREDICTIONS
 def workspace(tmp_path_factory) -> Path:
     """A small synthetic release (3 subjects) shared by the module."""
     base = tmp_path_factory.mktemp("sweeps")
-    generate_synthetic_casme2(base / "release", n_subjects=3, clips_per_subject=5, seed=7)
+    generate_synthetic(base / "release", n_subjects=3, clips_per_subject=5, seed=7)
     return base
 
 

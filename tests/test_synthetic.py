@@ -17,14 +17,14 @@ from openpyxl import load_workbook
 
 from mer.data.synthetic import (
     GROUND_TRUTH_FILE,
-    RAW_DIR,
-    SHEET_FILE,
     displacement_field,
     expression_profile,
-    generate_synthetic_casme2,
+    generate_synthetic,
     load_ground_truth,
     read_synthetic,
 )
+from mer.data.synthetic_layouts import CASME2_RAW_DIR as RAW_DIR
+from mer.data.synthetic_layouts import CASME2_SHEET as SHEET_FILE
 from mer.errors import MerError
 from mer.preprocess.flow import tvl1_flow
 from mer.preprocess.landmarks import detect_landmarks
@@ -60,7 +60,7 @@ def grey_frame(root: Path, clip: dict, frame: int) -> np.ndarray:
 
 def generate_small(folder: Path, seed: int = 0) -> Path:
     """A small release (3 subjects × 6 clips) in `folder`/synthetic."""
-    return generate_synthetic_casme2(folder / "synthetic", **SMALL, seed=seed, progress=False)
+    return generate_synthetic(folder / "synthetic", **SMALL, seed=seed, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -304,7 +304,7 @@ def test_refuses_a_foreign_folder(tmp_path: Path) -> None:
     foreign = tmp_path / "CASME2"
     (foreign / "CASME2_RAW_selected").mkdir(parents=True)
     (foreign / "notes.txt").write_text("mine")
-    for call in (read_synthetic, generate_synthetic_casme2):
+    for call in (read_synthetic, generate_synthetic):
         with pytest.raises(MerError, match=r"CASME2 is not empty.*synthetic.json.*data.root"):
             call(foreign, n_subjects=1, clips_per_subject=1)
     assert (foreign / "notes.txt").read_text() == "mine"
@@ -313,7 +313,7 @@ def test_refuses_a_foreign_folder(tmp_path: Path) -> None:
 def _generate_tiny(root: str) -> str:
     """Subprocess body for the concurrency test."""
     tiny = dict(n_subjects=1, clips_per_subject=2, frames_per_clip=(5, 5))
-    return str(generate_synthetic_casme2(root, **tiny, progress=False))
+    return str(generate_synthetic(root, **tiny, progress=False))
 
 
 def test_concurrent_generators_produce_one_release(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from hydra import compose, initialize_config_dir
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
 from mer.config import CONFIG_DIR
-from mer.data.synthetic import generate_synthetic_casme2
+from mer.data.synthetic import generate_synthetic
 from mer.errors import MerError
 from mer.evaluate.metrics import pooled_metrics
 from mer.preprocess.prepare import prepare
@@ -32,7 +32,7 @@ HEADS = ["softmax", "hinge", "svm"]
 def workspace(tmp_path_factory) -> Path:
     """A small synthetic release (3 subjects) and its cache at 32², shared by the module."""
     base = tmp_path_factory.mktemp("train")
-    generate_synthetic_casme2(base / "release", n_subjects=3, clips_per_subject=5, seed=5)
+    generate_synthetic(base / "release", n_subjects=3, clips_per_subject=5, seed=5)
     return base
 
 

@@ -47,6 +47,7 @@ class SheetClip:
     apex: int | None
     offset: int
     apex_text: str
+    folder: str = ""  # the clip's frames folder under its subject folder; "" = `clip` itself
 
     @property
     def name(self) -> str:
@@ -166,6 +167,32 @@ def relative(path: Path, root: Path) -> str:
 def root_and_children(root: Path) -> list[Path]:
     """The root and its direct subfolders, sorted (where a coding sheet may lie)."""
     return [root] + sorted(p for p in root.iterdir() if p.is_dir())
+
+
+def find_named_sheet(root: Path, sheet: str | None, names: tuple[str, ...], reader: str) -> Path:
+    """The coding sheet: the override (inside root), or the one file named like `names` (case
+    ignored) in root or one level down."""
+    if sheet is not None:
+        return sheet_override(root, sheet)
+    known = {name.lower() for name in names}
+    found = [
+        path
+        for folder in root_and_children(root)
+        for path in sorted(folder.iterdir())
+        if path.is_file() and path.name.lower() in known
+    ]
+    if not found:
+        raise MerError(
+            f"no {reader} coding sheet in {root} or its subfolders: looked for "
+            f"{', '.join(names)}; pass one with data.reader.sheet=PATH"
+        )
+    if len(found) > 1:
+        listed = ", ".join(relative(p, root) for p in found)
+        raise MerError(
+            f"several {reader} coding sheets in {root}: {listed}; choose one with "
+            "data.reader.sheet=PATH"
+        )
+    return found[0]
 
 
 def subject_number(value: object, where: str, pattern: re.Pattern[str], examples: str) -> int:
@@ -401,7 +428,7 @@ def locate_frames(
     missing: list[tuple[SheetClip, str]] = []
     any_frames = False
     for clip in clips:
-        clip_dir = frames_root / clip.subject / clip.clip
+        clip_dir = frames_root / clip.subject / (clip.folder or clip.clip)
         frames = frame_files(clip_dir) if clip_dir.is_dir() else {}
         any_frames = any_frames or bool(frames)
         problem = missing_frame(clip, clip_dir, frames, expected_file)
@@ -412,7 +439,8 @@ def locate_frames(
     if clips and not any_frames:
         raise MerError(
             no_frames_message.format(
-                frames_root=frames_root, count=len(clips), example=frames_root / clips[0].name
+                frames_root=frames_root, count=len(clips),
+                example=frames_root / clips[0].subject / (clips[0].folder or clips[0].clip),
             )
         )
     if missing and policy == "error":

@@ -19,6 +19,15 @@ CLASSES: dict[str, dict[str, tuple[str, ...]]] = {
         ),
         "composite3": ("negative", "positive", "surprise"),
     },
+    "smic": {
+        "all": ("negative", "positive", "surprise"),  # SMIC-HS's own three label folders
+        "composite3": ("negative", "positive", "surprise"),
+    },
+    "casme3": {
+        "all": ("happy", "disgust", "fear", "anger", "sad", "surprise", "others"),
+        "4class": ("negative", "positive", "surprise", "others"),
+        "composite3": ("negative", "positive", "surprise"),
+    },
 }
 
 #: Emotion name in the release's sheet → class, per label set; a name mapped to None is dropped.
@@ -66,6 +75,33 @@ MAPPINGS: dict[str, dict[str, dict[str, str | None]]] = {
             "fear": "negative",
             "sadness": "negative",
             "happiness": "positive",
+            "surprise": "surprise",
+            "others": None,
+        },
+    },
+    "smic": {
+        "all": {e: e for e in CLASSES["smic"]["all"]},
+        "composite3": {e: e for e in CLASSES["smic"]["composite3"]},  # already MEGC2019's classes
+    },
+    "casme3": {
+        "all": {e: e for e in CLASSES["casme3"]["all"]},
+        # CAS(ME)^3's 4-class protocol: negative = anger, disgust, fear, sad.
+        "4class": {
+            "happy": "positive",
+            "disgust": "negative",
+            "fear": "negative",
+            "anger": "negative",
+            "sad": "negative",
+            "surprise": "surprise",
+            "others": "others",
+        },
+        # MEGC2019's three classes applied to CAS(ME)^3 (not part of the 2019 composite).
+        "composite3": {
+            "happy": "positive",
+            "disgust": "negative",
+            "fear": "negative",
+            "anger": "negative",
+            "sad": "negative",
             "surprise": "surprise",
             "others": None,
         },

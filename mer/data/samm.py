@@ -60,7 +60,8 @@ def read_samm(
     classes, mapping = get_label_set(DATASET, label_set)
 
     root = shared.resolve_root(root, "SAMM", f"{FRAMES_DIR}/ and {SHEET_NAMES[0]}")
-    release = shared.Release(DATASET, "SAMM", root, find_sheet(root, sheet), find_frames_dir(root))
+    sheet_path = shared.find_named_sheet(root, sheet, SHEET_NAMES, "SAMM")
+    release = shared.Release(DATASET, "SAMM", root, sheet_path, find_frames_dir(root))
     frames_rel = shared.relative(release.frames_root, root) or "."
     log.info("SAMM: sheet %s, frames %s", release.sheet_rel, frames_rel)
 
@@ -79,30 +80,6 @@ def read_samm(
 def list_frames(clip_dir: Path) -> list[tuple[int, str]]:
     """(number, file name) of a clip's `006_05562.jpg` frames, sorted by number, not by text."""
     return shared.numbered_frames(clip_dir, _FRAME)
-
-
-def find_sheet(root: Path, sheet: str | None = None) -> Path:
-    """The coding sheet: the override (inside root), or the one known sheet in root or below."""
-    if sheet is not None:
-        return shared.sheet_override(root, sheet)
-    known = {name.lower() for name in SHEET_NAMES}
-    found = [
-        path
-        for folder in shared.root_and_children(root)
-        for path in sorted(folder.iterdir())
-        if path.is_file() and path.name.lower() in known
-    ]
-    if not found:
-        raise MerError(
-            f"no SAMM coding sheet in {root} or its subfolders: looked for "
-            f"{', '.join(SHEET_NAMES)}; pass one with data.reader.sheet=PATH"
-        )
-    if len(found) > 1:
-        names = ", ".join(shared.relative(p, root) for p in found)
-        raise MerError(
-            f"several SAMM coding sheets in {root}: {names}; choose one with data.reader.sheet=PATH"
-        )
-    return found[0]
 
 
 def find_frames_dir(root: Path) -> Path:

@@ -1,8 +1,9 @@
-"""A synthetic CASME II release: the project's embedded default dataset.
+"""Synthetic releases: the project's embedded default dataset, in each real release's layout.
 
 Nobody here holds the licensed CASME II, so this module writes a small dataset in its *exact*
 raw layout (``CASME2_RAW_selected/sub01/EP02_01f/img46.jpg`` and the 20140508 coding sheet) for
-the real reader and pipeline to run on end to end. The faces are the real photo bundled with
+the real reader and pipeline to run on end to end; with `layout=` it writes the same plan in
+SAMM's, SMIC-HS's or CAS(ME)^3 part A's layout instead (`mer.data.synthetic_layouts`). The faces are the real photo bundled with
 scikit-image, one per subject under its own pose, photometry and mild shape change; each clip
 moves that subject's face by a sub-pixel micro-motion in the region its action units name, so
 onset→apex optical flow recovers a known, class-specific field (saved to ``synthetic.json``).
@@ -14,17 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import io
 import json
 import math
 import os
-import re
 import shutil
 import sys
 import threading
 import uuid
 import warnings
-import zipfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -33,25 +31,16 @@ import cv2
 import numpy as np
 
 from mer.data.samples import SampleTable
+from mer.data.synthetic_layouts import LAYOUTS, Layout, frame_file
 from mer.errors import MerError
 
 #: Bumped whenever the same parameters would produce different files.
 FORMAT_VERSION = 1
-RAW_DIR = "CASME2_RAW_selected"
-SHEET_FILE = "CASME2-coding-20140508.xlsx"
 GROUND_TRUTH_FILE = "synthetic.json"
-#: Row 1 of the 20140508 sheet; ``None`` cells are the two blank header cells pandas names
-#: ``Unnamed: 2`` and ``Unnamed: 6``.
-SHEET_HEADER: tuple[str | None, ...] = (
-    "Subject", "Filename", None, "OnsetFrame", "ApexFrame", "OffsetFrame", None,
-    "Action Units", "Estimated Emotion",
-)
 CANVAS_HW = (480, 640)  # CASME II raw frames are 640×480
 FIVE_CLASSES = ("happiness", "disgust", "repression", "surprise", "others")
 DROPPED_CLASSES = ("fear", "sadness")  # in the release, dropped by the 5-class protocol
 EXTRA_CLIP_RATE = 1 / 16  # about one clip in 16 is fear or sadness, as in CASME II
-#: Fixed timestamp for every part of the .xlsx, so the sheet's bytes (and sha256) are stable.
-SHEET_TIMESTAMP = (2014, 5, 8, 0, 0, 0)
 
 # --- the face model -------------------------------------------------------------------------
 
@@ -106,11 +95,18 @@ def synthetic_params(
     noise_sigma: Sequence[float] = (1.5, 2.0),
     head_shift: float = 0.3,
     jpeg_quality: int = 92,
+    layout: str = "casme2",
 ) -> dict[str, Any]:
     """Validated, JSON-plain generator parameters: what `synthetic.json` records and compares."""
+    if layout not in LAYOUTS:
+        raise MerError(
+            f"unknown data.reader.layout={layout!r} for the synthetic release: choose one of "
+            f"{', '.join(LAYOUTS)}"
+        )
     lo, hi = _int_pair(frames_per_clip, "frames_per_clip")
     params = {
         "format_version": FORMAT_VERSION,
+        "layout": layout,
         "n_subjects": _int_in(n_subjects, "n_subjects", 1, 99),
         "clips_per_subject": _int_in(clips_per_subject, "clips_per_subject", 1, 60),
         "frames_per_clip": [lo, hi],
@@ -133,7 +129,7 @@ def synthetic_params(
     return params
 
 
-def generate_synthetic_casme2(
+def generate_synthetic(
     root: str | Path,
     n_subjects: int = 8,
     clips_per_subject: int = 8,
@@ -143,10 +139,11 @@ def generate_synthetic_casme2(
     noise_sigma: Sequence[float] = (1.5, 2.0),
     head_shift: float = 0.3,
     jpeg_quality: int = 92,
+    layout: str = "casme2",
     workers: int | None = None,
     progress: bool = True,
 ) -> Path:
-    """Write a synthetic CASME II release at `root` (atomic, locked) and return its path.
+    """Write a synthetic release in `layout` at `root` (atomic, locked) and return its path.
 
     A release already there with the same parameters is kept; one with other parameters is
     replaced (with a warning); a non-empty folder that is not a synthetic release is refused.
@@ -156,7 +153,7 @@ def generate_synthetic_casme2(
 
     params = synthetic_params(
         n_subjects, clips_per_subject, frames_per_clip, seed, amplitude, noise_sigma,
-        head_shift, jpeg_quality,
+        head_shift, jpeg_quality, layout,
     )
     root = Path(root).expanduser().absolute()
     root.parent.mkdir(parents=True, exist_ok=True)
@@ -182,32 +179,49 @@ def generate_synthetic_casme2(
 
 def read_synthetic(
     root: str | Path,
+    layout: str = "casme2",
     n_subjects: int = 8,
     clips_per_subject: int = 8,
     frames_per_clip: Sequence[int] = (9, 15),
     seed: int = 0,
-    apex_policy: str = "midpoint",
-    missing_frames: str = "error",
-    label_set: str = "5class",
+    label_set: str | None = None,
+    **policies: Any,
 ) -> SampleTable:
-    """The synthetic release as a sample table, read by the real CASME II reader.
+    """The synthetic release as a sample table, read by the real reader of its layout.
 
     Generates the release on first use (or when its parameters changed), so a fresh checkout
-    runs the whole pipeline with no download.
+    runs the whole pipeline with no download. `label_set` (None: the reader's default) and the
+    reader's policies (`apex_policy`, `missing_frames`, ...) pass through to that reader.
     """
-    from mer.data.casme2 import read_casme2  # deferred: generating needs no reader
-
-    params = synthetic_params(n_subjects, clips_per_subject, frames_per_clip, seed)
+    params = synthetic_params(n_subjects, clips_per_subject, frames_per_clip, seed, layout=layout)
     root = Path(root).expanduser().absolute()
     if _existing_params(root) != params:
         _refuse_foreign(root)
-        generate_synthetic_casme2(root, n_subjects, clips_per_subject, frames_per_clip, seed)
-    table = read_casme2(
-        root, layout="raw", apex_policy=apex_policy, missing_frames=missing_frames,
-        label_set=label_set,
-    )
+        generate_synthetic(root, n_subjects, clips_per_subject, frames_per_clip, seed,
+                           layout=layout)
+    options = {**policies, **({"label_set": label_set} if label_set is not None else {})}
+    table = _reader(layout)(root, **options)
     provenance = {**table.provenance, "synthetic": params}
     return dataclasses.replace(table, provenance=provenance)
+
+
+def _reader(layout: str) -> Callable[..., SampleTable]:
+    """The real reader of a layout (deferred imports: generating needs no reader)."""
+    if layout == "casme2":
+        from mer.data.casme2 import read_casme2
+
+        return functools.partial(read_casme2, layout="raw")
+    if layout == "samm":
+        from mer.data.samm import read_samm
+
+        return read_samm
+    if layout == "smic":
+        from mer.data.smic import read_smic
+
+        return read_smic
+    from mer.data.casme3 import read_casme3
+
+    return read_casme3
 
 
 def load_ground_truth(root: str | Path) -> dict[str, Any]:
@@ -534,7 +548,7 @@ def _plan_release(params: dict[str, Any]) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "note": "SYNTHETIC data in CASME II's layout: proves the pipeline, "
         "never the paper's numbers",
-        "generator": "mer.data.synthetic.generate_synthetic_casme2",
+        "generator": "mer.data.synthetic.generate_synthetic",
         "params": params,
         "face": "skimage.data.astronaut()",
         "subjects": subjects,
@@ -576,7 +590,8 @@ def _subject_base(subject: dict[str, Any]) -> np.ndarray:
 
 
 def _render_clip(
-    clip: dict[str, Any], base: np.ndarray, noise_sigma: float, folder: Path, jpeg_quality: int
+    clip: dict[str, Any], base: np.ndarray, noise_sigma: float, folder: Path, jpeg_quality: int,
+    grey: bool = False,
 ) -> int:
     """Write a clip's frames: base warped by −p(t)·d (so onset→apex flow is +d), plus noise."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -597,22 +612,26 @@ def _render_clip(
                            cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101)
         noise = rng.standard_normal(warped.shape, dtype=np.float32)
         pixels = np.clip(warped + noise * np.float32(noise_sigma) + 0.5, 0, 255).astype(np.uint8)
-        ok, data = cv2.imencode(".jpg", pixels, encode)
+        if grey:
+            pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)
+        name = frame_file(clip, frame)
+        suffix = Path(name).suffix
+        ok, data = cv2.imencode(suffix, pixels, encode if suffix == ".jpg" else [])
         if not ok:  # pragma: no cover - OpenCV always encodes a valid uint8 image
-            raise RuntimeError(f"JPEG encoding failed for {folder}/img{frame}.jpg")
-        (folder / f"img{frame}.jpg").write_bytes(data.tobytes())
+            raise RuntimeError(f"encoding failed for {folder / name}")
+        (folder / name).write_bytes(data.tobytes())
     return offset - onset + 1
 
 
 def _render_subject(
-    subject: dict[str, Any], clips: list[dict[str, Any]], raw: Path, jpeg_quality: int,
-    done: Callable[[int], None],
+    subject: dict[str, Any], clips: list[dict[str, Any]], root: Path, jpeg_quality: int,
+    layout: Layout, done: Callable[[int], None],
 ) -> None:
     """Render all of one subject's clips (one base image in memory at a time)."""
     base = _subject_base(subject)
     for clip in clips:
-        folder = raw / clip["folder"] / clip["filename"]
-        _render_clip(clip, base, subject["noise_sigma"], folder, jpeg_quality)
+        folder = root / clip["frames_dir"]
+        _render_clip(clip, base, subject["noise_sigma"], folder, jpeg_quality, layout.grey)
         done(1)
 
 
@@ -620,11 +639,13 @@ def _write_release(tmp: Path, params: dict[str, Any], workers: int | None, progr
     """Plan, render frames (threads; OpenCV and numpy release the GIL), write sheet and record."""
     from tqdm import tqdm
 
+    layout = LAYOUTS[params["layout"]]
     plan = _plan_release(params)
-    raw = tmp / RAW_DIR
-    raw.mkdir(parents=True)
+    plan["clips"] = layout.adapt(plan["clips"])
+    plan["note"] = plan["note"].replace("CASME II", layout.title)
+    tmp.mkdir(parents=True)
     workers = workers or min(4, os.cpu_count() or 1)
-    bar = tqdm(total=len(plan["clips"]), desc="synthetic CASME II", unit="clip",
+    bar = tqdm(total=len(plan["clips"]), desc=f"synthetic {layout.title}", unit="clip",
                file=sys.stderr, disable=not progress)
     lock = threading.Lock()
 
@@ -637,70 +658,11 @@ def _write_release(tmp: Path, params: dict[str, Any], workers: int | None, progr
         futures = [
             pool.submit(_render_subject, subject,
                         [c for c in plan["clips"] if c["subject"] == subject["subject"]],
-                        raw, params["jpeg_quality"], done)
+                        tmp, params["jpeg_quality"], layout, done)
             for subject in plan["subjects"]
         ]
         for future in as_completed(futures):
             future.result()
-    _write_sheet(tmp / SHEET_FILE, [c for c in plan["clips"] if c["in_sheet"]])
+    if layout.write_sheet is not None:
+        layout.write_sheet(tmp, plan["clips"])
     (tmp / GROUND_TRUTH_FILE).write_text(json.dumps(plan, indent=1) + "\n")
-
-
-# --- the coding sheet -----------------------------------------------------------------------
-
-
-def _au_cell(aus: str) -> int | str:
-    """CASME II's AU cell: a plain int for one unprefixed AU, else text like '4+L10'."""
-    return int(aus) if aus.isdigit() else aus
-
-
-def sheet_rows(clips: Sequence[dict[str, Any]]) -> list[list[Any]]:
-    """The coding sheet's data rows (sorted by subject, then name), in the 20140508 columns."""
-    ordered = sorted(clips, key=lambda c: (c["subject"], _natural_key(c["filename"])))
-    return [
-        [c["subject"], c["filename"], None, c["onset"], c["sheet_apex"], c["offset"], None,
-         _au_cell(c["action_units"]), c["emotion"]]
-        for c in ordered
-    ]
-
-
-def _natural_key(name: str) -> list[Any]:
-    """Sort key that orders digits by value, as the release lists clips."""
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
-
-
-def _write_sheet(path: Path, clips: Sequence[dict[str, Any]]) -> None:
-    """The .xlsx coding sheet, header in row 1, with fixed timestamps so its bytes are stable."""
-    import datetime
-
-    from openpyxl import Workbook
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "Sheet1"
-    sheet.append(list(SHEET_HEADER))
-    for row in sheet_rows(clips):
-        sheet.append(row)
-    stamp = datetime.datetime(*SHEET_TIMESTAMP)
-    book.properties.created = stamp
-    book.properties.creator = "mer.data.synthetic"
-    buffer = io.BytesIO()
-    book.save(buffer)
-    path.write_bytes(_normalise_xlsx(buffer.getvalue(), stamp.isoformat() + "Z"))
-
-
-def _normalise_xlsx(data: bytes, stamp: str) -> bytes:
-    """Re-zip an .xlsx with fixed entry times and a fixed 'modified' date (openpyxl uses now)."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
-        for info in src.infolist():
-            content = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                content = re.sub(
-                    rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
-                    rb"\g<1>" + stamp.encode() + rb"\g<2>", content,
-                )
-            entry = zipfile.ZipInfo(info.filename, date_time=SHEET_TIMESTAMP)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            dst.writestr(entry, content)
-    return out.getvalue()

@@ -1,0 +1,287 @@
+"""Each release's layout for the synthetic generator: folders, frame names, coding sheet, quirks.
+
+`mer.data.synthetic` plans one release in CASME II's terms (subjects, clips, action units and the
+micro-motion of each clip). A layout renames that plan into another release's exact conventions
+(DESIGN.md), so each reader is tested on a generated tree in its own format. The motion, and so the
+class a flow model can learn, stays the plan's: a layout only maps the planned emotion onto its
+release's vocabulary and moves frame numbers.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import re
+import zipfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+Clip = dict[str, Any]
+
+#: Fixed timestamp for every part of an .xlsx, so a sheet's bytes (and sha256) are stable.
+SHEET_TIMESTAMP = (2014, 5, 8, 0, 0, 0)
+
+# --- CASME II -------------------------------------------------------------------------------
+
+CASME2_RAW_DIR = "CASME2_RAW_selected"
+CASME2_SHEET = "CASME2-coding-20140508.xlsx"
+#: Row 1 of the 20140508 sheet; ``None`` cells are the two blank header cells pandas names
+#: ``Unnamed: 2`` and ``Unnamed: 6``.
+CASME2_HEADER: tuple[str | None, ...] = (
+    "Subject", "Filename", None, "OnsetFrame", "ApexFrame", "OffsetFrame", None,
+    "Action Units", "Estimated Emotion",
+)
+
+# --- SAMM -----------------------------------------------------------------------------------
+
+SAMM_SHEET = "SAMM_Micro_FACS_Codes_v2.xlsx"
+SAMM_HEADER = (
+    "Subject", "Filename", "Inducement Code", "Onset Frame", "Apex Frame", "Offset Frame",
+    "Duration", "Micro", "Action Units", "Estimated Emotion", "Objective Classes", "Notes",
+)
+SAMM_NOTE_ROWS = 13  # note rows above the header, as in the release
+#: Planned emotion → SAMM's label (capitalised; "others" is written Other and Others in turn).
+SAMM_EMOTIONS = {
+    "happiness": "Happiness", "disgust": "Anger", "repression": "Contempt",
+    "surprise": "Surprise", "others": "Other", "fear": "Fear", "sadness": "Sadness",
+}
+SAMM_OBJECTIVE = {"Happiness": 1, "Surprise": 2, "Anger": 3, "Contempt": 4, "Fear": 5,
+                  "Sadness": 6, "Other": 7, "Others": 7}
+
+# --- SMIC-HS --------------------------------------------------------------------------------
+
+SMIC_HS_DIR = "SMIC_all_raw/HS"
+#: Planned emotion → SMIC's label folder; None: a non-micro clip, written under `non_micro/`.
+SMIC_LABELS = {
+    "happiness": "positive", "surprise": "surprise", "disgust": "negative",
+    "repression": "negative", "fear": "negative", "sadness": "negative", "others": None,
+}
+SMIC_ABBREVIATIONS = {"positive": "po", "negative": "ne", "surprise": "sur", None: "nm"}
+
+# --- CAS(ME)^3 part A -----------------------------------------------------------------------
+
+CASME3_SHEET = "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx"
+CASME3_HEADER = ("Subject", "Filename", "Onset", "Apex", "Offset", "AU", "Objective class",
+                 "emotion")
+CASME3_EMOTIONS = {
+    "happiness": "happy", "disgust": "disgust", "repression": "anger", "surprise": "surprise",
+    "others": "others", "fear": "fear", "sadness": "sad",
+}
+CASME3_OBJECTIVE = {"happy": 1, "disgust": 2, "anger": 3, "surprise": 4, "others": 5, "fear": 6,
+                    "sad": 7}
+CASME3_CLIPS_PER_VIDEO = 2  # one video (task) holds several expressions, told apart by onset
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How one release lays the planned clips out on disk, and writes its coding sheet."""
+
+    name: str  # the reader that reads it: casme2 | samm | smic | casme3
+    title: str  # how progress and notes name it
+    #: planned clips → this release's clips, each with `frames_dir` (relative to the root) and
+    #: `frame_name` (a format string of the frame number `n`); clips it leaves out are not drawn
+    adapt: Callable[[Sequence[Clip]], list[Clip]]
+    write_sheet: Callable[[Path, Sequence[Clip]], None] | None  # None: labels are folder names
+    grey: bool = False  # SAMM's frames are greyscale
+
+
+def frame_file(clip: Clip, number: int) -> str:
+    """A clip's frame file name for a frame number."""
+    return clip["frame_name"].format(n=number)
+
+
+def _by_subject(clips: Sequence[Clip]) -> dict[int, list[Clip]]:
+    """Planned sheet clips grouped by subject number, in plan order."""
+    groups: dict[int, list[Clip]] = {}
+    for clip in clips:
+        if clip["in_sheet"]:
+            groups.setdefault(clip["subject"], []).append(clip)
+    return groups
+
+
+def _moved(clip: Clip, shift: int) -> dict[str, int]:
+    """Onset, apex and offset moved by `shift` frames."""
+    return {key: clip[key] + shift for key in ("onset", "apex", "offset")}
+
+
+# --- CASME II -------------------------------------------------------------------------------
+
+
+def _casme2_clips(clips: Sequence[Clip]) -> list[Clip]:
+    """The plan as drawn: `CASME2_RAW_selected/sub01/EP02_01f/img46.jpg`, unlisted clip included."""
+    return [{**c, "frames_dir": f"{CASME2_RAW_DIR}/{c['folder']}/{c['filename']}",
+             "frame_name": "img{n}.jpg"} for c in clips]
+
+
+def _au_cell(aus: str) -> int | str:
+    """CASME II's AU cell: a plain int for one unprefixed AU, else text like '4+L10'."""
+    return int(aus) if aus.isdigit() else aus
+
+
+def natural_key(name: str) -> list[Any]:
+    """Sort key that orders digits by value, as the releases list clips."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+def casme2_sheet_rows(clips: Sequence[Clip]) -> list[list[Any]]:
+    """The CASME II sheet's data rows (sorted by subject, then name), in the 20140508 columns."""
+    ordered = sorted((c for c in clips if c["in_sheet"]),
+                     key=lambda c: (c["subject"], natural_key(c["filename"])))
+    return [
+        [c["subject"], c["filename"], None, c["onset"], c["sheet_apex"], c["offset"], None,
+         _au_cell(c["action_units"]), c["emotion"]]
+        for c in ordered
+    ]
+
+
+def _casme2_sheet(root: Path, clips: Sequence[Clip]) -> None:
+    """`CASME2-coding-20140508.xlsx`, header in row 1."""
+    write_xlsx(root / CASME2_SHEET, [list(CASME2_HEADER), *casme2_sheet_rows(clips)])
+
+
+# --- SAMM -----------------------------------------------------------------------------------
+
+
+def _samm_clips(clips: Sequence[Clip]) -> list[Clip]:
+    """`SAMM/006/006_1_2/006_05562.jpg`: 3-digit subjects from 006, frame padding 5 or 4 digits by
+    subject, Other and Others in turn, and the plan's bad-apex clip with an apex past its offset."""
+    out: list[Clip] = []
+    others = 0
+    for number, group in _by_subject(clips).items():
+        subject = f"{number + 5:03d}"
+        padding = 5 if number % 2 else 4
+        for j, clip in enumerate(group):
+            name = f"{subject}_{j % 7 + 1}_{j // 7 + 1}"
+            frames = _moved(clip, 1000 + 500 * j)
+            emotion = SAMM_EMOTIONS[clip["emotion"]]
+            if emotion == "Other":
+                emotion, others = ("Other", "Others")[others % 2], others + 1
+            bad_apex = clip["sheet_apex"] == "/"
+            out.append({
+                **clip, **frames, "folder": subject, "filename": name, "emotion": emotion,
+                "sheet_apex": frames["offset"] + 3 if bad_apex else frames["apex"],
+                "frames_dir": f"SAMM/{subject}/{name}",
+                "frame_name": f"{subject}_{{n:0{padding}d}}.jpg",
+            })
+    return out
+
+
+def _samm_sheet(root: Path, clips: Sequence[Clip]) -> None:
+    """`SAMM_Micro_FACS_Codes_v2.xlsx`: note rows, then the header, then one row per clip."""
+    notes = [["SAMM micro-movement FACS codes (synthetic)"]] + [
+        [f"note {i}: synthetic release for testing mer's SAMM reader"] for i in range(1, SAMM_NOTE_ROWS)
+    ]
+    rows = [
+        [int(c["folder"]) if i % 2 else c["folder"], c["filename"], 1, c["onset"],
+         c["sheet_apex"], c["offset"], c["offset"] - c["onset"] + 1, "Micro - 1/2",
+         c["action_units"], c["emotion"], SAMM_OBJECTIVE[c["emotion"]], None]
+        for i, c in enumerate(sorted(clips, key=lambda c: natural_key(c["filename"])))
+    ]
+    write_xlsx(root / SAMM_SHEET, [*notes, list(SAMM_HEADER), *rows])
+
+
+# --- SMIC-HS --------------------------------------------------------------------------------
+
+
+def _smic_clips(clips: Sequence[Clip]) -> list[Clip]:
+    """`SMIC_all_raw/HS/s2/micro/surprise/s2_sur_02/image100230.bmp`; the plan's `others` clips go
+    to `non_micro/`; the apex is the middle frame, the convention for SMIC's unannotated apex."""
+    out: list[Clip] = []
+    for number, group in _by_subject(clips).items():
+        subject = f"s{number}"
+        counts: Counter[str | None] = Counter()
+        for j, clip in enumerate(group):
+            label = SMIC_LABELS[clip["emotion"]]
+            counts[label] += 1
+            name = f"{subject}_{SMIC_ABBREVIATIONS[label]}_{counts[label]:02d}"
+            where = f"micro/{label}" if label else "non_micro"
+            onset = clip["onset"] + 100000 + 1000 * j
+            offset = onset + clip["offset"] - clip["onset"]
+            apex = onset + (offset - onset) // 2
+            out.append({
+                **clip, "onset": onset, "apex": apex, "offset": offset, "sheet_apex": None,
+                "folder": subject, "filename": name, "emotion": label or "non_micro",
+                "frames_dir": f"{SMIC_HS_DIR}/{subject}/{where}/{name}",
+                "frame_name": "image{n:06d}.bmp",
+            })
+    return out
+
+
+# --- CAS(ME)^3 part A -----------------------------------------------------------------------
+
+
+def _casme3_clips(clips: Sequence[Clip]) -> list[Clip]:
+    """`spNO.1/b/color/175.jpg`: two expressions per video (task a, b, ...), the second starting
+    after the first ends, so only the onset tells them apart."""
+    out: list[Clip] = []
+    for number, group in _by_subject(clips).items():
+        subject = f"spNO.{number}"
+        previous_offset = 0
+        for j, clip in enumerate(group):
+            video = "abcdefghijklmnopqrstuvwxyz"[j // CASME3_CLIPS_PER_VIDEO % 26]
+            second = j % CASME3_CLIPS_PER_VIDEO
+            shift = previous_offset + 25 - clip["onset"] if second else 0
+            frames = _moved(clip, shift)
+            previous_offset = frames["offset"]
+            out.append({
+                **clip, **frames, "folder": subject, "filename": video,
+                "clip_id": f"{video}_{frames['onset']}", "sheet_apex": frames["apex"],
+                "emotion": CASME3_EMOTIONS[clip["emotion"]],
+                "frames_dir": f"{subject}/{video}/color", "frame_name": "{n}.jpg",
+            })
+    return out
+
+
+def _casme3_sheet(root: Path, clips: Sequence[Clip]) -> None:
+    """`cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx`, header in row 1, rows by subject and onset."""
+    ordered = sorted(clips, key=lambda c: (c["subject"], c["filename"], c["onset"]))
+    rows = [[c["folder"], c["filename"], c["onset"], c["sheet_apex"], c["offset"],
+             c["action_units"], CASME3_OBJECTIVE[c["emotion"]], c["emotion"]] for c in ordered]
+    write_xlsx(root / CASME3_SHEET, [list(CASME3_HEADER), *rows])
+
+
+LAYOUTS: dict[str, Layout] = {
+    "casme2": Layout("casme2", "CASME II", _casme2_clips, _casme2_sheet),
+    "samm": Layout("samm", "SAMM", _samm_clips, _samm_sheet, grey=True),
+    "smic": Layout("smic", "SMIC-HS", _smic_clips, None),
+    "casme3": Layout("casme3", "CAS(ME)^3 part A", _casme3_clips, _casme3_sheet),
+}
+
+
+# --- .xlsx with stable bytes ----------------------------------------------------------------
+
+
+def write_xlsx(path: Path, rows: Sequence[Sequence[Any]]) -> None:
+    """An .xlsx of `rows` on one sheet, with fixed timestamps so its bytes are stable."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Sheet1"
+    for row in rows:
+        sheet.append(list(row))
+    stamp = datetime.datetime(*SHEET_TIMESTAMP)
+    book.properties.created = stamp
+    book.properties.creator = "mer.data.synthetic"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    path.write_bytes(_normalise_xlsx(buffer.getvalue(), stamp.isoformat() + "Z"))
+
+
+def _normalise_xlsx(data: bytes, stamp: str) -> bytes:
+    """Re-zip an .xlsx with fixed entry times and a fixed 'modified' date (openpyxl uses now)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            content = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                content = re.sub(
+                    rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                    rb"\g<1>" + stamp.encode() + rb"\g<2>", content,
+                )
+            entry = zipfile.ZipInfo(info.filename, date_time=SHEET_TIMESTAMP)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            dst.writestr(entry, content)
+    return out.getvalue()
