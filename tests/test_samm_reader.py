@@ -19,6 +19,7 @@ from omegaconf import OmegaConf
 from mer.data.labels import CLASSES
 from mer.data.samm import list_frames, read_samm
 from mer.data.samples import COLUMNS, file_sha256
+from mer.data.synthetic import generate_synthetic, load_ground_truth
 from mer.errors import MerError
 
 CONFIG = Path(__file__).resolve().parents[1] / "conf" / "data" / "samm.yaml"
@@ -420,3 +421,24 @@ def test_reads_no_image(release: Path, monkeypatch) -> None:
 
     monkeypatch.setattr(cv2, "imread", refuse)
     pd.testing.assert_frame_equal(read_samm(release).rows, before)
+
+
+def test_generated_release_reads_back(tmp_path: Path) -> None:
+    """The synthetic generator's SAMM layout (note rows, Other/Others, padding 4 and 5, an apex past
+    its offset) reads back to its ground truth, the bad apex fixed to the true (midpoint) frame."""
+    root = generate_synthetic(tmp_path / "SAMM_release", n_subjects=3, clips_per_subject=6,
+                              frames_per_clip=(5, 7), layout="samm", progress=False)
+    truth = load_ground_truth(root)
+    assert {"Other", "Others"} <= {c["emotion"] for c in truth["clips"]}
+    with pytest.warns(UserWarning, match=r"apex '/' or outside \[onset, offset\] in 1 clips"):
+        table = read_samm(root, label_set="all")
+    rows = table.rows.set_index("sample_id")
+    assert len(rows) == len(truth["clips"])
+    for clip in truth["clips"]:
+        row = rows.loc[f"samm/{clip['folder']}/{clip['filename']}"]
+        assert (row["onset_frame"], row["apex_frame"], row["offset_frame"]) == (
+            clip["onset"], clip["apex"], clip["offset"])
+        other = clip["emotion"] in ("Other", "Others")
+        assert row["label"] == ("others" if other else clip["emotion"].lower())
+    paddings = {len(Path(p).stem.rsplit("_", 1)[1]) for p in table.rows["onset_path"]}
+    assert paddings == {4, 5}
