@@ -22,7 +22,7 @@ SCORE_PREFIX = "score_"
 
 #: Override keys that name a job *within* a configuration (which fold, which seed) or where it
 #: reads and writes, rather than the configuration itself.
-NOT_CONFIGURATION = ("data.fold", "data.test_subject", "seed", "folds", "experiment", "data.root",
+NOT_CONFIGURATION = ("data.fold", "data.test_subject", "seed", "folds", "experiment", "data.root", "data.roots.",
                      "paths.", "hydra.", "trainer.accelerator", "trainer.devices", "trainer.enable_progress_bar", "logger",
                      "cache", "save_checkpoint")
 

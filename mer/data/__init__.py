@@ -6,10 +6,18 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from mer.data.samples import COLUMNS, SampleTable
+from mer.errors import user_error_in
 
 __all__ = ["COLUMNS", "SampleTable", "read_samples"]
 
 
 def read_samples(data_cfg: DictConfig) -> SampleTable:
-    """Run the reader that the `data` config group names (`data.reader._target_`)."""
-    return instantiate(data_cfg.reader, _convert_="all")
+    """Run the reader that the `data` config group names (`data.reader._target_`); a reader's
+    `MerError` comes out as itself, not wrapped in Hydra's InstantiationException."""
+    try:
+        return instantiate(data_cfg.reader, _convert_="all")
+    except Exception as err:
+        cause = user_error_in(err)
+        if cause is None:
+            raise
+        raise cause from None

@@ -76,11 +76,16 @@ class SampleTable:
         return digest.hexdigest()
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """Samples per label and per subject, for the prepare log and the cache manifest."""
-        return {
+        """Samples per label and per subject (and per source dataset when there are several), for
+        the prepare log and the cache manifest."""
+        counts = {
             "label": {c: int((self.rows["label"] == c).sum()) for c in self.classes},
             "subject": {s: int((self.rows["subject"] == s).sum()) for s in self.subjects},
         }
+        sources = self.rows["dataset"].value_counts().sort_index()
+        if len(sources) > 1:
+            counts["dataset"] = {str(d): int(n) for d, n in sources.items()}
+        return counts
 
 
 def file_sha256(path: Path) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import json
 import math
 import os
@@ -191,7 +192,8 @@ def read_synthetic(
 
     Generates the release on first use (or when its parameters changed), so a fresh checkout
     runs the whole pipeline with no download. `label_set` (None: the reader's default) and the
-    reader's policies (`apex_policy`, `missing_frames`, ...) pass through to that reader.
+    reader's policies (`apex_policy`, `missing_frames`, ...) pass through to that reader; a
+    policy that reader does not have (SMIC has no `apex_policy`) is not passed.
     """
     params = synthetic_params(n_subjects, clips_per_subject, frames_per_clip, seed, layout=layout)
     root = Path(root).expanduser().absolute()
@@ -199,8 +201,12 @@ def read_synthetic(
         _refuse_foreign(root)
         generate_synthetic(root, n_subjects, clips_per_subject, frames_per_clip, seed,
                            layout=layout)
-    options = {**policies, **({"label_set": label_set} if label_set is not None else {})}
-    table = _reader(layout)(root, **options)
+    reader = _reader(layout)
+    accepted = inspect.signature(reader).parameters  # SMIC has no sheet apex: no apex_policy
+    options = {k: v for k, v in policies.items() if k in accepted}
+    if label_set is not None:
+        options["label_set"] = label_set
+    table = reader(root, **options)
     provenance = {**table.provenance, "synthetic": params}
     return dataclasses.replace(table, provenance=provenance)
 

@@ -26,6 +26,7 @@ from mer.runs import FAILED, METRICS, PREDICTIONS, SCORE_PREFIX, configuration_o
 from mer.tracking import wandb_credentials
 
 REPORT_CSV, REPORT_MD, SEEDS_CSV, SAMPLES_CSV = "report.csv", "report.md", "report_seeds.csv", "samples.csv"
+SOURCES_CSV = "report_sources.csv"
 CONFUSION_DIR = "confusion"
 REQUIRED_COLUMNS = ("sample_id", "subject", "label", "pred")
 KEY = ["dataset", "input", "head", "configuration"]
@@ -174,6 +175,28 @@ def seed_scores(preds: pd.DataFrame, classes: Sequence[str]) -> pd.DataFrame:
                      "per_fold_std_accuracy": _std(folds["accuracy"]),
                      "per_fold_mean_uf1": folds["uf1"].mean(), "per_fold_std_uf1": _std(folds["uf1"])})
     return pd.DataFrame(rows).rename(columns={"n": "n_samples"})
+
+
+def source_scores(preds: pd.DataFrame, classes: dict[str, list[str]]) -> pd.DataFrame:
+    """Pooled accuracy/UF1/UAR of each source dataset (sample_id's first part) within every
+    configuration that spans several; per seed, then the mean over seeds."""
+    preds = preds.assign(source=preds["sample_id"].str.split("/", n=1).str[0])
+    rows = []
+    for key, p in preds.groupby(KEY, sort=False):
+        if p["source"].nunique() < 2:
+            continue
+        for source, q in p.groupby("source"):
+            per_seed = pd.DataFrame([pooled_metrics(s["label"], s["pred"], classes[key[0]])
+                                     for _, s in q.groupby("seed")])
+            rows.append({**dict(zip(KEY, key)), "source": source,
+                         "n_samples": q["sample_id"].nunique(),
+                         **{m: per_seed[m].mean() for m in ("accuracy", "uf1", "uar")}})
+    return pd.DataFrame(rows)
+
+
+def is_synthetic(dataset: str) -> bool:
+    """Whether a dataset name is one of the generated releases (`synthetic`, `synthetic_composite`)."""
+    return str(dataset).startswith("synthetic")
 
 
 def _missing_folds(jobs: pd.DataFrame, expected: Iterable[str]) -> str:
@@ -392,15 +415,17 @@ def _settings_line(runs: pd.DataFrame) -> str:
 
 def render_markdown(sweep_dir: Path, runs: pd.DataFrame, report: pd.DataFrame, seeds: pd.DataFrame,
                     pairs: pd.DataFrame, samples: pd.DataFrame, preds: pd.DataFrame,
-                    figures: dict[tuple, tuple[str, np.ndarray, list[str]]]) -> str:
+                    figures: dict[tuple, tuple[str, np.ndarray, list[str]]],
+                    sources: pd.DataFrame) -> str:
     """report.md: paper-style tables, confusion matrices, McNemar tests, seeds, the sample list."""
     n_ok = int((runs["status"] == "ok").sum())
     out = [f"# mer report: {sweep_dir.name}", "",
            f"Sweep `{sweep_dir}`: {n_ok} finished jobs, {len(runs) - n_ok} failed or unfinished, "
            f"{len(report)} configurations.", "", _settings_line(runs), ""]
-    if (report["dataset"] == "synthetic").any():
+    if report["dataset"].map(is_synthetic).any():
         out += ["> **Warning — synthetic data: proves the pipeline; these are NOT the paper's numbers.** "
-                "(`data.name == synthetic`: generated clips in CASME II's layout, not CASME II.)", ""]
+                "(`data.name` starts with `synthetic`: generated clips in the releases' layouts, not the "
+                "releases.)", ""]
     out += ["**Protocol.** Pooled: the predictions of all LOSO folds are concatenated and scored once "
             "(the paper's protocol; the main number everywhere). UF1 = unweighted mean over classes of "
             "2TP/(2TP+FP+FN) (the paper's F1); UAR = mean over classes of TP/N. *Per-fold mean ± std* "
@@ -411,10 +436,11 @@ def render_markdown(sweep_dir: Path, runs: pd.DataFrame, report: pd.DataFrame, s
             "paper number.", "", "## 1. Results", ""]
     for (dataset, rest), family in report.groupby(["dataset", "other_overrides"], sort=False):
         out += [f"### {dataset}" + (f" · `{rest}`" if rest else ""), ""]
-        if dataset == "synthetic":
+        if is_synthetic(dataset):
             out += ["> synthetic data: proves the pipeline; these are NOT the paper's numbers.", ""]
         out += _family_tables(family)
     out += ["### All configurations", ""] + _all_configurations(report) + [""]
+    out += _sources_section(sources)
     out += ["## 2. Confusion matrices", "",
             "Rows true, columns predicted; counts summed over seeds; percentages are % of the true class "
             "(Table 5 style).", ""]
@@ -429,6 +455,20 @@ def render_markdown(sweep_dir: Path, runs: pd.DataFrame, report: pd.DataFrame, s
     out += _pairs_section(pairs) + _seeds_section(report, seeds) + _samples_section(samples, preds)
     out += _failures_section(runs)
     return "\n".join(out) + "\n"
+
+
+def _sources_section(sources: pd.DataFrame) -> list[str]:
+    """Per source dataset scores of multi-source (composite) configurations, as MEGC2019 reports."""
+    if sources.empty:
+        return []
+    out = ["### Per source dataset", "",
+           "Each source's predictions pooled over its folds and scored alone (MEGC2019 reports UF1 and "
+           "UAR per dataset beside the composite).", ""]
+    return out + _md_table(
+        ["dataset", "configuration", "source", "samples", "accuracy %", "UF1", "UAR"],
+        [[r["dataset"], f"`{r['configuration']}`", r["source"], r["n_samples"],
+          _num(r["accuracy"], 100, 2), _num(r["uf1"], 1, 4), _num(r["uar"], 1, 4)]
+         for _, r in sources.iterrows()]) + [""]
 
 
 def _pairs_section(pairs: pd.DataFrame) -> list[str]:
@@ -501,8 +541,9 @@ def _failures_section(runs: pd.DataFrame) -> list[str]:
 # ─── the entry point ────────────────────────────────────────────────────────────────────────────
 
 def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None) -> pd.DataFrame:
-    """Read every run under `sweep_dir`; write report.csv, report.md, report_seeds.csv, samples.csv
-    and confusion PNGs into `out_dir` (default: the sweep dir); return the report.csv frame."""
+    """Read every run under `sweep_dir`; write report.csv, report.md, report_seeds.csv, samples.csv,
+    confusion PNGs and, for composite datasets, report_sources.csv into `out_dir` (default: the
+    sweep dir); return the report.csv frame."""
     sweep_dir = Path(sweep_dir)
     out_dir = Path(out_dir) if out_dir is not None else sweep_dir
     runs = collect_runs(sweep_dir)
@@ -513,6 +554,9 @@ def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None) -> pd
     seeds.to_csv(out_dir / SEEDS_CSV, index=False)
     samples = sample_list(preds)
     samples.to_csv(out_dir / SAMPLES_CSV, index=False)
+    sources = source_scores(preds, classes)
+    if not sources.empty:
+        sources.to_csv(out_dir / SOURCES_CSV, index=False)
     figures, rows = {}, report.set_index(KEY)
     for key, p in preds.groupby(KEY, sort=False):
         order = classes[key[0]]
@@ -523,7 +567,7 @@ def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None) -> pd
         plot_confusion(matrix, order, title, out_dir / name)
         figures[key] = (name, matrix, order)
     (out_dir / REPORT_MD).write_text(render_markdown(sweep_dir, runs, report, seeds, head_pairs(preds),
-                                                     samples, preds, figures))
+                                                     samples, preds, figures, sources))
     return report
 
 
@@ -545,7 +589,7 @@ def print_table(report: pd.DataFrame) -> None:
                       f"{_num(r['per_fold_mean_accuracy'], 100, 1)} ± {_num(r['per_fold_std_accuracy'], 100, 1)}",
                       r["missing_folds"] or "none")
     Console(width=None if sys.stdout.isatty() else 200).print(table)  # pipes and logs: no squeeze
-    if (report["dataset"] == "synthetic").any():
+    if report["dataset"].map(is_synthetic).any():
         print("synthetic data: proves the pipeline; these are NOT the paper's numbers.")
 
 

@@ -33,8 +33,9 @@ def prepare(cfg: DictConfig) -> FlowCache:
     check_no_face_policy(cfg.preprocess.align.no_face)
     table = read_samples(cfg.data)
     counts = table.counts()
-    log.info("%s: %d samples, %d subjects; per label %s", table.dataset, len(table),
-             len(counts["subject"]), counts["label"])
+    log.info("%s: %d samples, %d subjects", table.dataset, len(table), len(counts["subject"]))
+    for what, per in counts.items():  # label, subject (and dataset for a composite)
+        log.info("  per %s: %s", what, ", ".join(f"{k} {n}" for k, n in per.items()))
     return build_cache(
         table,
         params=cache_params(cfg.preprocess),

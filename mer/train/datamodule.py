@@ -32,6 +32,18 @@ def resolve_test_subject(subjects: Sequence[str], fold: int | None, test_subject
     return subjects[fold]
 
 
+def held_out_source(samples: pd.DataFrame, test_dataset: str) -> list[str]:
+    """The subjects of the source dataset a cross-dataset run tests on (all of them)."""
+    sources = sorted(samples["dataset"].unique())
+    if test_dataset not in sources or len(sources) < 2:
+        raise MerError(
+            f"data.test_dataset={test_dataset!r}: hold out one of several source datasets of a "
+            f"composite ({', '.join(sources)} here); use data=composite with data.include naming "
+            "the training and test sources"
+        )
+    return sorted(samples.loc[samples["dataset"] == test_dataset, "subject"].unique())
+
+
 def normalize(x: np.ndarray, method: str, train_index: np.ndarray) -> np.ndarray:
     """Scale [N, C, H, W] inputs: per-sample min–max to [0, 1] per channel (the common choice for
     flow), or standardise per channel with statistics of the training fold only."""
@@ -69,6 +81,7 @@ class LosoDataModule(L.LightningDataModule):
         channels: Sequence[str],
         fold: int | None = 0,
         test_subject: str | None = None,
+        test_dataset: str | None = None,
         normalization: str = "sample_minmax",
         batch_size: int = 32,
         balance: str = "none",
@@ -87,15 +100,20 @@ class LosoDataModule(L.LightningDataModule):
         self.classes = self.cache.classes
         self.samples: pd.DataFrame = self.cache.samples
         self.subjects = sorted(self.samples["subject"].unique())
-        self.test_subject = resolve_test_subject(self.subjects, fold, test_subject)
+        if test_dataset is not None:  # cross-dataset: one whole source is the test set
+            self.test_subjects = held_out_source(self.samples, test_dataset)
+            self.test_subject = str(test_dataset)
+        else:
+            self.test_subject = resolve_test_subject(self.subjects, fold, test_subject)
+            self.test_subjects = [self.test_subject]
         self.normalization, self.batch_size = normalization, batch_size
         self.balance, self.augment, self.seed = balance, augment, seed
         self.val_subjects = self._pick_val_subjects(val_subjects)
         subject = self.samples["subject"].to_numpy()
-        self.test_index = np.flatnonzero(subject == self.test_subject)
+        held_out = np.isin(subject, self.test_subjects)
+        self.test_index = np.flatnonzero(held_out)
         self.val_index = np.flatnonzero(np.isin(subject, self.val_subjects))
-        self.train_index = np.flatnonzero((subject != self.test_subject)
-                                          & ~np.isin(subject, self.val_subjects))
+        self.train_index = np.flatnonzero(~held_out & ~np.isin(subject, self.val_subjects))
         # The protocol's one rule, checked on ids rather than trusted.
         if set(self.samples["sample_id"].iloc[self.train_index]) & set(self.test_ids):
             raise RuntimeError("a test-subject sample reached the training set")
@@ -104,7 +122,7 @@ class LosoDataModule(L.LightningDataModule):
 
     def _pick_val_subjects(self, count: int) -> list[str]:
         """Inner-validation subjects, drawn by seed from the training fold (never the test subject)."""
-        pool = [s for s in self.subjects if s != self.test_subject]
+        pool = [s for s in self.subjects if s not in self.test_subjects]
         if not 0 <= count < len(pool):
             raise MerError(f"datamodule.val_subjects={count}: use 0–{len(pool) - 1} "
                            "(subjects held out of the training fold for inner validation)")
@@ -113,7 +131,7 @@ class LosoDataModule(L.LightningDataModule):
 
     @property
     def test_ids(self) -> list[str]:
-        """sample_ids of the held-out subject."""
+        """sample_ids of the held-out subject (or source, cross-dataset)."""
         return self.samples["sample_id"].iloc[self.test_index].tolist()
 
     @property
