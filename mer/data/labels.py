@@ -30,6 +30,11 @@ CLASSES: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
+_CASME3_4CLASS: dict[str, str | None] = {
+    "happy": "positive", "disgust": "negative", "fear": "negative", "anger": "negative",
+    "sad": "negative", "surprise": "surprise", "others": "others",
+}
+
 #: Emotion name in the release's sheet → class, per label set; a name mapped to None is dropped.
 MAPPINGS: dict[str, dict[str, dict[str, str | None]]] = {
     "casme2": {
@@ -86,25 +91,9 @@ MAPPINGS: dict[str, dict[str, dict[str, str | None]]] = {
     "casme3": {
         "all": {e: e for e in CLASSES["casme3"]["all"]},
         # CAS(ME)^3's 4-class protocol: negative = anger, disgust, fear, sad.
-        "4class": {
-            "happy": "positive",
-            "disgust": "negative",
-            "fear": "negative",
-            "anger": "negative",
-            "sad": "negative",
-            "surprise": "surprise",
-            "others": "others",
-        },
+        "4class": _CASME3_4CLASS,
         # MEGC2019's three classes applied to CAS(ME)^3 (not part of the 2019 composite).
-        "composite3": {
-            "happy": "positive",
-            "disgust": "negative",
-            "fear": "negative",
-            "anger": "negative",
-            "sad": "negative",
-            "surprise": "surprise",
-            "others": None,
-        },
+        "composite3": {e: None if c == "others" else c for e, c in _CASME3_4CLASS.items()},
     },
 }
 
