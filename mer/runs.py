@@ -5,7 +5,8 @@ Each job's Hydra output dir holds:
 - `predictions.csv`: sample_id, subject, label, pred (class names), then `score_<class>` per class;
 - `metrics.json`: accuracy, uf1, uar, n (this fold alone), test_subject, input, head;
 - `.hydra/config.yaml` and `.hydra/overrides.yaml`: the composed config and the job's overrides;
-- `csv/metrics.csv`: the training curves; optionally `model.ckpt` and `wandb/`;
+- `csv/metrics.csv`: the training curves; optionally `wandb/` and `model.ckpt` (with what
+  `mer-predict` needs to preprocess a new clip: see `mer.train.checkpoint`);
 - `run_config.yaml`: the resolved config of a finished job (a rerun with the same config skips it);
 - `failed.txt`: the error of a failed job, instead of metrics.json (the sweep goes on);
 - `launcher.json`: slot, start and end time, exit code (jobs run by `hydra/launcher=gpus`).
@@ -18,6 +19,7 @@ RUN_CONFIG = "run_config.yaml"
 FAILED = "failed.txt"
 LAUNCHER_RECORD = "launcher.json"
 METRICS = "metrics.json"
+CHECKPOINT = "model.ckpt"
 SCORE_PREFIX = "score_"
 
 #: Override keys that name a job *within* a configuration (which fold, which seed) or where it

@@ -1,6 +1,9 @@
-"""Shared fixtures: real face images built from the photo scikit-image ships."""
+"""Shared fixtures: real face images built from the photo scikit-image ships; two trained models."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -20,3 +23,40 @@ def smooth_texture(shape: tuple[int, int], seed: int = 0, sigma: float = 2.0) ->
     noise = cv2.GaussianBlur(np.random.default_rng(seed).standard_normal(shape).astype(np.float32),
                              (0, 0), sigma)
     return np.clip(128 + noise / noise.std() * 40, 0, 255).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class TrainedRuns:
+    """A small synthetic release, its cache, and the run dirs of two models trained on it."""
+
+    release: Path
+    cache: Path
+    runs: dict[str, Path]  # "hinge" (train_standardize) and "svm" (post-hoc LinearSVC) → run dir
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory) -> TrainedRuns:
+    """Two tiny models trained through the real config with save_checkpoint=true (3 subjects,
+    48² crops, 1 epoch, fold 0): the hinge head with per-fold standardisation, whose statistics
+    the checkpoint must carry, and the post-hoc SVM head, whose fitted SVM it must carry."""
+    from hydra import compose, initialize_config_dir
+
+    from mer.config import CONFIG_DIR
+    from mer.data.synthetic import generate_synthetic_casme2
+    from mer.preprocess.prepare import prepare
+    from mer.train.train import train
+
+    base = tmp_path_factory.mktemp("trained")
+    release = generate_synthetic_casme2(base / "release", n_subjects=3, clips_per_subject=5,
+                                        frames_per_clip=(5, 9), seed=6, progress=False)
+    heads = {"hinge": ["head=hinge", "datamodule.normalization=train_standardize"], "svm": ["head=svm"]}
+    runs = {}
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        for head, overrides in heads.items():
+            cfg = compose("train", overrides=[
+                "data=casme2", f"data.root={release}", f"paths.output_dir={base / 'out'}",
+                "preprocess.size=48", "trainer.max_epochs=1", "trainer.enable_progress_bar=false",
+                "save_checkpoint=true", "data.fold=0", *overrides])
+            train(cfg, base / head)
+            runs[head] = base / head
+    return TrainedRuns(release=release, cache=prepare(cfg).path, runs=runs)

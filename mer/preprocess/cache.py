@@ -35,12 +35,14 @@ from tqdm import tqdm
 import mer
 from mer.data.samples import SampleTable
 from mer.errors import MerError
-from mer.preprocess.clip import CHANNELS, ClipResult, FlowFn, preprocess_clip
+from mer.preprocess.clip import CHANNELS, ClipResult, FlowFn, clip_settings, preprocess_clip
 
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1
 MANIFEST = "manifest.json"
+#: Channel arrays are stored at half precision (mer-predict rounds a new clip's channels alike).
+CACHE_DTYPE = np.float16
 
 
 def cache_key(table: SampleTable, params: dict[str, Any]) -> str:
@@ -141,19 +143,17 @@ def _write_cache(
     """Compute every clip in a process pool and write the arrays, samples.csv and the manifest."""
     n, size = len(table), int(params["size"])
     arrays = {
-        name: np.lib.format.open_memmap(out / f"{name}.npy", "w+", np.float16, (n, size, size))
+        name: np.lib.format.open_memmap(out / f"{name}.npy", "w+", CACHE_DTYPE, (n, size, size))
         for name in CHANNELS
     }
     landmarks = np.full((n, 68, 2), np.nan, np.float32)
     transforms = np.zeros((n, 2, 3), np.float32)
     no_face: list[str] = []
     rows = table.rows.reset_index(drop=True)
-    align = params["align"]
+    settings = clip_settings(params)
     jobs = [
         dict(onset_path=table.path(r.onset_path), apex_path=table.path(r.apex_path), flow_fn=flow_fn,
-             size=size, margin=align["margin"], upsample=align["upsample"],
-             predictor_path=align["predictor_path"], no_face=align["no_face"],
-             flow_context=params["flow_context"])
+             **settings)
         for r in rows.itertuples()
     ]
     workers = max(1, min(workers or os.cpu_count() or 1, n))
@@ -178,7 +178,7 @@ def _write_cache(
             pool.shutdown(wait=False, cancel_futures=True)  # fail fast: don't finish the rest
             raise
     elapsed = time.perf_counter() - started
-    if no_face and align["no_face"] == "error":
+    if no_face and settings["no_face"] == "error":
         raise MerError(
             f"dlib found no face in the onset frame of {len(no_face)} clip(s): "
             f"{', '.join(sorted(no_face))}. Check those frames, or set "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -36,6 +36,15 @@ def read_grey(path: Path) -> np.ndarray:
     return image
 
 
+def clip_settings(params: dict[str, Any]) -> dict[str, Any]:
+    """`preprocess_clip`'s keyword arguments (all but the flow function) from the preprocessing
+    parameters a cache manifest or a checkpoint records, so both preprocess a clip alike."""
+    align = params["align"]
+    return dict(size=int(params["size"]), margin=align["margin"], upsample=align["upsample"],
+                predictor_path=align["predictor_path"], no_face=align["no_face"],
+                flow_context=params["flow_context"])
+
+
 def preprocess_clip(
     onset_path: Path,
     apex_path: Path,
@@ -55,19 +64,51 @@ def preprocess_clip(
     onset, apex = read_grey(onset_path), read_grey(apex_path)
     if onset.shape != apex.shape:
         raise MerError(f"onset {onset_path} and apex {apex_path} differ in size")
-    alignment: Alignment | None = align_face(onset, size, margin, upsample, predictor_path)
+    alignment = clip_alignment(onset, size, margin, upsample, predictor_path, no_face)
     if alignment is None:
-        if no_face == "error":
-            return None
+        return None
+    return ClipResult(channels=aligned_channels(onset, apex, alignment, flow_fn, flow_context),
+                      matrix=alignment.matrix, landmarks=alignment.landmarks)
+
+
+def clip_alignment(
+    onset: np.ndarray,
+    size: int = 224,
+    margin: float = 0.2,
+    upsample: int = 0,
+    predictor_path: str | None = None,
+    no_face: str = "error",
+) -> Alignment | None:
+    """A clip's one transform, from its onset frame; the centred square when dlib finds no face
+    and `no_face` is "center", else None."""
+    alignment = align_face(onset, size, margin, upsample, predictor_path)
+    if alignment is None and no_face != "error":
         alignment = centre_alignment(onset.shape, size)
-    # Flow is solved on the crop plus a border of context and cut back to the crop, so the
-    # solver's boundary effects (large spurious vectors at the edges) stay outside the cache.
+    return alignment
+
+
+def aligned_flow(
+    onset: np.ndarray, other: np.ndarray, alignment: Alignment, flow_fn: FlowFn, flow_context: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flow onset→other on the aligned crop [size, size, 2], and both aligned crops (uint8).
+
+    Flow is solved on the crop plus a border of context and cut back to the crop, so the
+    solver's boundary effects (large spurious vectors at the edges) stay outside the crop.
+    """
+    size = alignment.size
     pad = round(flow_context * size)
-    onset_wide, apex_wide = alignment.apply(onset, pad), alignment.apply(apex, pad)
+    onset_wide, other_wide = alignment.apply(onset, pad), alignment.apply(other, pad)
     inner = slice(pad, pad + size)
-    flow = flow_fn(onset_wide, apex_wide)[inner, inner]
-    onset_aligned, apex_aligned = onset_wide[inner, inner], apex_wide[inner, inner]
-    channels = {
+    flow = flow_fn(onset_wide, other_wide)[inner, inner]
+    return flow, onset_wide[inner, inner], other_wide[inner, inner]
+
+
+def aligned_channels(
+    onset: np.ndarray, apex: np.ndarray, alignment: Alignment, flow_fn: FlowFn, flow_context: float
+) -> dict[str, np.ndarray]:
+    """Every channel of `CHANNELS` for one onset/apex pair under the clip's alignment."""
+    flow, onset_aligned, apex_aligned = aligned_flow(onset, apex, alignment, flow_fn, flow_context)
+    return {
         "u": flow[..., 0],
         "v": flow[..., 1],
         "magnitude": flow_magnitude(flow),
@@ -75,4 +116,3 @@ def preprocess_clip(
         "onset": onset_aligned.astype(np.float32) / 255.0,
         "apex": apex_aligned.astype(np.float32) / 255.0,
     }
-    return ClipResult(channels=channels, matrix=alignment.matrix, landmarks=alignment.landmarks)

@@ -72,6 +72,13 @@ def flow_magnitude(flow: np.ndarray) -> np.ndarray:
     return np.hypot(flow[..., 0], flow[..., 1])
 
 
+def facial_motion(flow: np.ndarray) -> float:
+    """Mean flow magnitude after removing the field's median vector: the face's own motion, without
+    the global translation of the head (which a micro-expression, confined to a few regions, is not)."""
+    residual = flow - np.median(flow.reshape(-1, 2), axis=0)
+    return float(flow_magnitude(residual).mean())
+
+
 def optical_strain(flow: np.ndarray) -> np.ndarray:
     """Magnitude of the infinitesimal strain tensor of the flow field (Shreve et al. 2011).
 

@@ -14,8 +14,8 @@ from torch.utils.data import DataLoader, WeightedRandomSampler
 from mer.errors import MerError
 from mer.preprocess.cache import FlowCache, load_cache
 from mer.preprocess.clip import CHANNELS
+from mer.train.normalization import InputNormalization, check_normalization, normalization_stats
 
-NORMALIZATIONS = ("sample_minmax", "train_standardize", "none")
 BALANCING = ("none", "weighted_loss", "sampler")
 
 
@@ -42,23 +42,6 @@ def held_out_source(samples: pd.DataFrame, test_dataset: str) -> list[str]:
             "the training and test sources"
         )
     return sorted(samples.loc[samples["dataset"] == test_dataset, "subject"].unique())
-
-
-def normalize(x: np.ndarray, method: str, train_index: np.ndarray) -> np.ndarray:
-    """Scale [N, C, H, W] inputs: per-sample min–max to [0, 1] per channel (the common choice for
-    flow), or standardise per channel with statistics of the training fold only."""
-    if method == "sample_minmax":
-        low = x.min(axis=(2, 3), keepdims=True)
-        high = x.max(axis=(2, 3), keepdims=True)
-        return (x - low) / np.maximum(high - low, 1e-6)
-    if method == "train_standardize":
-        train = x[train_index]
-        mean = train.mean(axis=(0, 2, 3), keepdims=True)
-        std = train.std(axis=(0, 2, 3), keepdims=True)
-        return (x - mean) / np.maximum(std, 1e-6)
-    if method == "none":
-        return x
-    raise MerError(f"datamodule.normalization={method!r}: choose one of {list(NORMALIZATIONS)}")
 
 
 class _Gather:
@@ -106,7 +89,7 @@ class LosoDataModule(L.LightningDataModule):
         else:
             self.test_subject = resolve_test_subject(self.subjects, fold, test_subject)
             self.test_subjects = [self.test_subject]
-        self.normalization, self.batch_size = normalization, batch_size
+        self.normalization, self.batch_size = check_normalization(normalization), batch_size
         self.balance, self.augment, self.seed = balance, augment, seed
         self.val_subjects = self._pick_val_subjects(val_subjects)
         subject = self.samples["subject"].to_numpy()
@@ -119,6 +102,7 @@ class LosoDataModule(L.LightningDataModule):
             raise RuntimeError("a test-subject sample reached the training set")
         self.labels = self.samples["label"].map({c: i for i, c in enumerate(self.classes)}).to_numpy(copy=True)
         self.x: torch.Tensor | None = None
+        self.normalization_stats: dict[str, list[float]] = {}  # the training fold's, set by setup
 
     def _pick_val_subjects(self, count: int) -> list[str]:
         """Inner-validation subjects, drawn by seed from the training fold (never the test subject)."""
@@ -151,10 +135,11 @@ class LosoDataModule(L.LightningDataModule):
         """Load the fold's channels into one tensor (on the training device when it is a GPU)."""
         if self.x is not None:
             return
-        stacked = np.stack([self.cache.array(name) for name in self.channels], axis=1)
-        stacked = normalize(stacked.astype(np.float32), self.normalization, self.train_index)
+        stacked = np.stack([self.cache.array(name) for name in self.channels], axis=1).astype(np.float32)
+        self.normalization_stats = normalization_stats(stacked, self.normalization, self.train_index)
+        normalize = InputNormalization(self.normalization, **self.normalization_stats)
         device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
-        self.x = torch.from_numpy(stacked).to(device)
+        self.x = normalize(torch.from_numpy(stacked)).to(device)
         self.y = torch.as_tensor(self.labels, dtype=torch.long, device=device)
         self.index = torch.arange(len(self.samples), device=device)
 

@@ -12,6 +12,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from mer.errors import MerError
 from mer.train.backbone import mobilenet_v2_features
+from mer.train.checkpoint import MER_KEY
 from mer.train.heads import fit_svm, head_loss, svm_scores
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
@@ -57,6 +58,9 @@ class MerModule(L.LightningModule):
         self.train_acc = MulticlassAccuracy(len(self.classes), average="micro")
         self.val_acc = MulticlassAccuracy(len(self.classes), average="micro")
         self.svm = None  # the post-hoc SVM, fitted at the start of prediction
+        #: What prediction needs beside the weights (`mer.train.checkpoint`); mer-train sets it
+        #: before saving, and `on_save_checkpoint` stores it in the checkpoint.
+        self.inference_record: dict[str, Any] | None = None
 
     def configure_model(self) -> None:
         """Optionally torch.compile the trunk, in place (state-dict keys stay as they are)."""
@@ -110,6 +114,11 @@ class MerModule(L.LightningModule):
                 self.features(x.to(self.device))
         for m, momentum in zip(norms, momenta):
             m.momentum = momentum
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Store the inference record, so the checkpoint alone can predict (`mer-predict`)."""
+        if self.inference_record is not None:
+            checkpoint[MER_KEY] = self.inference_record
 
     def on_predict_start(self) -> None:
         """For the svm head, fit scikit-learn's SVM on the training fold's features first."""

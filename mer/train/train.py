@@ -26,7 +26,8 @@ from mer.errors import MerError, user_error_in, user_facing
 from mer.evaluate.metrics import pooled_metrics
 from mer.preprocess.cache import FlowCache, load_cache
 from mer.preprocess.prepare import prepare
-from mer.runs import FAILED, METRICS, PREDICTIONS, RUN_CONFIG, SCORE_PREFIX
+from mer.runs import CHECKPOINT, FAILED, METRICS, PREDICTIONS, RUN_CONFIG, SCORE_PREFIX
+from mer.train.checkpoint import inference_record
 from mer.train.datamodule import LosoDataModule
 from mer.train.loggers import close_loggers, make_loggers
 
@@ -97,7 +98,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     metrics.update(test_subject=dm.test_subject, input=cfg.input.name, head=cfg.head.name)
     (run_dir / METRICS).write_text(json.dumps(metrics, indent=2))
     if cfg.get("save_checkpoint"):
-        trainer.save_checkpoint(run_dir / "model.ckpt")
+        model.inference_record = inference_record(cache, dm, cfg.input.name, model.svm)
+        trainer.save_checkpoint(run_dir / CHECKPOINT)
     close_loggers(trainer.loggers, metrics)
     return metrics
 
