@@ -42,12 +42,12 @@ def trained(tmp_path_factory) -> TrainedRuns:
     from hydra import compose, initialize_config_dir
 
     from mer.config import CONFIG_DIR
-    from mer.data.synthetic import generate_synthetic_casme2
+    from mer.data.synthetic import generate_synthetic
     from mer.preprocess.prepare import prepare
     from mer.train.train import train
 
     base = tmp_path_factory.mktemp("trained")
-    release = generate_synthetic_casme2(base / "release", n_subjects=3, clips_per_subject=5,
+    release = generate_synthetic(base / "release", n_subjects=3, clips_per_subject=5,
                                         frames_per_clip=(5, 9), seed=6, progress=False)
     heads = {"hinge": ["head=hinge", "datamodule.normalization=train_standardize"], "svm": ["head=svm"]}
     runs = {}

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from mer.data.synthetic import RAW_DIR, load_ground_truth
+from mer.data.synthetic import load_ground_truth
 from mer.evaluate.show import DPI, PANEL_INCHES
 from mer.infer.frames import read_clip
 from mer.infer.predict import main, predict_clip
@@ -73,7 +73,7 @@ def test_apex_spotted_within_one_frame_of_every_synthetic_clip(trained: TrainedR
     truth = load_ground_truth(trained.release)["clips"]
     assert len(truth) == 16  # every clip of the release, the one without a sheet row included
     for clip_truth in truth:
-        clip = read_clip([trained.release / RAW_DIR / clip_truth["folder"] / clip_truth["filename"]])
+        clip = read_clip([trained.release / clip_truth["frames_dir"]])
         result = predict_clip(models["hinge"], clip, progress=False)
         assert result.apex_spotted and clip.numbers[result.onset] == clip_truth["onset"]
         assert abs(clip.numbers[result.apex] - clip_truth["apex"]) <= 1, clip_truth["filename"]
