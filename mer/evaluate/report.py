@@ -620,7 +620,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of `mer-report SWEEP_DIR [--out DIR] [--wandb]`."""
     parser = argparse.ArgumentParser(
         prog="mer-report", description="Pool a mer-train sweep's predictions into tables, confusion "
-        "matrices and McNemar tests (report.md, report.csv, samples.csv, confusion/*.png).")
+        "matrices and McNemar tests (report.md, report.csv, samples.csv, confusion/*.png; "
+        "report_sources.csv for a composite dataset).")
     parser.add_argument("sweep_dir", type=Path, help="the dir `mer-train -m` wrote (searched recursively)")
     parser.add_argument("--out", type=Path, default=None, help="write the report here (default: SWEEP_DIR)")
     parser.add_argument("--wandb", action="store_true", help="also log it as one W&B run (offline without credentials)")
