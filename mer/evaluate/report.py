@@ -593,6 +593,20 @@ def print_table(report: pd.DataFrame) -> None:
         print("synthetic data: proves the pipeline; these are NOT the paper's numbers.")
 
 
+def print_sources(sources: pd.DataFrame) -> None:
+    """The per-source scores of composite configurations in the terminal (MEGC2019 style)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="per source dataset (pooled over that source's folds)")
+    for name in ("dataset", "configuration", "source", "samples", "accuracy %", "UF1", "UAR"):
+        table.add_column(name, overflow="fold")
+    for _, r in sources.iterrows():
+        table.add_row(r["dataset"], r["configuration"], r["source"], str(r["n_samples"]),
+                      _num(r["accuracy"], 100, 2), _num(r["uf1"], 1, 4), _num(r["uar"], 1, 4))
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
+
+
 def push_to_wandb(report: pd.DataFrame, sweep_dir: Path, out_dir: Path) -> Path:
     """Log the report as one W&B run (project mer, job_type report, group = sweep dir name): the
     report table and the confusion PNGs; offline under `out_dir/wandb` without credentials."""
@@ -629,7 +643,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     out_dir = args.out if args.out is not None else args.sweep_dir
     report = build_report(args.sweep_dir, out_dir)
     print_table(report)
-    print(f"wrote {out_dir / REPORT_MD}, {REPORT_CSV}, {SAMPLES_CSV} and {CONFUSION_DIR}/*.png", flush=True)
+    written = [REPORT_CSV, SAMPLES_CSV]
+    if (out_dir / SOURCES_CSV).is_file():
+        print_sources(pd.read_csv(out_dir / SOURCES_CSV))
+        written.append(SOURCES_CSV)
+    print(f"wrote {out_dir / REPORT_MD}, {', '.join(written)} and {CONFUSION_DIR}/*.png", flush=True)
     if args.wandb:
         push_to_wandb(report, args.sweep_dir, out_dir)
 
