@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench_train import GPU_OVERRIDES  # the sibling script: both sides run a GPU job alike
 from mer.preprocess.cache import load_cache
 from mer.runs import LAUNCHER_RECORD
 
@@ -59,7 +60,7 @@ def main() -> None:
     cache = load_cache(args.cache.resolve() if args.cache else build_cache(args))
     n_subjects = cache.samples["subject"].nunique()
     n_folds = n_subjects if args.folds == 0 else min(args.folds, n_subjects)
-    gpu = ["trainer=gpu", "model.channels_last=true"] if args.gpu else []
+    gpu = GPU_OVERRIDES if args.gpu else []
     sweep_dir = args.out / f"sweep-{args.size}px-{args.epochs}ep-{time.strftime('%Y%m%d-%H%M%S')}"
     common = [
         f"cache={cache.path}", f"preprocess.size={cache.size}", f"paths.output_dir={args.out}",

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from hydra.utils import instantiate
 
 from mer.data import clips as shared
+from mer.data import instantiate_reader
 from mer.data.samples import COLUMNS, SampleTable, file_sha256
-from mer.errors import MerError, user_error_in
+from mer.errors import MerError
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +60,9 @@ def _read_source(key: str, reader_cfg: Mapping[str, Any]) -> SampleTable:
             f"(data.roots.{key}=PATH), or leave {key} out of data.include"
         )
     try:
-        return instantiate(reader_cfg, _convert_="all")
-    except Exception as err:  # Hydra wraps the reader's MerError in its own exception
-        cause = user_error_in(err)
-        if cause is None:
-            raise
-        raise MerError(f"source {key}: {cause}") from None
+        return instantiate_reader(reader_cfg)
+    except MerError as err:
+        raise MerError(f"source {key}: {err}") from None
 
 
 def join_tables(name: str, tables: Mapping[str, SampleTable]) -> SampleTable:

@@ -15,7 +15,6 @@ import logging
 import re
 import warnings
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -57,29 +56,27 @@ def read_smic(
     hs_rel = shared.relative(hs, root) or "."
     log.info("SMIC-HS: clips in %s/sN/%s/<label>/", hs_rel, MICRO)
 
-    rows: list[dict[str, Any]] = []
-    short: list[tuple[Path, int]] = []
-    dropped_labels: list[dict[str, str]] = []
+    clips: list[shared.SheetClip] = []
+    folders: dict[str, tuple[Path, list[tuple[int, str]]]] = {}  # sample_id → folder, frames
     non_micro = 0
     for subject_dir in subject_dirs(hs):
         non_micro += count_folders(subject_dir / NON_MICRO)
-        for label_dir in label_dirs(subject_dir / MICRO, mapping, classes):
-            label = mapping[label_dir.name.lower()]
+        for label_dir in label_dirs(subject_dir / MICRO, mapping):
+            emotion = label_dir.name.lower()
             for clip_dir in sorted(p for p in label_dir.iterdir() if p.is_dir()):
                 frames = shared.numbered_frames(clip_dir, _FRAME)
-                clip = _clip(subject_dir.name, clip_dir.name, label_dir.name.lower(), label,
-                             frames, apex_position)
-                if label is None:
-                    dropped_labels.append({"sample_id": clip.sample_id,
-                                           "reason": f"label '{clip.emotion}' not in {label_set}"})
-                elif len(frames) < 2:
-                    short.append((clip_dir, len(frames)))
-                else:
-                    rows.append(shared.sample_row(clip, root, clip_dir, dict(frames)))
+                clip = _clip(subject_dir.name, clip_dir.name, emotion, mapping[emotion], frames,
+                             apex_position)
+                clips.append(clip)
+                folders[clip.sample_id] = (clip_dir, frames)
     if non_micro:
         log.info("SMIC-HS: skipped %d clips in %s/ folders (not micro-expressions)", non_micro,
                  NON_MICRO)
-    dropped = dropped_labels + _short_clips(short, missing_frames, root)
+    kept, dropped = shared.split_labels(clips, label_set, log, "SMIC-HS")
+    short = [c for c in kept if len(folders[c.sample_id][1]) < 2]
+    dropped += _short_clips(short, folders, missing_frames, root)
+    rows = [shared.sample_row(c, root, folders[c.sample_id][0], dict(folders[c.sample_id][1]))
+            for c in kept if c not in short]
     provenance = {
         "reader": DATASET,
         "frames_dir": hs_rel,
@@ -122,7 +119,7 @@ def subject_dirs(hs: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name[1:]))
 
 
-def label_dirs(micro: Path, mapping: dict[str, str | None], classes: tuple[str, ...]) -> list[Path]:
+def label_dirs(micro: Path, mapping: dict[str, str | None]) -> list[Path]:
     """A subject's label folders under `micro/`; one not among SMIC's labels is refused."""
     if not micro.is_dir():
         return []
@@ -154,18 +151,22 @@ def _clip(
     )
 
 
-def _short_clips(short: list[tuple[Path, int]], policy: str, root: Path) -> list[dict[str, str]]:
+def _short_clips(
+    short: list[shared.SheetClip], folders: dict[str, tuple[Path, list[tuple[int, str]]]],
+    policy: str, root: Path,
+) -> list[dict[str, str]]:
     """Refuse (error) or drop with one warning the clip folders with fewer than two frames."""
     if not short:
         return []
+    counts = {c.sample_id: (folders[c.sample_id][0], len(folders[c.sample_id][1])) for c in short}
     if policy == "error":
-        folder, count = short[0]
+        folder, count = next(iter(counts.values()))
         raise MerError(
             f"SMIC-HS clip folder {folder} holds {count} frame(s); a clip needs at least two "
             "(onset and apex): restore its frames, or set data.reader.missing_frames=drop"
         )
-    names = ", ".join(f"{shared.relative(folder, root)} ({count})" for folder, count in short)
+    names = ", ".join(f"{shared.relative(folder, root)} ({count})" for folder, count in counts.values())
     warnings.warn(f"SMIC-HS clips with fewer than 2 frames, dropped: {names}", UserWarning,
                   stacklevel=3)
-    return [{"sample_id": f"{DATASET}/{folder.parts[-4]}/{folder.name}",
-             "reason": f"{count} frame(s)"} for folder, count in short]
+    return [{"sample_id": sample_id, "reason": f"{count} frame(s)"}
+            for sample_id, (_, count) in counts.items()]

@@ -186,8 +186,7 @@ def source_scores(preds: pd.DataFrame, classes: dict[str, list[str]]) -> pd.Data
         if p["source"].nunique() < 2:
             continue
         for source, q in p.groupby("source"):
-            per_seed = pd.DataFrame([pooled_metrics(s["label"], s["pred"], classes[key[0]])
-                                     for _, s in q.groupby("seed")])
+            per_seed = seed_scores(q, classes[key[0]])
             rows.append({**dict(zip(KEY, key)), "source": source,
                          "n_samples": q["sample_id"].nunique(),
                          **{m: per_seed[m].mean() for m in ("accuracy", "uf1", "uar")}})
