@@ -7,7 +7,7 @@ STAMP := $(VENV)/.mer-installed
 DEMO_DIR ?= outputs/demo
 PAPER_DIR ?= outputs/paper
 
-.PHONY: setup demo paper test bench-prepare bench-train bench-sweep clean
+.PHONY: setup demo paper test bench-prepare bench-train bench-sweep bench-step clean
 
 setup: $(STAMP)
 
@@ -39,6 +39,9 @@ bench-train: setup  ## one LOSO job through mer-train vs a bare PyTorch loop on 
 
 bench-sweep: setup  ## Table 2 + 3 ablation through the gpus launcher (small scale; see the script for full size)
 	$(BIN)/python benchmarks/bench_sweep.py $(BENCH_ARGS)
+
+bench-step: setup  ## GPU only: one training step eager vs CUDA graphs, and the ablation's GPU-time floor
+	$(BIN)/python benchmarks/bench_step.py $(BENCH_ARGS)
 
 clean:
 	rm -rf outputs

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bench_train import GPU_OVERRIDES  # the sibling script: both sides run a GPU job alike
 from mer.preprocess.cache import load_cache
-from mer.runs import LAUNCHER_RECORD
+from mer.runs import LAUNCHER_RECORD, METRICS
 
 ROOT = Path(__file__).resolve().parents[1]
 GRIDS = (["input=apex,u,v,uv", "head=hinge"], ["input=uv", "head=softmax"])  # Table 2, Table 3
@@ -50,6 +50,8 @@ def main() -> None:
     parser.add_argument("--gpu", action="store_true",
                         help="trainer=gpu (bf16) with channels_last, as a GPU sweep would run")
     parser.add_argument("--cache", type=Path, help="a built cache to sweep (skips mer-prepare)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config override for every job, e.g. model.cuda_graph=true")
     parser.add_argument("--overhead-epochs", type=int, default=10,
                         help="epochs of the one-job overhead comparison (fewer epochs show the "
                              "fixed costs more, so the ratio errs high)")
@@ -67,6 +69,7 @@ def main() -> None:
         f"trainer.max_epochs={args.epochs}", "trainer.enable_progress_bar=false", *gpu,
         "hydra/launcher=gpus", f"hydra.launcher.jobs_per_gpu={args.jobs_per_gpu}",
         f"hydra.sweep.dir={sweep_dir}", f"data.fold={','.join(map(str, range(n_folds)))}",
+        *args.set,
     ]
     mer_train = str(Path(sys.executable).with_name("mer-train"))
     started = time.perf_counter()
@@ -77,12 +80,17 @@ def main() -> None:
     records = [json.loads(p.read_text()) for p in sweep_dir.rglob(LAUNCHER_RECORD)]
     per_job = [r["end"] - r["start"] for r in records]
     failed = sum(r["returncode"] != 0 for r in records)
+    timings = [json.loads(p.read_text())["timing"] for p in sweep_dir.rglob(METRICS)]
     print(f"\nTable 2 + Table 3 ablation: {len(records)} jobs ({failed} failed), {cache.size}², "
           f"{args.epochs} epochs, {n_folds} of {n_subjects} folds, "
-          f"{args.jobs_per_gpu} job(s) per GPU slot")
+          f"{args.jobs_per_gpu} job(s) per GPU slot{''.join(', ' + o for o in args.set)}")
     print("| measure | value |\n|---|---|")
     print(f"| whole sweep (wall) | {total:.1f} s |")
     print(f"| per job (median, incl. process start-up) | {statistics.median(per_job):.1f} s |")
+    if timings:  # mer-train's own split of each job (metrics.json)
+        for key, name, unit in (("fit_s", "training (fit)", "s"), ("ms_per_step", "per step", "ms"),
+                                ("predict_s", "prediction", "s")):
+            print(f"| {name} (median) | {statistics.median(t[key] for t in timings):.2f} {unit} |")
     print(f"| slots | {len({r['slot'] for r in records})} |")
     if n_folds < n_subjects:
         full = len(records) // n_folds * n_subjects
@@ -90,7 +98,8 @@ def main() -> None:
               f"{total * full / len(records) / 60:.1f} min |")
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_train.py"),
                     f"--size={cache.size}", f"--epochs={args.overhead_epochs}", f"--out={args.out}",
-                    f"--cache={cache.path}", *(["--gpu"] if args.gpu else [])], check=True)
+                    f"--cache={cache.path}", *(["--gpu"] if args.gpu else []),
+                    *(f"--set={o}" for o in args.set)], check=True)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from hydra import compose, initialize_config_dir
 
 from mer.config import CONFIG_DIR
 from mer.train.backbone import mobilenet_v2_features
+from mer.train.cuda_graph import GraphedTraining
 from mer.train.datamodule import LosoDataModule
 from mer.train.heads import head_loss
 from mer.train.train import fold_cache, train
@@ -29,18 +30,19 @@ ROOT = Path(__file__).resolve().parents[1]
 GPU_OVERRIDES = ["trainer=gpu", "model.channels_last=true"]
 
 
-def _where(device: torch.device) -> str:
+def _where(device: torch.device, extra: list[str]) -> str:
     """What the job ran on, for the printed table."""
-    if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)}, bf16, channels_last"
-    return f"CPU, {torch.get_num_threads()} torch threads"
+    where = (f"{torch.cuda.get_device_name(device)}, bf16, channels_last" if device.type == "cuda"
+             else f"CPU, {torch.get_num_threads()} torch threads")
+    return ", ".join([where, *extra])
 
 
 def bare_job(cache, cfg, device: torch.device) -> None:
     """The same job as a plain PyTorch loop: same tensors, model, loss, optimiser and step count.
 
-    On a GPU it gets what `trainer=gpu model.channels_last=true` gives mer: the fold's tensors on
-    the device, bf16 autocast and NHWC memory.
+    On a GPU it gets what `GPU_OVERRIDES` give mer (the fold's tensors on the device, bf16
+    autocast, NHWC memory, fused Adam) and, as configured, cuDNN autotuning (`trainer.benchmark`)
+    and full batches replayed from CUDA graphs (`model.cuda_graph`).
     """
     torch.manual_seed(cfg.seed)
     dm = LosoDataModule(cache, list(cfg.input.channels), fold=cfg.data.fold,
@@ -52,11 +54,13 @@ def bare_job(cache, cfg, device: torch.device) -> None:
     net = torch.nn.Sequential(trunk, torch.nn.Dropout(cfg.model.dropout),
                               torch.nn.Linear(width, len(dm.classes))).to(device)
     on_gpu = device.type == "cuda"
+    graphed, use_graphs = None, on_gpu and cfg.model.cuda_graph
     if on_gpu:
         net, x, test_x = (t.to(memory_format=torch.channels_last) for t in (net, x, test_x))
+        torch.backends.cudnn.benchmark = bool(cfg.trainer.get("benchmark"))
     loss_fn = head_loss(cfg.head.name, p=cfg.head.get("p", 2), margin=cfg.head.get("margin", 1.0))
     opt = torch.optim.Adam(net.parameters(), lr=cfg.model.optimizer.lr,
-                           weight_decay=cfg.model.optimizer.weight_decay)
+                           weight_decay=cfg.model.optimizer.weight_decay, fused=on_gpu)
     batch = cfg.datamodule.batch_size
     for _ in range(cfg.trainer.max_epochs):
         net.train()
@@ -64,7 +68,10 @@ def bare_job(cache, cfg, device: torch.device) -> None:
         for start in range(0, len(x), batch):
             rows = order[start:start + batch]
             with torch.autocast(device.type, torch.bfloat16, enabled=on_gpu):
-                loss = loss_fn(net(x[rows]), y[rows])
+                if use_graphs and graphed is None:
+                    graphed = GraphedTraining(torch.nn.Sequential(*net), x[rows])
+                use_graph = graphed is not None and graphed.matches(x[rows])
+                loss = loss_fn((graphed if use_graph else net)(x[rows]), y[rows])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -83,10 +90,13 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, help="use this built cache instead of preparing one")
     parser.add_argument("--gpu", action="store_true",
                         help="both sides on the GPU: trainer=gpu (bf16) with channels_last")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config override for both sides, e.g. model.cuda_graph=true")
     args = parser.parse_args()
     overrides = [f"paths.output_dir={args.out}", f"preprocess.size={args.size}",
                  f"trainer.max_epochs={args.epochs}", "trainer.enable_progress_bar=false",
-                 "head=hinge", "input=uv", "data.fold=0", *(GPU_OVERRIDES if args.gpu else [])]
+                 "head=hinge", "input=uv", "data.fold=0", *(GPU_OVERRIDES if args.gpu else []),
+                 *args.set]
     if args.cache:
         overrides.append(f"cache={args.cache.resolve()}")
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
@@ -106,7 +116,7 @@ def main() -> None:
         times["bare PyTorch loop"].append(time.perf_counter() - started)
     framework, bare = (statistics.median(t) for t in times.values())
     print(f"\none LOSO job: {len(cache.samples)} samples, {args.size}², {args.epochs} epochs, "
-          f"u+v, hinge head; {_where(device)}; median of {args.repeats}")
+          f"u+v, hinge head; {_where(device, args.set)}; median of {args.repeats}")
     print("| side | wall time |\n|---|---|")
     for name, values in times.items():
         print(f"| {name} | {statistics.median(values):.2f} s |")

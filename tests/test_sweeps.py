@@ -58,6 +58,17 @@ def test_gpus_launcher_runs_cpu_jobs_concurrently_in_distinct_slots(workspace: P
     assert "[3/3]" in result.stdout
 
 
+def test_gpu_slots_pack_jobs_per_gpu_and_share_the_cores(monkeypatch) -> None:
+    from hydra_plugins.mer_launcher.gpus_launcher import job_slots
+
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    slots = job_slots([0, 2], 4, None)
+    assert [s["MER_SLOT"] for s in slots] == [f"gpu{g}.{k}" for k in range(4) for g in (0, 2)]
+    assert [s["CUDA_VISIBLE_DEVICES"] for s in slots] == ["0", "2"] * 4
+    assert {(s["OMP_NUM_THREADS"], s["MKL_NUM_THREADS"]) for s in slots} == {("2", "2")}
+    assert {s["OMP_NUM_THREADS"] for s in job_slots([0], 32, None)} == {"1"}  # never 0 threads
+
+
 def test_rerun_skips_finished_jobs_and_reruns_changed_ones(workspace: Path) -> None:
     out = workspace / "resume"
     first = sweep(workspace, out, "data.fold=0,1")

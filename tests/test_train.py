@@ -59,6 +59,7 @@ def test_fast_dev_run_every_input_and_head(workspace: Path, tmp_path: Path, inpu
     assert set(predictions["subject"]) == {metrics["test_subject"]} == {"sub02"}
     saved = json.loads((tmp_path / METRICS).read_text())
     assert saved["n"] == len(predictions) and saved["input"] == input_name and saved["head"] == head
+    assert saved["timing"]["train_steps"] == 1 and saved["timing"]["fit_s"] > 0  # fast_dev_run: 1 step
     expected = pooled_metrics(predictions["label"], predictions["pred"], classes)
     assert saved["accuracy"] == pytest.approx(expected["accuracy"])
 
@@ -128,6 +129,36 @@ def test_bad_choices_are_one_clear_message(workspace: Path, tmp_path: Path) -> N
         head_loss("knn")
     with pytest.raises(MerError, match=r"was built at 32×32 but preprocess.size=64"):
         train(compose_train(workspace, f"cache={cache.path}", "preprocess.size=64"), tmp_path)
+    with pytest.raises(MerError, match=r"model.cuda_graph=true needs a CUDA GPU, but training runs "
+                                       r"on cpu: add trainer=gpu, or set model.cuda_graph=false"):
+        train(compose_train(workspace, "model.cuda_graph=true", "trainer.max_epochs=1"), tmp_path)
+    with pytest.raises(MerError, match=r"model.compile=true and model.cuda_graph=true: choose one"):
+        train(compose_train(workspace, "model.cuda_graph=true", "model.compile=true"), tmp_path)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA GPU")
+def test_cuda_graph_replay_gives_the_eager_gradients_and_keeps_batchnorm_statistics() -> None:
+    from mer.train.backbone import mobilenet_v2_features
+    from mer.train.cuda_graph import GraphedTraining
+
+    torch.manual_seed(0)
+    trunk, width = mobilenet_v2_features(2, width_mult=0.5)
+    net = torch.nn.Sequential(trunk, torch.nn.Linear(width, 5)).cuda()
+    x, y = torch.randn(8, 2, 64, 64, device="cuda"), torch.randint(0, 5, (8,), device="cuda")
+    stats = [b.clone() for b in net.buffers()]
+    graphed = GraphedTraining(torch.nn.Sequential(*net), x)
+    assert all(torch.equal(a, b) for a, b in zip(stats, net.buffers()))  # warm-up left no trace
+
+    def gradients(forward, inputs):
+        net.zero_grad()
+        torch.nn.functional.cross_entropy(forward(inputs), y).backward()
+        return [p.grad.clone() for p in net.parameters()]
+
+    for inputs in (x, torch.randn_like(x)):  # a new batch: the replay reads its inputs, not the sample
+        eager, replayed = gradients(net, inputs), gradients(graphed, inputs)
+        for e, r in zip(eager, replayed):
+            torch.testing.assert_close(r, e, rtol=1e-3, atol=1e-5)
+    assert graphed.matches(x) and not graphed.matches(x[:3])
 
 
 def mer_train(*args: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -48,14 +48,20 @@ def job_slots(gpus: Optional[list], jobs_per_gpu: int, n_jobs: Optional[int]) ->
     """One environment per slot: a GPU each (repeated `jobs_per_gpu` times), or a CPU share each."""
     if gpus is None:
         gpus = list(range(_visible_gpu_count()))
-    if gpus:
-        return [{"CUDA_VISIBLE_DEVICES": str(g), "MER_SLOT": f"gpu{g}.{k}"}
-                for k in range(jobs_per_gpu) for g in gpus]
     cores = os.cpu_count() or 1
+    if gpus:  # packed GPU jobs still run CPU ops (set-up, the SVM): a share of the cores each
+        threads = _threads(cores // (len(gpus) * jobs_per_gpu))
+        return [{"CUDA_VISIBLE_DEVICES": str(g), "MER_SLOT": f"gpu{g}.{k}", **threads}
+                for k in range(jobs_per_gpu) for g in gpus]
     n_jobs = max(1, n_jobs or min(2, cores))
-    threads = str(max(1, cores // n_jobs))
-    return [{"CUDA_VISIBLE_DEVICES": "", "MER_SLOT": f"cpu{k}", "OMP_NUM_THREADS": threads,
-             "MKL_NUM_THREADS": threads} for k in range(n_jobs)]
+    return [{"CUDA_VISIBLE_DEVICES": "", "MER_SLOT": f"cpu{k}", **_threads(cores // n_jobs)}
+            for k in range(n_jobs)]
+
+
+def _threads(count: int) -> dict[str, str]:
+    """The environment that caps a job's torch/OpenMP/MKL threads at `count` (at least 1)."""
+    count = str(max(1, count))
+    return {"OMP_NUM_THREADS": count, "MKL_NUM_THREADS": count}
 
 
 def _visible_gpu_count() -> int:

@@ -51,7 +51,9 @@ class _Gather:
         self.x, self.y, self.index = x, y, index
 
     def __call__(self, rows: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        rows_t = torch.as_tensor(rows, device=self.x.device)
+        rows_t = torch.as_tensor(rows)
+        if self.x.is_cuda:  # pinned and asynchronous: a pageable copy would wait for the GPU
+            rows_t = rows_t.pin_memory().to(self.x.device, non_blocking=True)
         return self.x[rows_t], self.y[rows_t], self.index[rows_t]
 
 

@@ -13,6 +13,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from mer.errors import MerError
 from mer.train.backbone import mobilenet_v2_features
 from mer.train.checkpoint import MER_KEY
+from mer.train.cuda_graph import GraphedTraining
 from mer.train.heads import fit_svm, head_loss, svm_scores
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
@@ -34,6 +35,7 @@ class MerModule(L.LightningModule):
         precise_bn: bool = True,
         channels_last: bool = False,
         compile: bool = False,
+        cuda_graph: bool = False,
         class_weights: Sequence[float] | None = None,
         seed: int = 0,
     ) -> None:
@@ -53,10 +55,13 @@ class MerModule(L.LightningModule):
         self.scheduler = scheduler
         self.precise_bn = precise_bn
         self.channels_last, self.compile_trunk = channels_last, compile
+        self.cuda_graph = cuda_graph
+        self._graph: GraphedTraining | None = None  # captured on the first training batch
         if channels_last:  # NHWC: faster convolutions under bf16 on tensor cores
             self.to(memory_format=torch.channels_last)
-        self.train_acc = MulticlassAccuracy(len(self.classes), average="micro")
-        self.val_acc = MulticlassAccuracy(len(self.classes), average="micro")
+        # validate_args=False: the checks read tensors back to the host, a GPU sync every step.
+        self.train_acc = MulticlassAccuracy(len(self.classes), average="micro", validate_args=False)
+        self.val_acc = MulticlassAccuracy(len(self.classes), average="micro", validate_args=False)
         self.svm = None  # the post-hoc SVM, fitted at the start of prediction
         #: What prediction needs beside the weights (`mer.train.checkpoint`); mer-train sets it
         #: before saving, and `on_save_checkpoint` stores it in the checkpoint.
@@ -68,19 +73,39 @@ class MerModule(L.LightningModule):
             self.trunk.compile()
             self._compiled = True
 
+    def on_fit_start(self) -> None:
+        """Refuse `model.cuda_graph=true` with `model.compile` or off a CUDA device, in one line."""
+        if self.cuda_graph and self.compile_trunk:
+            raise MerError("model.compile=true and model.cuda_graph=true: choose one "
+                           "(cuda_graph replays the eager network; compile traces it)")
+        if self.cuda_graph and self.device.type != "cuda":
+            raise MerError(f"model.cuda_graph=true needs a CUDA GPU, but training runs on "
+                           f"{self.device.type}: add trainer=gpu, or set model.cuda_graph=false")
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class scores (logits or hinge scores) of a batch [B, C, H, W]."""
         return self.classifier(self.features(x))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The 1280-d penultimate features the post-hoc SVM is fitted on."""
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return self.trunk(x)
+        return self.trunk(self._layout(x))
+
+    def _layout(self, x: torch.Tensor) -> torch.Tensor:
+        """The input in the network's memory format (NHWC with `channels_last`)."""
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def _training_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """Scores of a training batch: eager, or replayed from CUDA graphs (`cuda_graph`)."""
+        if not self.cuda_graph:
+            return self(x)
+        x = self._layout(x)
+        if self._graph is None:  # the fold's first batch fixes the replayed shape
+            self._graph = GraphedTraining(nn.Sequential(self.trunk, self.classifier), x)
+        return self._graph(x) if self._graph.matches(x) else self(x)
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         x, y, _ = batch
-        scores = self(x)
+        scores = self._training_scores(x)
         loss = self.loss(scores, y)
         self.train_acc(scores, y)
         self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=len(y))
@@ -161,6 +186,8 @@ class MerModule(L.LightningModule):
             groups.append({"params": self.classifier.parameters(), "weight_decay": head_decay})
         else:
             groups[0]["params"] = list(self.trunk.parameters()) + list(self.classifier.parameters())
+        if name != "sgd" and self.device.type == "cuda":
+            cfg.setdefault("fused", True)  # one kernel for the whole update, not one per tensor
         optimizer = OPTIMIZERS[name](groups, **cfg)
         if self.scheduler == "none":
             return optimizer

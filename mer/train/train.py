@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+import time
 import traceback
 import warnings
 from pathlib import Path
@@ -88,14 +89,22 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     log.info("fold %s: test subject %s (%d samples), training on %d samples of %d subjects",
              cfg.data.get("fold"), dm.test_subject, len(dm.test_index), len(dm.train_index),
              len(dm.subjects) - 1 - len(dm.val_subjects))
+    started = time.perf_counter()
     trainer.fit(model, datamodule=dm)
+    fitted = time.perf_counter()
     batches = trainer.predict(model, datamodule=dm)
+    timing = {"fit_s": round(fitted - started, 3), "train_steps": trainer.global_step,
+              "ms_per_step": round(1e3 * (fitted - started) / max(1, trainer.global_step), 3),
+              "predict_s": round(time.perf_counter() - fitted, 3)}
+    log.info("fold %s: fit %.1f s (%d steps, %.2f ms each), predict %.1f s", cfg.data.get("fold"),
+             timing["fit_s"], timing["train_steps"], timing["ms_per_step"], timing["predict_s"])
     scores = torch.cat([s for s, _ in batches])
     index = torch.cat([i for _, i in batches])
     predictions = predictions_table(dm, scores, index)
     predictions.to_csv(run_dir / PREDICTIONS, index=False)
     metrics = pooled_metrics(predictions["label"], predictions["pred"], dm.classes)
-    metrics.update(test_subject=dm.test_subject, input=cfg.input.name, head=cfg.head.name)
+    metrics.update(test_subject=dm.test_subject, input=cfg.input.name, head=cfg.head.name,
+                   timing=timing)
     (run_dir / METRICS).write_text(json.dumps(metrics, indent=2))
     if cfg.get("save_checkpoint"):
         model.inference_record = inference_record(cache, dm, cfg.input.name, model.svm)

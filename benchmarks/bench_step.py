@@ -1,0 +1,95 @@
+"""`make bench-step`: one training step of MobileNetV2 on a GPU, eager against CUDA-graph replay.
+
+The paper's network at batch 32 on 224² u+v flow: wall time per step when steps are launched one
+after another (what a training job sees), eager and replayed from CUDA graphs (`model.cuda_graph`),
+whose time is then the GPU's own. That bounds a whole ablation from below on this card while the
+GPU runs one job's kernels at a time, as it does for jobs in separate processes (they time-slice
+it): jobs × epochs × steps per epoch × GPU time per step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from mer.train.backbone import mobilenet_v2_features
+from mer.train.cuda_graph import GraphedTraining
+from mer.train.heads import head_loss
+
+
+def step_times(step, n: int, repeats: int) -> list[float]:
+    """Seconds per step of `n` synchronised steps, `repeats` times (after one warm-up round)."""
+    times = []
+    for _ in range(repeats + 1):
+        torch.cuda.synchronize()
+        started = time.perf_counter()
+        for _ in range(n):
+            step()
+        torch.cuda.synchronize()
+        times.append((time.perf_counter() - started) / n)
+    return times[1:]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--jobs", type=int, default=130, help="jobs of the ablation to bound")
+    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--train-samples", type=int, default=235, help="a CASME II fold's training set")
+    parser.add_argument("--compile", help="also time torch.compile in this mode (e.g. reduce-overhead)")
+    args = parser.parse_args()
+    if not torch.cuda.is_available():
+        raise SystemExit("bench-step needs a CUDA GPU")
+    device = torch.device("cuda")
+    torch.backends.cudnn.benchmark = True
+    trunk, width = mobilenet_v2_features(2)
+    net = torch.nn.Sequential(trunk, torch.nn.Dropout(0.2), torch.nn.Linear(width, 5)).to(device)
+    net = net.to(memory_format=torch.channels_last)
+    x = torch.randn(args.batch, 2, args.size, args.size, device=device)
+    x = x.contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 5, (args.batch,), device=device)
+    loss_fn = head_loss("hinge")
+    opt = torch.optim.Adam(net.parameters(), lr=1e-4, weight_decay=1e-3, fused=True)
+    with torch.autocast("cuda", torch.bfloat16):
+        graphed = GraphedTraining(torch.nn.Sequential(*net), x)
+
+    def step(forward) -> None:
+        with torch.autocast("cuda", torch.bfloat16):
+            loss = loss_fn(forward(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    eager = step_times(lambda: step(net), args.steps, args.repeats)
+    replayed = step_times(lambda: step(graphed), args.steps, args.repeats)
+    compiled = None
+    if args.compile:  # inductor's fused kernels, replayed from its own CUDA graphs
+        started = time.perf_counter()
+        fused = torch.compile(torch.nn.Sequential(*net), mode=args.compile)
+        step(fused), step(fused), step(fused)
+        torch.cuda.synchronize()
+        compile_s = time.perf_counter() - started
+        compiled = step_times(lambda: step(fused), args.steps, args.repeats)
+    gpu = statistics.median(replayed)  # launches are cheap here, so this is GPU time
+    steps = args.jobs * args.epochs * -(-args.train_samples // args.batch)
+    print(f"\none training step: MobileNetV2, batch {args.batch}, {args.size}², 2 channels, bf16, "
+          f"channels_last, fused Adam; {torch.cuda.get_device_name(device)}; median of {args.repeats}")
+    print("| path | per step |\n|---|---|")
+    print(f"| eager | {statistics.median(eager) * 1e3:.2f} ms |")
+    print(f"| CUDA graphs (forward + backward) | {gpu * 1e3:.2f} ms |")
+    print(f"| speed-up | {statistics.median(eager) / gpu:.2f}× |")
+    if compiled:
+        print(f"| torch.compile mode={args.compile} (first 3 steps: {compile_s:.1f} s) | "
+              f"{statistics.median(compiled) * 1e3:.2f} ms |")
+    print(f"| {args.jobs} jobs × {args.epochs} epochs × {-(-args.train_samples // args.batch)} steps "
+          f"at the graphed step time, one job at a time | {steps * gpu / 60:.1f} min |")
+
+
+if __name__ == "__main__":
+    main()
