@@ -47,6 +47,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--folds", type=int, default=2, help="first N folds; 0 = all subjects")
     parser.add_argument("--jobs-per-gpu", type=int, default=1)
+    parser.add_argument("--mps", action="store_true",
+                        help="hydra.launcher.mps=true: packed jobs' kernels overlap on the GPU")
     parser.add_argument("--gpu", action="store_true",
                         help="trainer=gpu (bf16) with channels_last, as a GPU sweep would run")
     parser.add_argument("--cache", type=Path, help="a built cache to sweep (skips mer-prepare)")
@@ -68,6 +70,7 @@ def main() -> None:
         f"cache={cache.path}", f"preprocess.size={cache.size}", f"paths.output_dir={args.out}",
         f"trainer.max_epochs={args.epochs}", "trainer.enable_progress_bar=false", *gpu,
         "hydra/launcher=gpus", f"hydra.launcher.jobs_per_gpu={args.jobs_per_gpu}",
+        f"hydra.launcher.mps={str(args.mps).lower()}",
         f"hydra.sweep.dir={sweep_dir}", f"data.fold={','.join(map(str, range(n_folds)))}",
         *args.set,
     ]
@@ -83,7 +86,8 @@ def main() -> None:
     timings = [json.loads(p.read_text())["timing"] for p in sweep_dir.rglob(METRICS)]
     print(f"\nTable 2 + Table 3 ablation: {len(records)} jobs ({failed} failed), {cache.size}², "
           f"{args.epochs} epochs, {n_folds} of {n_subjects} folds, "
-          f"{args.jobs_per_gpu} job(s) per GPU slot{''.join(', ' + o for o in args.set)}")
+          f"{args.jobs_per_gpu} job(s) per GPU{' under MPS' if args.mps else ''}"
+          f"{''.join(', ' + o for o in args.set)}")
     print("| measure | value |\n|---|---|")
     print(f"| whole sweep (wall) | {total:.1f} s |")
     print(f"| per job (median, incl. process start-up) | {statistics.median(per_job):.1f} s |")

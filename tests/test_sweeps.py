@@ -69,6 +69,15 @@ def test_gpu_slots_pack_jobs_per_gpu_and_share_the_cores(monkeypatch) -> None:
     assert {s["OMP_NUM_THREADS"] for s in job_slots([0], 32, None)} == {"1"}  # never 0 threads
 
 
+def test_mps_without_a_gpu_is_one_line(workspace: Path) -> None:
+    result = sweep(workspace, workspace / "mps", "hydra/launcher=gpus", "hydra.launcher.mps=true",
+                   "data.fold=0")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: hydra.launcher.mps=true shares GPUs between jobs, but no GPU is visible: "
+        "drop hydra.launcher.mps (CPU jobs need no MPS)")
+
+
 def test_rerun_skips_finished_jobs_and_reruns_changed_ones(workspace: Path) -> None:
     out = workspace / "resume"
     first = sweep(workspace, out, "data.fold=0,1")

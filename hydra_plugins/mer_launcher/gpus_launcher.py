@@ -3,7 +3,9 @@
 Each job is its own process, started with its slot already in its environment
 (`CUDA_VISIBLE_DEVICES`, thread counts), so it claims the slot before CUDA initialises; a slot is
 handed to the next job the moment its job ends. A job that crashes, even without Python's help
-(segfault, out-of-memory kill), is recorded in its dir and the sweep goes on.
+(segfault, out-of-memory kill), is recorded in its dir and the sweep goes on. With `mps=true` the
+sweep runs under its own CUDA MPS control daemon, so packed jobs' kernels run on a GPU at the same
+time instead of taking turns (separate processes otherwise time-slice a GPU).
 """
 
 
@@ -11,13 +13,16 @@ import json
 import logging
 import os
 import queue
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.utils import JobReturn, JobStatus
@@ -25,6 +30,7 @@ from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from mer.errors import MerError, user_facing
 from mer.runs import FAILED, LAUNCHER_RECORD
 
 log = logging.getLogger(__name__)
@@ -38,6 +44,7 @@ class GpusLauncherConf:
     jobs_per_gpu: int = 1  # jobs packed on one GPU (small jobs leave a GPU idle between steps)
     gpus: Optional[list] = None  # GPU indices to use; None = all that torch sees
     n_jobs: Optional[int] = None  # without GPUs: concurrent CPU jobs; None = 2 (or 1 on one core)
+    mps: bool = False  # run packed GPU jobs under CUDA MPS, so their kernels overlap on the GPU
 
 
 ConfigStore.instance().store(group="hydra/launcher", name="gpus", node=GpusLauncherConf,
@@ -56,6 +63,36 @@ def job_slots(gpus: Optional[list], jobs_per_gpu: int, n_jobs: Optional[int]) ->
     n_jobs = max(1, n_jobs or min(2, cores))
     return [{"CUDA_VISIBLE_DEVICES": "", "MER_SLOT": f"cpu{k}", **_threads(cores // n_jobs)}
             for k in range(n_jobs)]
+
+
+@contextmanager
+def cuda_mps(enabled: bool) -> Iterator[dict[str, str]]:
+    """A CUDA MPS control daemon of this sweep's own (pipe and log dirs in a fresh temp dir), quit
+    when the sweep ends; yields the environment that points jobs at it (empty when not enabled)."""
+    if not enabled:
+        yield {}
+        return
+    control = shutil.which("nvidia-cuda-mps-control")
+    if control is None:
+        raise MerError("hydra.launcher.mps=true needs nvidia-cuda-mps-control (part of NVIDIA's "
+                       "driver utilities) on PATH: install it, or drop hydra.launcher.mps")
+    base = Path(tempfile.mkdtemp(prefix="mer-mps-"))  # short: MPS's pipe is a Unix socket path
+    env = {"CUDA_MPS_PIPE_DIRECTORY": str(base / "pipe"), "CUDA_MPS_LOG_DIRECTORY": str(base / "log")}
+    for path in env.values():
+        Path(path).mkdir()
+    daemon_env = {**os.environ, **env}
+    started = subprocess.run([control, "-d"], env=daemon_env, capture_output=True, text=True)
+    if started.returncode != 0:
+        shutil.rmtree(base, ignore_errors=True)
+        raise MerError(f"could not start CUDA MPS ({(started.stderr or started.stdout).strip()}): "
+                       "drop hydra.launcher.mps, or ask the machine's admin whether MPS is allowed")
+    log.info("CUDA MPS control daemon started (pipe %s)", env["CUDA_MPS_PIPE_DIRECTORY"])
+    try:
+        yield env
+    finally:
+        subprocess.run([control], input="quit\n", env=daemon_env, capture_output=True, text=True,
+                       timeout=120)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def _threads(count: int) -> dict[str, str]:
@@ -81,8 +118,8 @@ class GpusLauncher(Launcher):
     """Runs each sweep job as `<this entry point> <overrides>` in a free slot's environment."""
 
     def __init__(self, jobs_per_gpu: int = 1, gpus: Optional[list] = None,
-                 n_jobs: Optional[int] = None) -> None:
-        self.jobs_per_gpu, self.gpus, self.n_jobs = jobs_per_gpu, gpus, n_jobs
+                 n_jobs: Optional[int] = None, mps: bool = False) -> None:
+        self.jobs_per_gpu, self.gpus, self.n_jobs, self.mps = jobs_per_gpu, gpus, n_jobs, mps
         self.config: Optional[DictConfig] = None
         self.hydra_context: Optional[HydraContext] = None
 
@@ -92,22 +129,31 @@ class GpusLauncher(Launcher):
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         """Run every job, at most one per slot at a time, and return when all have ended."""
+        return user_facing(self._launch)(job_overrides, initial_job_idx)
+
+    def _launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         assert self.config is not None and self.hydra_context is not None
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
-        slots: queue.Queue = queue.Queue()
-        for slot in job_slots(self.gpus, self.jobs_per_gpu, self.n_jobs):
-            slots.put(slot)
+        environments = job_slots(self.gpus, self.jobs_per_gpu, self.n_jobs)
+        if self.mps and not environments[0]["CUDA_VISIBLE_DEVICES"]:
+            raise MerError("hydra.launcher.mps=true shares GPUs between jobs, but no GPU is visible: "
+                           "drop hydra.launcher.mps (CPU jobs need no MPS)")
         total = len(job_overrides)
-        log.info("gpus launcher: %d jobs on %d slots", total, slots.qsize())
+        log.info("gpus launcher: %d jobs on %d slots%s", total, len(environments),
+                 " under CUDA MPS" if self.mps else "")
         # Compose every job's config here, in one thread (Hydra's config loader is not
         # thread-safe); the threads below only wait for slots and run processes.
         jobs = [self._job_config(list(o), initial_job_idx + i) for i, o in enumerate(job_overrides)]
-        with ThreadPoolExecutor(slots.qsize()) as pool:
-            futures = [pool.submit(self._run_job, list(overrides), cfg, idx, total, slots, sweep_dir)
-                       for (overrides, cfg, idx) in jobs]
-            return [f.result() for f in futures]
+        with cuda_mps(self.mps) as mps_env:
+            slots: queue.Queue = queue.Queue()
+            for slot in environments:
+                slots.put({**slot, **mps_env})
+            with ThreadPoolExecutor(slots.qsize()) as pool:
+                futures = [pool.submit(self._run_job, list(overrides), cfg, idx, total, slots, sweep_dir)
+                           for (overrides, cfg, idx) in jobs]
+                return [f.result() for f in futures]
 
     def _job_config(self, overrides: list[str], idx: int) -> tuple[list[str], DictConfig, int]:
         """A job's composed config, numbered as Hydra numbers sweep jobs."""
