@@ -187,7 +187,7 @@ class MerModule(L.LightningModule):
         else:
             groups[0]["params"] = list(self.trunk.parameters()) + list(self.classifier.parameters())
         if name != "sgd" and self.device.type == "cuda":
-            cfg.setdefault("fused", True)  # one kernel for the whole update, not one per tensor
+            cfg.setdefault("fused", True)  # the whole update in a few kernels, not several per tensor
         optimizer = OPTIMIZERS[name](groups, **cfg)
         if self.scheduler == "none":
             return optimizer
