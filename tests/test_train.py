@@ -161,6 +161,39 @@ def test_cuda_graph_replay_gives_the_eager_gradients_and_keeps_batchnorm_statist
     assert graphed.matches(x) and not graphed.matches(x[:3])
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_gpu_training_steps_never_wait_for_the_gpu(workspace: Path) -> None:
+    """On the fast path a step only queues work: no host-device sync from batch start to end."""
+    import warnings
+
+    import lightning as L
+
+    from mer.train.module import MerModule
+
+    class SyncWatch(L.Callback):
+        """Warn on every synchronising CUDA call inside a training step (after the capture)."""
+
+        def on_train_batch_start(self, trainer, *args) -> None:
+            if trainer.global_step > 0:
+                torch.cuda.set_sync_debug_mode("warn")
+
+        def on_train_batch_end(self, *args) -> None:
+            torch.cuda.set_sync_debug_mode("default")
+
+    dm = LosoDataModule(prepare(compose_train(workspace)), ["u", "v"], fold=0, batch_size=4)
+    model = MerModule(2, dm.classes, {"name": "hinge"}, width_mult=0.5, channels_last=True,
+                      cuda_graph=True)
+    trainer = L.Trainer(accelerator="gpu", devices=1, precision="bf16-mixed", max_epochs=3,
+                        logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, callbacks=[SyncWatch()])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer.fit(model, datamodule=dm)
+    assert trainer.global_step == 9  # 10 training samples: batches of 4, 4 and 2 (eager) per epoch
+    synced = [str(w.message) for w in caught if "synchronizing CUDA operation" in str(w.message)]
+    assert not synced, synced[:3]
+
+
 def mer_train(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     """Run the real `mer-train` console script."""
     exe = Path(sys.executable).with_name("mer-train")
