@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import pandas as pd
 import pytest
 
 from mer.data.synthetic import generate_synthetic
+from mer.errors import MerError
 from mer.runs import FAILED, LAUNCHER_RECORD, METRICS, PREDICTIONS
 
 
@@ -76,6 +78,18 @@ def test_mps_without_a_gpu_is_one_line(workspace: Path) -> None:
     assert result.stderr.strip().splitlines()[-1] == (
         "error: hydra.launcher.mps=true shares GPUs between jobs, but no GPU is visible: "
         "drop hydra.launcher.mps (CPU jobs need no MPS)")
+
+
+@pytest.mark.skipif(shutil.which("nvidia-cuda-mps-control") is not None, reason="MPS is installed")
+def test_mps_without_its_control_binary_says_what_to_install() -> None:
+    from hydra_plugins.mer_launcher.gpus_launcher import cuda_mps
+
+    with cuda_mps(False) as env:
+        assert env == {}
+    with pytest.raises(MerError, match=r"hydra.launcher.mps=true needs nvidia-cuda-mps-control "
+                                       r"\(part of NVIDIA's driver utilities\) on PATH"):
+        with cuda_mps(True):
+            pass
 
 
 def test_rerun_skips_finished_jobs_and_reruns_changed_ones(workspace: Path) -> None:
