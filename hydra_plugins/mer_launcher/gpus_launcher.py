@@ -66,9 +66,11 @@ def job_slots(gpus: Optional[list], jobs_per_gpu: int, n_jobs: Optional[int]) ->
 
 
 @contextmanager
-def cuda_mps(enabled: bool) -> Iterator[dict[str, str]]:
+def cuda_mps(enabled: bool, probe_gpu: str = "0") -> Iterator[dict[str, str]]:
     """A CUDA MPS control daemon of this sweep's own (pipe and log dirs in a fresh temp dir), quit
-    when the sweep ends; yields the environment that points jobs at it (empty when not enabled)."""
+    when the sweep ends; yields the environment that points jobs at it (empty when not enabled).
+    One CUDA client on `probe_gpu` checks it first, so a refused MPS is one message, not a sweep
+    of failed jobs."""
     if not enabled:
         yield {}
         return
@@ -86,8 +88,16 @@ def cuda_mps(enabled: bool) -> Iterator[dict[str, str]]:
         shutil.rmtree(base, ignore_errors=True)
         raise MerError(f"could not start CUDA MPS ({(started.stderr or started.stdout).strip()}): "
                        "drop hydra.launcher.mps, or ask the machine's admin whether MPS is allowed")
-    log.info("CUDA MPS control daemon started (pipe %s)", env["CUDA_MPS_PIPE_DIRECTORY"])
     try:
+        probe = subprocess.run(
+            [sys.executable, "-c", "import torch; torch.ones(1, device='cuda').sum().item()"],
+            env={**daemon_env, "CUDA_VISIBLE_DEVICES": probe_gpu}, capture_output=True, text=True,
+            timeout=300)
+        if probe.returncode != 0:
+            last = (probe.stderr.strip().splitlines() or ["no output"])[-1]
+            raise MerError(f"CUDA MPS started, but a CUDA process could not run under it ({last}): "
+                           "drop hydra.launcher.mps, or ask the machine's admin whether MPS is allowed")
+        log.info("CUDA MPS control daemon started (pipe %s)", env["CUDA_MPS_PIPE_DIRECTORY"])
         yield env
     finally:
         subprocess.run([control], input="quit\n", env=daemon_env, capture_output=True, text=True,
@@ -146,7 +156,7 @@ class GpusLauncher(Launcher):
         # Compose every job's config here, in one thread (Hydra's config loader is not
         # thread-safe); the threads below only wait for slots and run processes.
         jobs = [self._job_config(list(o), initial_job_idx + i) for i, o in enumerate(job_overrides)]
-        with cuda_mps(self.mps) as mps_env:
+        with cuda_mps(self.mps, environments[0]["CUDA_VISIBLE_DEVICES"]) as mps_env:
             slots: queue.Queue = queue.Queue()
             for slot in environments:
                 slots.put({**slot, **mps_env})
