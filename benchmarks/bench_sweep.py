@@ -5,7 +5,9 @@ runs through `mer-train -m hydra/launcher=gpus` Table 2 (apex, u, v, u+v with th
 the rest of Table 3 (u+v with softmax) over the folds, and prints the wall time of the whole sweep,
 the median time per job (from each job's launcher record) and the framework overhead of one job
 against a bare PyTorch loop (`bench_train.py`). With fewer folds than subjects it also prints the
-whole ablation's time projected from the measured jobs per second.
+whole ablation's time projected from the measured jobs per second. `--start forked exec` runs the
+sweep twice, jobs forked from the launcher's preloaded server and jobs in new interpreters, and
+prints the two side by side.
 
 Full size on a GPU:  python benchmarks/bench_sweep.py --gpu --size 224 --epochs 200 --folds 0
 Small scale on a CPU (the default here): 2 folds, 48², 2 epochs.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import subprocess
 import sys
@@ -41,6 +44,32 @@ def build_cache(args: argparse.Namespace) -> Path:
     return Path(out.stdout.strip().splitlines()[-1])
 
 
+def sweep(args: argparse.Namespace, common: list[str], how: str, n_folds: int,
+          n_subjects: int) -> dict[str, str]:
+    """Run both grids with jobs started `how` (forked | exec); the table rows of its timings."""
+    sweep_dir = args.out / f"sweep-{args.size}px-{args.epochs}ep-{how}-{time.strftime('%Y%m%d-%H%M%S')}"
+    launch = [f"hydra.sweep.dir={sweep_dir}", f"hydra.launcher.preload={str(how == 'forked').lower()}"]
+    mer_train = str(Path(sys.executable).with_name("mer-train"))
+    started = time.perf_counter()
+    for grid in GRIDS:
+        subprocess.run([mer_train, "-m", *common, *launch, *grid], check=True)
+    total = time.perf_counter() - started
+    records = [json.loads(p.read_text()) for p in sweep_dir.rglob(LAUNCHER_RECORD)]
+    timings = [json.loads(p.read_text())["timing"] for p in sweep_dir.rglob(METRICS)]
+    failed = sum(r["returncode"] != 0 for r in records)
+    rows = {"jobs (failed)": f"{len(records)} ({failed})", "whole sweep (wall)": f"{total:.1f} s",
+            "per job (median, start to exit)": f"{statistics.median(r['end'] - r['start'] for r in records):.1f} s"}
+    for key, name, unit in (("fit_s", "training (fit)", "s"), ("ms_per_step", "per step", "ms"),
+                            ("predict_s", "prediction", "s")):  # each job's own split (metrics.json)
+        rows[f"{name} (median)"] = f"{statistics.median(t[key] for t in timings):.2f} {unit}"
+    rows["slots"] = str(len({r["slot"] for r in records}))
+    if n_folds < n_subjects:
+        full = len(records) // n_folds * n_subjects
+        rows[f"projected full ablation ({full} jobs, at this sweep's jobs/s)"] = \
+            f"{total * full / len(records) / 60:.1f} min"
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=48)
@@ -57,6 +86,10 @@ def main() -> None:
     parser.add_argument("--overhead-epochs", type=int, default=10,
                         help="epochs of the one-job overhead comparison (fewer epochs show the "
                              "fixed costs more, so the ratio errs high)")
+    parser.add_argument("--start", nargs="+", choices=("forked", "exec"), default=["forked"],
+                        help="how the launcher starts jobs: forked from a preloaded server "
+                             "(hydra.launcher.preload=true) or a new interpreter each; both "
+                             "sweep one after the other, side by side in the table")
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench")
     args = parser.parse_args()
 
@@ -65,41 +98,27 @@ def main() -> None:
     n_subjects = cache.samples["subject"].nunique()
     n_folds = n_subjects if args.folds == 0 else min(args.folds, n_subjects)
     gpu = GPU_OVERRIDES if args.gpu else []
-    sweep_dir = args.out / f"sweep-{args.size}px-{args.epochs}ep-{time.strftime('%Y%m%d-%H%M%S')}"
     common = [
         f"cache={cache.path}", f"preprocess.size={cache.size}", f"paths.output_dir={args.out}",
         f"trainer.max_epochs={args.epochs}", "trainer.enable_progress_bar=false", *gpu,
         "hydra/launcher=gpus", f"hydra.launcher.jobs_per_gpu={args.jobs_per_gpu}",
         f"hydra.launcher.mps={str(args.mps).lower()}",
-        f"hydra.sweep.dir={sweep_dir}", f"data.fold={','.join(map(str, range(n_folds)))}",
-        *args.set,
+        f"data.fold={','.join(map(str, range(n_folds)))}", *args.set,
     ]
-    mer_train = str(Path(sys.executable).with_name("mer-train"))
-    started = time.perf_counter()
-    for grid in GRIDS:
-        subprocess.run([mer_train, "-m", *common, *grid], check=True)
-    total = time.perf_counter() - started
-
-    records = [json.loads(p.read_text()) for p in sweep_dir.rglob(LAUNCHER_RECORD)]
-    per_job = [r["end"] - r["start"] for r in records]
-    failed = sum(r["returncode"] != 0 for r in records)
-    timings = [json.loads(p.read_text())["timing"] for p in sweep_dir.rglob(METRICS)]
-    print(f"\nTable 2 + Table 3 ablation: {len(records)} jobs ({failed} failed), {cache.size}², "
-          f"{args.epochs} epochs, {n_folds} of {n_subjects} folds, "
-          f"{args.jobs_per_gpu} job(s) per GPU{' under MPS' if args.mps else ''}"
+    configurations = sum(math.prod(len(o.partition("=")[2].split(",")) for o in g) for g in GRIDS)
+    print(f"\nTable 2 + Table 3 ablation: {configurations} configurations × "
+          f"{n_folds} of {n_subjects} folds, {cache.size}², {args.epochs} epochs, "
+          f"{f'{args.jobs_per_gpu} job(s) per GPU' if args.gpu else 'CPU slots'}"
+          f"{' under MPS' if args.mps else ''}"
           f"{''.join(', ' + o for o in args.set)}")
-    print("| measure | value |\n|---|---|")
-    print(f"| whole sweep (wall) | {total:.1f} s |")
-    print(f"| per job (median, incl. process start-up) | {statistics.median(per_job):.1f} s |")
-    if timings:  # mer-train's own split of each job (metrics.json)
-        for key, name, unit in (("fit_s", "training (fit)", "s"), ("ms_per_step", "per step", "ms"),
-                                ("predict_s", "prediction", "s")):
-            print(f"| {name} (median) | {statistics.median(t[key] for t in timings):.2f} {unit} |")
-    print(f"| slots | {len({r['slot'] for r in records})} |")
-    if n_folds < n_subjects:
-        full = len(records) // n_folds * n_subjects
-        print(f"| projected full ablation ({full} jobs, at this sweep's jobs/s) | "
-              f"{total * full / len(records) / 60:.1f} min |")
+    print("| measure | " + " | ".join(f"jobs {how}" for how in args.start) + " |")
+    print("|---|" + "---|" * len(args.start))
+    rows: dict[str, list[str]] = {}
+    for how in args.start:
+        for name, value in sweep(args, common, how, n_folds, n_subjects).items():
+            rows.setdefault(name, []).append(value)
+    for name, values in rows.items():
+        print(f"| {name} | " + " | ".join(values) + " |")
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_train.py"),
                     f"--size={cache.size}", f"--epochs={args.overhead_epochs}", f"--out={args.out}",
                     f"--cache={cache.path}", *(["--gpu"] if args.gpu else []),

@@ -39,10 +39,11 @@ def job_dirs(sweep_dir: Path) -> dict[str, Path]:
     return {p.name.split(",")[0]: p for p in sweep_dir.iterdir() if p.is_dir()}
 
 
-def test_gpus_launcher_runs_cpu_jobs_concurrently_in_distinct_slots(workspace: Path) -> None:
-    out = workspace / "gpus"
+@pytest.mark.parametrize("preload", ["true", "false"])  # forked from the preloaded server, or exec
+def test_gpus_launcher_runs_cpu_jobs_concurrently_in_distinct_slots(workspace: Path, preload) -> None:
+    out = workspace / f"gpus-{preload}"
     result = sweep(workspace, out, "hydra/launcher=gpus", "hydra.launcher.n_jobs=2",
-                   "data.fold=0,1,2")
+                   f"hydra.launcher.preload={preload}", "data.fold=0,1,2")
     assert result.returncode == 0, result.stderr[-3000:]
     records = [json.loads((d / LAUNCHER_RECORD).read_text()) for d in job_dirs(out).values()]
     assert len(records) == 3 and all(r["returncode"] == 0 for r in records)
