@@ -42,8 +42,8 @@ def job_dirs(sweep_dir: Path) -> dict[str, Path]:
 @pytest.mark.parametrize("preload", ["true", "false"])  # forked from the preloaded server, or exec
 def test_gpus_launcher_runs_cpu_jobs_concurrently_in_distinct_slots(workspace: Path, preload) -> None:
     out = workspace / f"gpus-{preload}"
-    result = sweep(workspace, out, "hydra/launcher=gpus", "hydra.launcher.n_jobs=2",
-                   f"hydra.launcher.preload={preload}", "data.fold=0,1,2")
+    result = sweep(workspace, out, "hydra/launcher=gpus", "hydra.launcher.gpus=[]",  # CPU slots
+                   "hydra.launcher.n_jobs=2", f"hydra.launcher.preload={preload}", "data.fold=0,1,2")
     assert result.returncode == 0, result.stderr[-3000:]
     records = [json.loads((d / LAUNCHER_RECORD).read_text()) for d in job_dirs(out).values()]
     assert len(records) == 3 and all(r["returncode"] == 0 for r in records)
@@ -73,8 +73,8 @@ def test_gpu_slots_pack_jobs_per_gpu_and_share_the_cores(monkeypatch) -> None:
 
 
 def test_mps_without_a_gpu_is_one_line(workspace: Path) -> None:
-    result = sweep(workspace, workspace / "mps", "hydra/launcher=gpus", "hydra.launcher.mps=true",
-                   "data.fold=0")
+    result = sweep(workspace, workspace / "mps", "hydra/launcher=gpus", "hydra.launcher.gpus=[]",
+                   "hydra.launcher.mps=true", "data.fold=0")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == (
         "error: hydra.launcher.mps=true shares GPUs between jobs, but no GPU is visible: "
