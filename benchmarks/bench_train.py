@@ -54,7 +54,8 @@ def bare_job(cache, cfg, device: torch.device) -> None:
     net = torch.nn.Sequential(trunk, torch.nn.Dropout(cfg.model.dropout),
                               torch.nn.Linear(width, len(dm.classes))).to(device)
     on_gpu = device.type == "cuda"
-    graphed, use_graphs = None, on_gpu and cfg.model.cuda_graph
+    graphs: dict[tuple[int, ...], GraphedTraining] = {}  # by batch shape, as mer keeps them
+    use_graphs = on_gpu and cfg.model.cuda_graph
     if on_gpu:
         net, x, test_x = (t.to(memory_format=torch.channels_last) for t in (net, x, test_x))
         torch.backends.cudnn.benchmark = bool(cfg.trainer.get("benchmark"))
@@ -67,11 +68,11 @@ def bare_job(cache, cfg, device: torch.device) -> None:
         order = torch.randperm(len(x), device=device)
         for start in range(0, len(x), batch):
             rows = order[start:start + batch]
+            inputs, shape = x[rows], (len(rows), *x.shape[1:])
             with torch.autocast(device.type, torch.bfloat16, enabled=on_gpu):
-                if use_graphs and graphed is None:
-                    graphed = GraphedTraining(torch.nn.Sequential(*net), x[rows])
-                use_graph = graphed is not None and graphed.matches(x[rows])
-                loss = loss_fn((graphed if use_graph else net)(x[rows]), y[rows])
+                if use_graphs and shape not in graphs:
+                    graphs[shape] = GraphedTraining(torch.nn.Sequential(*net), inputs)
+                loss = loss_fn(graphs.get(shape, net)(inputs), y[rows])
             opt.zero_grad()
             loss.backward()
             opt.step()

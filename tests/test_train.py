@@ -158,7 +158,8 @@ def test_cuda_graph_replay_gives_the_eager_gradients_and_keeps_batchnorm_statist
         eager, replayed = gradients(net, inputs), gradients(graphed, inputs)
         for e, r in zip(eager, replayed):
             torch.testing.assert_close(r, e, rtol=1e-3, atol=1e-5)
-    assert graphed.matches(x) and not graphed.matches(x[:3])
+    with pytest.raises(ValueError, match=r"replays batches of shape \(8, 2, 64, 64\), not \(3,"):
+        graphed(x[:3])
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -171,10 +172,11 @@ def test_gpu_training_steps_never_wait_for_the_gpu(workspace: Path) -> None:
     from mer.train.module import MerModule
 
     class SyncWatch(L.Callback):
-        """Warn on every synchronising CUDA call inside a training step (after the capture)."""
+        """Warn on every synchronising CUDA call inside a training step (after the first epoch,
+        whose batches of 4 and of 2 capture the graphs)."""
 
         def on_train_batch_start(self, trainer, *args) -> None:
-            if trainer.global_step > 0:
+            if trainer.current_epoch > 0:
                 torch.cuda.set_sync_debug_mode("warn")
 
         def on_train_batch_end(self, *args) -> None:
@@ -189,7 +191,8 @@ def test_gpu_training_steps_never_wait_for_the_gpu(workspace: Path) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         trainer.fit(model, datamodule=dm)
-    assert trainer.global_step == 9  # 10 training samples: batches of 4, 4 and 2 (eager) per epoch
+    assert trainer.global_step == 9  # 10 training samples: batches of 4, 4 and 2 per epoch
+    assert sorted(model._graphs) == [(2, 2, 32, 32), (4, 2, 32, 32)]
     synced = [str(w.message) for w in caught if "synchronizing CUDA operation" in str(w.message)]
     assert not synced, synced[:3]
 

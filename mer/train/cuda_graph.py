@@ -1,9 +1,8 @@
 """CUDA-graph replay of the network's training forward and backward (`model.cuda_graph=true`).
 
 At batch 32 MobileNetV2 is launch-bound on a GPU: its ~1,500 small kernels per step cost more CPU
-time to launch than GPU time to run. Captured once per fold, a step's forward and backward become
-two graph launches. Only full batches are replayed (a fold's last, smaller batch runs eagerly), so
-the samples, batches and epochs are exactly those of the eager path.
+time to launch than GPU time to run. Captured once per batch shape, a step's forward and backward
+become two graph launches; the samples, batches and epochs are exactly those of the eager path.
 """
 
 from __future__ import annotations
@@ -36,9 +35,8 @@ class GraphedTraining:
             for live, saved in buffers:
                 live.copy_(saved)
 
-    def matches(self, x: torch.Tensor) -> bool:
-        """Whether `x` has the captured shape (other batches run eagerly)."""
-        return tuple(x.shape) == self.shape
-
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """The scores of `x` (of the captured shape), differentiable as the eager network's."""
+        if tuple(x.shape) != self.shape:
+            raise ValueError(f"this graph replays batches of shape {self.shape}, not {tuple(x.shape)}")
         return self.graphed(x)

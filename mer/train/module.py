@@ -56,7 +56,7 @@ class MerModule(L.LightningModule):
         self.precise_bn = precise_bn
         self.channels_last, self.compile_trunk = channels_last, compile
         self.cuda_graph = cuda_graph
-        self._graph: GraphedTraining | None = None  # captured on the first training batch
+        self._graphs: dict[tuple[int, ...], GraphedTraining] = {}  # by batch shape
         if channels_last:  # NHWC: faster convolutions under bf16 on tensor cores
             self.to(memory_format=torch.channels_last)
         # validate_args=False: the checks read tensors back to the host, a GPU sync every step.
@@ -95,13 +95,18 @@ class MerModule(L.LightningModule):
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     def _training_scores(self, x: torch.Tensor) -> torch.Tensor:
-        """Scores of a training batch: eager, or replayed from CUDA graphs (`cuda_graph`)."""
+        """Scores of a training batch: eager, or replayed from CUDA graphs (`cuda_graph`).
+
+        A graph is captured for each batch shape the first time it comes, at most two: a fold's
+        full batches and its last, smaller one.
+        """
         if not self.cuda_graph:
             return self(x)
         x = self._layout(x)
-        if self._graph is None:  # the fold's first batch fixes the replayed shape
-            self._graph = GraphedTraining(nn.Sequential(self.trunk, self.classifier), x)
-        return self._graph(x) if self._graph.matches(x) else self(x)
+        shape = tuple(x.shape)
+        if shape not in self._graphs and len(self._graphs) < 2:
+            self._graphs[shape] = GraphedTraining(nn.Sequential(self.trunk, self.classifier), x)
+        return self._graphs[shape](x) if shape in self._graphs else self(x)
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         x, y, _ = batch
