@@ -161,7 +161,7 @@ class GpusLauncher(Launcher):
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
               config: DictConfig) -> None:
         self.config, self.hydra_context = config, hydra_context
-        if self.preload:
+        if self.preload and "forkserver" in multiprocessing.get_all_start_methods():  # not Windows
             self.forkserver = multiprocessing.get_context("forkserver")
             self.forkserver.set_forkserver_preload([task_function.__module__])
 
