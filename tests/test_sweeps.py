@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -91,6 +92,23 @@ def test_mps_without_its_control_binary_says_what_to_install() -> None:
                                        r"\(part of NVIDIA's driver utilities\) on PATH"):
         with cuda_mps(True):
             pass
+
+
+@pytest.mark.parametrize("preload", ["true", "false"])
+def test_a_job_killed_outright_is_recorded_and_the_sweep_goes_on(workspace: Path, preload) -> None:
+    out = workspace / f"killed-{preload}"
+    # A config that makes each job SIGKILL itself while building its trainer: no Python cleanup.
+    result = sweep(workspace, out, "hydra/launcher=gpus", "hydra.launcher.gpus=[]",
+                   f"hydra.launcher.preload={preload}", "data.fold=0,1",
+                   "+trainer.callbacks=[{_target_:signal.raise_signal,_args_:[9]}]")
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = [d for d in out.iterdir() if d.is_dir()]
+    assert sorted(re.search(r"data\.fold=(\d)", d.name)[1] for d in jobs) == ["0", "1"]
+    for d in jobs:
+        assert json.loads((d / LAUNCHER_RECORD).read_text())["returncode"] == -9
+        assert (d / FAILED).read_text().startswith("exit code -9")
+        assert not (d / METRICS).exists()
+    assert result.stdout.count("FAILED in") == 2
 
 
 def test_rerun_skips_finished_jobs_and_reruns_changed_ones(workspace: Path) -> None:
