@@ -10,6 +10,7 @@ it): jobs × epochs × steps per epoch × GPU time per step.
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import time
 
@@ -77,7 +78,7 @@ def main() -> None:
         compile_s = time.perf_counter() - started
         compiled = step_times(lambda: step(fused), args.steps, args.repeats)
     gpu = statistics.median(replayed)  # launches are cheap here, so this is GPU time
-    steps = args.jobs * args.epochs * -(-args.train_samples // args.batch)
+    steps_per_epoch = math.ceil(args.train_samples / args.batch)
     print(f"\none training step: MobileNetV2, batch {args.batch}, {args.size}², 2 channels, bf16, "
           f"channels_last, fused Adam; {torch.cuda.get_device_name(device)}; median of {args.repeats}")
     print("| path | per step |\n|---|---|")
@@ -87,8 +88,8 @@ def main() -> None:
     if compiled:
         print(f"| torch.compile mode={args.compile} (first 3 steps: {compile_s:.1f} s) | "
               f"{statistics.median(compiled) * 1e3:.2f} ms |")
-    print(f"| {args.jobs} jobs × {args.epochs} epochs × {-(-args.train_samples // args.batch)} steps "
-          f"at the graphed step time, one job at a time | {steps * gpu / 60:.1f} min |")
+    print(f"| {args.jobs} jobs × {args.epochs} epochs × {steps_per_epoch} steps at the graphed step "
+          f"time, one job at a time | {args.jobs * args.epochs * steps_per_epoch * gpu / 60:.1f} min |")
 
 
 if __name__ == "__main__":

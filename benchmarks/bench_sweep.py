@@ -105,6 +105,11 @@ def main() -> None:
         f"hydra.launcher.mps={str(args.mps).lower()}",
         f"data.fold={','.join(map(str, range(n_folds)))}", *args.set,
     ]
+    rows: dict[str, list[str]] = {}
+    for how in args.start:
+        for name, value in sweep(args, common, how, n_folds, n_subjects).items():
+            rows.setdefault(name, []).append(value)
+    # The table after every sweep, so the jobs' own output does not split it.
     configurations = sum(math.prod(len(o.partition("=")[2].split(",")) for o in g) for g in GRIDS)
     print(f"\nTable 2 + Table 3 ablation: {configurations} configurations × "
           f"{n_folds} of {n_subjects} folds, {cache.size}², {args.epochs} epochs, "
@@ -113,10 +118,6 @@ def main() -> None:
           f"{''.join(', ' + o for o in args.set)}")
     print("| measure | " + " | ".join(f"jobs {how}" for how in args.start) + " |")
     print("|---|" + "---|" * len(args.start))
-    rows: dict[str, list[str]] = {}
-    for how in args.start:
-        for name, value in sweep(args, common, how, n_folds, n_subjects).items():
-            rows.setdefault(name, []).append(value)
     for name, values in rows.items():
         print(f"| {name} | " + " | ".join(values) + " |")
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_train.py"),
