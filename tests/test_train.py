@@ -136,6 +136,27 @@ def test_bad_choices_are_one_clear_message(workspace: Path, tmp_path: Path) -> N
         train(compose_train(workspace, "model.cuda_graph=true", "model.compile=true"), tmp_path)
 
 
+def test_precise_bn_and_the_svm_features_run_at_the_training_precision(workspace: Path) -> None:
+    """bf16 training: the BatchNorm re-estimate and the post-hoc SVM's training features are bf16
+    too, as the training steps and the test features are (not a float32 pass of their own)."""
+    import lightning as L
+
+    from mer.train.module import MerModule
+
+    dm = LosoDataModule(prepare(compose_train(workspace)), ["u", "v"], fold=0, batch_size=4)
+    model = MerModule(2, dm.classes, {"name": "svm"}, width_mult=0.5)
+    dtypes: list[torch.dtype] = []
+    model.trunk.register_forward_hook(lambda module, args, out: dtypes.append(out.dtype))
+    trainer = L.Trainer(accelerator="cpu", precision="bf16-mixed", max_epochs=1, logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False)
+    trainer.fit(model, datamodule=dm)
+    assert len(dtypes) == 3 + 3  # 3 training batches, then 3 for precise BN
+    trainer.predict(model, datamodule=dm)
+    assert len(dtypes) == 6 + 1 + 2  # the SVM's training features (one batch), 5 test clips (two)
+    assert set(dtypes) == {torch.bfloat16}
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA GPU")
 def test_cuda_graph_replay_gives_the_eager_gradients_and_keeps_batchnorm_statistics() -> None:
     from mer.train.backbone import mobilenet_v2_features

@@ -139,7 +139,9 @@ class MerModule(L.LightningModule):
             m.reset_running_stats()
             m.momentum = None  # cumulative average over the batches below
         self.train()
-        with torch.no_grad():
+        # Under the training precision (bf16 autocast on a GPU): the statistics of the activations
+        # the network trained and predicts with, and no second set of float32 kernels to set up.
+        with torch.no_grad(), self.trainer.precision_plugin.forward_context():
             for x, _, _ in self.trainer.datamodule.train_dataloader():
                 self.features(x.to(self.device))
         for m, momentum in zip(norms, momenta):
@@ -171,11 +173,13 @@ class MerModule(L.LightningModule):
 
     @torch.no_grad()
     def _features_of(self, x: torch.Tensor, batch: int = 256) -> np.ndarray:
-        """Features of a whole tensor, in eval mode, batch by batch."""
+        """Features of a whole tensor, in eval mode, batch by batch, at the precision the test
+        features get in `predict_step` (so the SVM is fitted on features like those it scores)."""
         was_training = self.training
         self.eval()
-        out = [self.features(x[i:i + batch].to(self.device)).float().cpu()
-               for i in range(0, len(x), batch)]
+        with self.trainer.precision_plugin.forward_context():
+            out = [self.features(x[i:i + batch].to(self.device)).float().cpu()
+                   for i in range(0, len(x), batch)]
         self.train(was_training)
         return torch.cat(out).numpy()
 
