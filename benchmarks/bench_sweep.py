@@ -5,9 +5,9 @@ runs through `mer-train -m hydra/launcher=gpus` Table 2 (apex, u, v, u+v with th
 the rest of Table 3 (u+v with softmax) over the folds, and prints the wall time of the whole sweep,
 the median time per job (from each job's launcher record) and the framework overhead of one job
 against a bare PyTorch loop (`bench_train.py`). With fewer folds than subjects it also prints the
-whole ablation's time projected from the measured jobs per second. `--start forked exec` runs the
-sweep twice, jobs forked from the launcher's preloaded server and jobs in new interpreters, and
-prints the two side by side.
+whole ablation's time projected from the measured jobs per second. `--start warm forked exec`
+runs the sweep once per way the launcher can start jobs (`hydra.launcher.start`) and prints them
+side by side.
 
 Full size on a GPU:  python benchmarks/bench_sweep.py --gpu --size 224 --epochs 200 --folds 0
 Small scale on a CPU (the default here): 2 folds, 48², 2 epochs.
@@ -46,9 +46,9 @@ def build_cache(args: argparse.Namespace) -> Path:
 
 def sweep(args: argparse.Namespace, common: list[str], how: str, n_folds: int,
           n_subjects: int) -> dict[str, str]:
-    """Run both grids with jobs started `how` (forked | exec); the table rows of its timings."""
+    """Run both grids with jobs started `how` (warm | forked | exec); the table rows of its timings."""
     sweep_dir = args.out / f"sweep-{args.size}px-{args.epochs}ep-{how}-{time.strftime('%Y%m%d-%H%M%S')}"
-    launch = [f"hydra.sweep.dir={sweep_dir}", f"hydra.launcher.preload={str(how == 'forked').lower()}"]
+    launch = [f"hydra.sweep.dir={sweep_dir}", f"hydra.launcher.start={how}"]
     mer_train = str(Path(sys.executable).with_name("mer-train"))
     started = time.perf_counter()
     for grid in GRIDS:
@@ -86,10 +86,10 @@ def main() -> None:
     parser.add_argument("--overhead-epochs", type=int, default=10,
                         help="epochs of the one-job overhead comparison (fewer epochs show the "
                              "fixed costs more, so the ratio errs high)")
-    parser.add_argument("--start", nargs="+", choices=("forked", "exec"), default=["forked"],
-                        help="how the launcher starts jobs: forked from a preloaded server "
-                             "(hydra.launcher.preload=true) or a new interpreter each; both "
-                             "sweep one after the other, side by side in the table")
+    parser.add_argument("--start", nargs="+", choices=("warm", "forked", "exec"), default=["forked"],
+                        help="how the launcher starts jobs (hydra.launcher.start): in a warm "
+                             "worker per slot, forked from a preloaded server, or a new "
+                             "interpreter each; several sweep one after the other, side by side")
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench")
     args = parser.parse_args()
 

@@ -40,11 +40,11 @@ def job_dirs(sweep_dir: Path) -> dict[str, Path]:
     return {p.name.split(",")[0]: p for p in sweep_dir.iterdir() if p.is_dir()}
 
 
-@pytest.mark.parametrize("preload", ["true", "false"])  # forked from the preloaded server, or exec
-def test_gpus_launcher_runs_cpu_jobs_concurrently_in_distinct_slots(workspace: Path, preload) -> None:
-    out = workspace / f"gpus-{preload}"
+@pytest.mark.parametrize("start", ["forked", "warm", "exec"])
+def test_gpus_launcher_runs_cpu_jobs_concurrently_in_distinct_slots(workspace: Path, start) -> None:
+    out = workspace / f"gpus-{start}"
     result = sweep(workspace, out, "hydra/launcher=gpus", "hydra.launcher.gpus=[]",  # CPU slots
-                   "hydra.launcher.n_jobs=2", f"hydra.launcher.preload={preload}", "data.fold=0,1,2")
+                   "hydra.launcher.n_jobs=2", f"hydra.launcher.start={start}", "data.fold=0,1,2")
     assert result.returncode == 0, result.stderr[-3000:]
     records = [json.loads((d / LAUNCHER_RECORD).read_text()) for d in job_dirs(out).values()]
     assert len(records) == 3 and all(r["returncode"] == 0 for r in records)
@@ -60,6 +60,9 @@ def test_gpus_launcher_runs_cpu_jobs_concurrently_in_distinct_slots(workspace: P
     # The third job took the first slot that freed up.
     assert ordered[2]["start"] >= min(ordered[0]["end"], ordered[1]["end"]) - 0.5
     assert "[3/3]" in result.stdout
+    # warm: the third job ran in the process of the first job of its slot; else a process each.
+    third_slot_pids = [r["pid"] for r in ordered if r["slot"] == ordered[2]["slot"]]
+    assert (len(set(third_slot_pids)) == 1) == (start == "warm")
 
 
 def test_gpu_slots_pack_jobs_per_gpu_and_share_the_cores(monkeypatch) -> None:
@@ -73,13 +76,16 @@ def test_gpu_slots_pack_jobs_per_gpu_and_share_the_cores(monkeypatch) -> None:
     assert {s["OMP_NUM_THREADS"] for s in job_slots([0], 32, None)} == {"1"}  # never 0 threads
 
 
-def test_mps_without_a_gpu_is_one_line(workspace: Path) -> None:
-    result = sweep(workspace, workspace / "mps", "hydra/launcher=gpus", "hydra.launcher.gpus=[]",
-                   "hydra.launcher.mps=true", "data.fold=0")
+@pytest.mark.parametrize("option, message", [
+    ("hydra.launcher.mps=true", "hydra.launcher.mps=true shares GPUs between jobs, but no GPU is "
+                                "visible: drop hydra.launcher.mps (CPU jobs need no MPS)"),
+    ("hydra.launcher.start=spawn", "hydra.launcher.start='spawn': choose one of forked, warm, exec"),
+])
+def test_a_launcher_option_mistake_is_one_line(workspace: Path, option, message) -> None:
+    result = sweep(workspace, workspace / "mistake", "hydra/launcher=gpus", "hydra.launcher.gpus=[]",
+                   option, "data.fold=0")
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1] == (
-        "error: hydra.launcher.mps=true shares GPUs between jobs, but no GPU is visible: "
-        "drop hydra.launcher.mps (CPU jobs need no MPS)")
+    assert result.stderr.strip().splitlines()[-1] == "error: " + message
 
 
 @pytest.mark.skipif(shutil.which("nvidia-cuda-mps-control") is not None, reason="MPS is installed")
@@ -94,12 +100,12 @@ def test_mps_without_its_control_binary_says_what_to_install() -> None:
             pass
 
 
-@pytest.mark.parametrize("preload", ["true", "false"])
-def test_a_job_killed_outright_is_recorded_and_the_sweep_goes_on(workspace: Path, preload) -> None:
-    out = workspace / f"killed-{preload}"
+@pytest.mark.parametrize("start", ["forked", "warm", "exec"])
+def test_a_job_killed_outright_is_recorded_and_the_sweep_goes_on(workspace: Path, start) -> None:
+    out = workspace / f"killed-{start}"
     # A config that makes each job SIGKILL itself while building its trainer: no Python cleanup.
     result = sweep(workspace, out, "hydra/launcher=gpus", "hydra.launcher.gpus=[]",
-                   f"hydra.launcher.preload={preload}", "data.fold=0,1",
+                   "hydra.launcher.n_jobs=1", f"hydra.launcher.start={start}", "data.fold=0,1",
                    "+trainer.callbacks=[{_target_:signal.raise_signal,_args_:[9]}]")
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = [d for d in out.iterdir() if d.is_dir()]
@@ -109,6 +115,42 @@ def test_a_job_killed_outright_is_recorded_and_the_sweep_goes_on(workspace: Path
         assert (d / FAILED).read_text().startswith("exit code -9")
         assert not (d / METRICS).exists()
     assert result.stdout.count("FAILED in") == 2
+    assert len({json.loads((d / LAUNCHER_RECORD).read_text())["pid"] for d in jobs}) == 2
+
+
+def test_a_warm_worker_runs_its_slots_jobs_until_one_fails(workspace: Path) -> None:
+    out = workspace / "warm"
+    result = sweep(workspace, out, "hydra/launcher=gpus", "hydra.launcher.gpus=[]",
+                   "hydra.launcher.n_jobs=1", "hydra.launcher.start=warm", "data.fold=0,9,1,2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = job_dirs(out)
+    records = sorted((json.loads((d / LAUNCHER_RECORD).read_text()) | {"dir": d}
+                      for d in jobs.values()), key=lambda r: r["start"])
+    assert [r["returncode"] for r in records].count(0) == 3
+    assert (jobs["data.fold=9"] / FAILED).read_text().startswith("MerError: data.fold=9 is out of range")
+    for fold in (0, 1, 2):
+        held_out = json.loads((jobs[f"data.fold={fold}"] / METRICS).read_text())["test_subject"]
+        assert held_out == f"sub0{fold + 1}"
+    # One process runs job after job; the job after a failure gets a new one.
+    for before, after in zip(records, records[1:]):
+        assert (before["pid"] == after["pid"]) == (before["returncode"] == 0)
+
+
+def test_a_warm_worker_puts_back_torch_flags_between_jobs() -> None:
+    import torch
+
+    from hydra_plugins.mer_launcher.gpus_launcher import _set_torch_flags, _torch_flags
+
+    saved = _torch_flags()
+    try:
+        torch.use_deterministic_algorithms(not saved["deterministic_algorithms"])
+        torch.backends.cudnn.benchmark = not saved["cudnn_benchmark"]
+        torch.backends.cudnn.deterministic = not saved["cudnn_deterministic"]
+        torch.set_float32_matmul_precision("medium" if saved["matmul_precision"] != "medium" else "high")
+        assert _torch_flags() != saved
+    finally:
+        _set_torch_flags(saved)
+    assert _torch_flags() == saved
 
 
 def test_rerun_skips_finished_jobs_and_reruns_changed_ones(workspace: Path) -> None:

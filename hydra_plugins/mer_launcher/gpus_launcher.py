@@ -1,16 +1,23 @@
 """`hydra/launcher=gpus`: run sweep jobs concurrently, one job per slot, a slot per GPU (or CPU share).
 
-Each job is its own process, started with its slot already in its environment
-(`CUDA_VISIBLE_DEVICES`, thread counts), so it claims the slot before CUDA initialises; a slot is
-handed to the next job the moment its job ends. Jobs are forked from a server process that has
-imported the app once (`preload=true`), so a job skips the interpreter start and the imports of
-torch and Lightning (seconds each) but is still a fresh process of its own. A job that crashes, even without Python's help
-(segfault, out-of-memory kill), is recorded in its dir and the sweep goes on. With `mps=true` the
-sweep runs under its own CUDA MPS control daemon, so packed jobs' kernels run on a GPU at the same
-time instead of taking turns (separate processes otherwise time-slice a GPU).
+Each slot's environment (`CUDA_VISIBLE_DEVICES`, thread counts) is in place before the job's
+process initialises CUDA, so a job claims its slot first; a slot goes to the next job the moment
+its job ends. How a job's process starts is `start`:
+- `forked` (default): a fresh process per job, forked from a server that has imported the app once,
+  so a job skips the interpreter start and the imports of torch and Lightning (seconds each).
+- `warm`: one long-lived process per slot runs the slot's jobs one after another, so CUDA's context
+  and cuDNN's per-shape kernel set-up (many seconds per process on a GPU) outlive a job. Global
+  torch flags and the environment are reset before each job, and a worker whose job failed is
+  replaced, so a failure cannot leak into the next job.
+- `exec`: a new interpreter per job.
+A job that crashes, even without Python's help (segfault, out-of-memory kill), is recorded in its
+dir and the sweep goes on. With `mps=true` the sweep runs under its own CUDA MPS control daemon, so
+packed jobs' kernels run on a GPU at the same time instead of taking turns (separate processes
+otherwise time-slice a GPU).
 """
 
 
+import gc
 import json
 import logging
 import multiprocessing
@@ -22,11 +29,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.utils import JobReturn, JobStatus
@@ -38,6 +47,7 @@ from mer.errors import MerError, user_facing
 from mer.runs import FAILED, LAUNCHER_RECORD
 
 log = logging.getLogger(__name__)
+STARTS = ("forked", "warm", "exec")
 
 
 @dataclass
@@ -49,7 +59,8 @@ class GpusLauncherConf:
     gpus: Optional[list] = None  # GPU indices to use; None = all that torch sees
     n_jobs: Optional[int] = None  # without GPUs: concurrent CPU jobs; None = 2 (or 1 on one core)
     mps: bool = False  # run packed GPU jobs under CUDA MPS, so their kernels overlap on the GPU
-    preload: bool = True  # fork jobs from a process that imported the app once (false: a new interpreter each)
+    start: str = "forked"  # forked: a fresh process per job, forked from a preloaded server |
+    #                        warm: one long-lived process per slot runs its jobs | exec: a new interpreter per job
 
 
 ConfigStore.instance().store(group="hydra/launcher", name="gpus", node=GpusLauncherConf,
@@ -111,21 +122,93 @@ def cuda_mps(enabled: bool, probe_gpu: str = "0") -> Iterator[dict[str, str]]:
 
 
 def run_forked_job(argv: list[str], env: dict[str, str], log_path: str) -> None:
-    """In a process forked from the preloaded server: take the job's environment, thread count and
-    log file, then run the entry script as `python argv...` would."""
+    """In a process forked from the preloaded server: take the job's slot, then run the entry
+    script as `python argv...` would."""
+    _enter_slot(env)
+    _redirect_output(log_path)
+    sys.argv = list(argv)
+    runpy.run_path(argv[0], run_name="__main__")
+
+
+def warm_worker(env: dict[str, str], jobs: Connection) -> None:
+    """A slot's long-lived worker: run each job `(argv, log_path)` it receives in this process, one
+    after another, and answer with its exit code; `None` ends it."""
+    import torch
+
+    flags = _torch_flags()
+    while (job := jobs.recv()) is not None:
+        argv, log_path = job
+        _enter_slot(env)  # every job starts from the slot's environment and thread count ...
+        _set_torch_flags(flags)  # ... and the worker's first torch flags: none leak from the last job
+        _redirect_output(log_path)
+        code = _run_in_process(argv)
+        gc.collect()  # the job's tensors and CUDA graphs, back to the caching allocator ...
+        if torch.cuda.is_initialized():
+            torch.cuda.empty_cache()  # ... and to the GPU; cuDNN's kernel choices stay
+        jobs.send(code)
+
+
+def _run_in_process(argv: list[str]) -> int:
+    """Run the entry script as `python argv...` would, here; its exit code."""
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+
+    sys.argv = list(argv)
+    try:
+        runpy.run_path(argv[0], run_name="__main__")
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    except BaseException:  # what Python would print and exit 1 for
+        traceback.print_exc()
+        code = 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        GlobalHydra.instance().clear()
+        HydraConfig.instance().cfg = None
+    return code
+
+
+def _enter_slot(env: dict[str, str]) -> None:
+    """Take a slot's environment and torch thread count (before anything initialises CUDA)."""
     import torch  # preloaded with the app: no import cost here
 
     os.environ.clear()
     os.environ.update(env)
     if env.get("OMP_NUM_THREADS"):
         torch.set_num_threads(int(env["OMP_NUM_THREADS"]))
+
+
+def _redirect_output(log_path: str) -> None:
+    """Point this process's stdout and stderr (the file descriptors) at a job's log."""
     log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
-    sys.argv = list(argv)
-    runpy.run_path(argv[0], run_name="__main__")
+    os.close(log_fd)
+
+
+def _torch_flags() -> dict[str, Any]:
+    """The process-wide torch settings a training run may change (Lightning's `deterministic`,
+    `benchmark`)."""
+    import torch
+
+    return {"deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+            "cudnn_benchmark": torch.backends.cudnn.benchmark,
+            "cudnn_deterministic": torch.backends.cudnn.deterministic,
+            "matmul_precision": torch.get_float32_matmul_precision()}
+
+
+def _set_torch_flags(flags: dict[str, Any]) -> None:
+    """Put back settings saved by `_torch_flags`."""
+    import torch
+
+    torch.use_deterministic_algorithms(flags["deterministic_algorithms"])
+    torch.backends.cudnn.benchmark = flags["cudnn_benchmark"]
+    torch.backends.cudnn.deterministic = flags["cudnn_deterministic"]
+    torch.set_float32_matmul_precision(flags["matmul_precision"])
 
 
 def _threads(count: int) -> dict[str, str]:
@@ -151,17 +234,18 @@ class GpusLauncher(Launcher):
     """Runs each sweep job as `<this entry point> <overrides>` in a free slot's environment."""
 
     def __init__(self, jobs_per_gpu: int = 1, gpus: Optional[list] = None,
-                 n_jobs: Optional[int] = None, mps: bool = False, preload: bool = True) -> None:
+                 n_jobs: Optional[int] = None, mps: bool = False, start: str = "forked") -> None:
         self.jobs_per_gpu, self.gpus, self.n_jobs, self.mps = jobs_per_gpu, gpus, n_jobs, mps
-        self.preload = preload
+        self.start = start
         self.config: Optional[DictConfig] = None
         self.hydra_context: Optional[HydraContext] = None
-        self.forkserver = None  # the multiprocessing context jobs are forked from (preload)
+        self.forkserver = None  # the multiprocessing context jobs (or warm workers) are forked from
+        self.workers: dict[str, tuple[Any, Connection]] = {}  # start=warm: process, pipe by slot
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
               config: DictConfig) -> None:
         self.config, self.hydra_context = config, hydra_context
-        if self.preload and "forkserver" in multiprocessing.get_all_start_methods():  # not Windows
+        if self.start != "exec" and "forkserver" in multiprocessing.get_all_start_methods():  # not Windows
             self.forkserver = multiprocessing.get_context("forkserver")
             self.forkserver.set_forkserver_preload([task_function.__module__])
 
@@ -174,6 +258,8 @@ class GpusLauncher(Launcher):
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        if self.start not in STARTS:
+            raise MerError(f"hydra.launcher.start={self.start!r}: choose one of {', '.join(STARTS)}")
         environments = job_slots(self.gpus, self.jobs_per_gpu, self.n_jobs)
         if self.mps and not environments[0]["CUDA_VISIBLE_DEVICES"]:
             raise MerError("hydra.launcher.mps=true shares GPUs between jobs, but no GPU is visible: "
@@ -188,10 +274,14 @@ class GpusLauncher(Launcher):
             slots: queue.Queue = queue.Queue()
             for slot in environments:
                 slots.put({**slot, **mps_env})
-            with ThreadPoolExecutor(slots.qsize()) as pool:
-                futures = [pool.submit(self._run_job, list(overrides), cfg, idx, total, slots, sweep_dir)
-                           for (overrides, cfg, idx) in jobs]
-                return [f.result() for f in futures]
+            try:
+                with ThreadPoolExecutor(slots.qsize()) as pool:
+                    futures = [pool.submit(self._run_job, list(overrides), cfg, idx, total, slots,
+                                           sweep_dir) for (overrides, cfg, idx) in jobs]
+                    return [f.result() for f in futures]
+            finally:
+                for slot in list(self.workers):
+                    self._retire_worker(slot)
 
     def _job_config(self, overrides: list[str], idx: int) -> tuple[list[str], DictConfig, int]:
         """A job's composed config, numbered as Hydra numbers sweep jobs."""
@@ -211,21 +301,24 @@ class GpusLauncher(Launcher):
         try:
             env = {**os.environ, **slot, "MER_SWEEP_DIR": str(sweep_dir)}
             argv = [sys.argv[0], *overrides, *self._hydra_overrides(job_dir)]
-            if self.forkserver is not None:
-                job = self.forkserver.Process(target=run_forked_job,
-                                              args=(argv, env, str(job_dir / "launcher.log")))
+            log_path = str(job_dir / "launcher.log")
+            if self.forkserver is not None and self.start == "warm":
+                pid, code = self._run_warm(slot["MER_SLOT"], argv, env, log_path)
+            elif self.forkserver is not None:
+                job = self.forkserver.Process(target=run_forked_job, args=(argv, env, log_path))
                 job.start()
                 job.join()
-                code = job.exitcode
+                pid, code = job.pid, job.exitcode
             else:
-                with open(job_dir / "launcher.log", "w") as out:
-                    code = subprocess.run([sys.executable, *argv], env=env, stdout=out,
-                                          stderr=subprocess.STDOUT).returncode
+                with open(log_path, "w") as out:
+                    job = subprocess.Popen([sys.executable, *argv], env=env, stdout=out,
+                                           stderr=subprocess.STDOUT)
+                    pid, code = job.pid, job.wait()
         finally:
             slots.put(slot)
         ended = time.time()
-        record = {"slot": slot["MER_SLOT"], "start": started, "end": ended, "returncode": code,
-                  "overrides": overrides}
+        record = {"slot": slot["MER_SLOT"], "pid": pid, "start": started, "end": ended,
+                  "returncode": code, "overrides": overrides}
         (job_dir / LAUNCHER_RECORD).write_text(json.dumps(record, indent=2))
         if code != 0 and not (job_dir / FAILED).is_file():  # died without recording why
             tail = (job_dir / "launcher.log").read_text(errors="replace").splitlines()[-20:]
@@ -238,6 +331,44 @@ class GpusLauncher(Launcher):
         result.status = JobStatus.COMPLETED
         result._return_value = code
         return result
+
+    def _run_warm(self, slot: str, argv: list[str], env: dict[str, str],
+                  log_path: str) -> tuple[int, int]:
+        """Run a job in the slot's warm worker (started on first use); its pid and exit code.
+
+        A worker that dies with its job (a signal, the out-of-memory killer) gives the job its exit
+        status; a worker whose job failed in any way is retired, and the next job gets a new one.
+        """
+        if slot not in self.workers:
+            ours, theirs = self.forkserver.Pipe()
+            worker = self.forkserver.Process(target=warm_worker, args=(env, theirs))
+            worker.start()
+            theirs.close()
+            self.workers[slot] = (worker, ours)
+        worker, pipe = self.workers[slot]
+        pipe.send((argv, log_path))
+        try:
+            code = pipe.recv()
+        except EOFError:  # the worker died during the job
+            worker.join()
+            code = worker.exitcode
+        if code != 0:
+            self._retire_worker(slot)
+        return worker.pid, code
+
+    def _retire_worker(self, slot: str) -> None:
+        """End a slot's warm worker (if it still runs) and forget it."""
+        worker, pipe = self.workers.pop(slot)
+        if worker.is_alive():
+            try:
+                pipe.send(None)
+            except OSError:  # its end of the pipe is already gone
+                pass
+            worker.join(timeout=60)
+            if worker.is_alive():
+                worker.kill()
+                worker.join()
+        pipe.close()
 
     def _hydra_overrides(self, job_dir: Path) -> list[str]:
         """The child run writes into the job's sweep dir (quoted: names hold `=` and `,`) under
