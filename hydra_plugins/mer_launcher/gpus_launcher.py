@@ -126,8 +126,7 @@ def run_forked_job(argv: list[str], env: dict[str, str], log_path: str) -> None:
     script as `python argv...` would."""
     _enter_slot(env)
     _redirect_output(log_path)
-    sys.argv = list(argv)
-    runpy.run_path(argv[0], run_name="__main__")
+    sys.exit(_run_in_process(argv))
 
 
 def warm_worker(env: dict[str, str], jobs: Connection) -> None:
