@@ -136,6 +136,22 @@ def test_a_warm_worker_runs_its_slots_jobs_until_one_fails(workspace: Path) -> N
         assert (before["pid"] == after["pid"]) == (before["returncode"] == 0)
 
 
+def test_a_job_in_a_warm_worker_predicts_as_it_would_in_a_new_process(workspace: Path) -> None:
+    """Nothing of a warm worker's first job (seeds, flags, Hydra state) reaches its second."""
+    launcher = ["hydra/launcher=gpus", "hydra.launcher.gpus=[]", "hydra.launcher.n_jobs=1",
+                "trainer=deterministic", "trainer.max_epochs=2"]
+    warm = sweep(workspace, workspace / "warm_pair", *launcher, "hydra.launcher.start=warm",
+                 "data.fold=0,1")
+    fresh = sweep(workspace, workspace / "fresh_one", *launcher, "hydra.launcher.start=exec",
+                  "data.fold=1")
+    assert warm.returncode == 0 and fresh.returncode == 0, (warm.stderr + fresh.stderr)[-3000:]
+    pair = job_dirs(workspace / "warm_pair")
+    first, second = (json.loads((pair[f"data.fold={f}"] / LAUNCHER_RECORD).read_text()) for f in (0, 1))
+    assert first["pid"] == second["pid"] and first["end"] <= second["start"]
+    pd.testing.assert_frame_equal(pd.read_csv(pair["data.fold=1"] / PREDICTIONS),
+                                  pd.read_csv(job_dirs(workspace / "fresh_one")["data.fold=1"] / PREDICTIONS))
+
+
 def test_a_warm_worker_puts_back_torch_flags_between_jobs() -> None:
     import torch
 
