@@ -4,7 +4,9 @@ The paper's network at batch 32 on 224² u+v flow: wall time per step when steps
 after another (what a training job sees), eager and replayed from CUDA graphs (`model.cuda_graph`),
 whose time is then the GPU's own. That bounds a whole ablation from below on this card while the
 GPU runs one job's kernels at a time, as it does for jobs in separate processes (they time-slice
-it): jobs × epochs × steps per epoch × GPU time per step.
+it): jobs × epochs × steps per epoch × GPU time per step. It also times what a new process pays
+before its steps run at that speed: the first step at each batch shape (each kernel is set up on
+its first call), which warm workers (`hydra.launcher.start=warm`) pay once per slot, not per job.
 """
 
 from __future__ import annotations
@@ -44,11 +46,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--train-samples", type=int, default=235, help="a CASME II fold's training set")
     parser.add_argument("--compile", help="also time torch.compile in this mode (e.g. reduce-overhead)")
+    parser.add_argument("--cudnn-benchmark", choices=("on", "off"), default="on",
+                        help="cuDNN autotuning (trainer.benchmark; off in mer's default config)")
     args = parser.parse_args()
     if not torch.cuda.is_available():
         raise SystemExit("bench-step needs a CUDA GPU")
     device = torch.device("cuda")
-    torch.backends.cudnn.benchmark = True
+    torch.backends.cudnn.benchmark = args.cudnn_benchmark == "on"
     trunk, width = mobilenet_v2_features(2)
     net = torch.nn.Sequential(trunk, torch.nn.Dropout(0.2), torch.nn.Linear(width, 5)).to(device)
     net = net.to(memory_format=torch.channels_last)
@@ -57,31 +61,48 @@ def main() -> None:
     y = torch.randint(0, 5, (args.batch,), device=device)
     loss_fn = head_loss("hinge")
     opt = torch.optim.Adam(net.parameters(), lr=1e-4, weight_decay=1e-3, fused=True)
-    with torch.autocast("cuda", torch.bfloat16):
-        graphed = GraphedTraining(torch.nn.Sequential(*net), x)
 
-    def step(forward) -> None:
+    def step(forward, rows: int = args.batch) -> None:
         with torch.autocast("cuda", torch.bfloat16):
-            loss = loss_fn(forward(x), y)
+            loss = loss_fn(forward(x[:rows]), y[:rows])
         opt.zero_grad()
         loss.backward()
         opt.step()
 
+    def timed(work):
+        """`work()`'s result, and its wall time until the GPU has finished it."""
+        torch.cuda.synchronize()
+        started = time.perf_counter()
+        result = work()
+        torch.cuda.synchronize()
+        return result, time.perf_counter() - started
+
+    def capture() -> GraphedTraining:
+        with torch.autocast("cuda", torch.bfloat16):
+            return GraphedTraining(torch.nn.Sequential(*net), x)
+
+    # This process's first steps, before anything else has called a kernel.
+    last = args.train_samples % args.batch or args.batch  # a fold's smaller last batch
+    first_full = timed(lambda: step(net))[1]
+    first_last = timed(lambda: step(net, last))[1]
+    graphed, capture_s = timed(capture)
     eager = step_times(lambda: step(net), args.steps, args.repeats)
     replayed = step_times(lambda: step(graphed), args.steps, args.repeats)
     compiled = None
     if args.compile:  # inductor's fused kernels, replayed from its own CUDA graphs
-        started = time.perf_counter()
         fused = torch.compile(torch.nn.Sequential(*net), mode=args.compile)
-        step(fused), step(fused), step(fused)
-        torch.cuda.synchronize()
-        compile_s = time.perf_counter() - started
+        compile_s = timed(lambda: [step(fused) for _ in range(3)])[1]
         compiled = step_times(lambda: step(fused), args.steps, args.repeats)
     gpu = statistics.median(replayed)  # launches are cheap here, so this is GPU time
     steps_per_epoch = math.ceil(args.train_samples / args.batch)
     print(f"\none training step: MobileNetV2, batch {args.batch}, {args.size}², 2 channels, bf16, "
-          f"channels_last, fused Adam; {torch.cuda.get_device_name(device)}; median of {args.repeats}")
-    print("| path | per step |\n|---|---|")
+          f"channels_last, fused Adam, cuDNN autotuning {args.cudnn_benchmark}; "
+          f"{torch.cuda.get_device_name(device)}; median of {args.repeats}")
+    print("| measure | time |\n|---|---|")
+    print(f"| a new process's first step, batch {args.batch} (each kernel's first call) | "
+          f"{first_full:.2f} s |")
+    print(f"| then its first step at the last batch's shape, batch {last} | {first_last:.2f} s |")
+    print(f"| then capturing the CUDA graphs (warm-up passes included) | {capture_s:.2f} s |")
     print(f"| eager | {statistics.median(eager) * 1e3:.2f} ms |")
     print(f"| CUDA graphs (forward + backward) | {gpu * 1e3:.2f} ms |")
     print(f"| speed-up | {statistics.median(eager) / gpu:.2f}× |")
