@@ -1,8 +1,9 @@
 """`make bench-sweep`: the paper's Table 2 + Table 3 ablation as one sweep, timed.
 
 On a synthetic release of CASME II's size (26 subjects, ~250 clips) it builds the flow cache, then
-runs through `mer-train -m hydra/launcher=gpus` Table 2 (apex, u, v, u+v with the hinge head) and
-the rest of Table 3 (u+v with softmax) over the folds, and prints the wall time of the whole sweep,
+runs through `mer-train -m hydra/launcher=gpus` the cells of `experiment=paper_ablation` (Table 2:
+apex, u, v, u+v with the hinge head; the rest of Table 3: u+v with softmax) over the folds, as one
+sweep, and prints the wall time of the whole sweep,
 the median time per job (from each job's launcher record) and the framework overhead of one job
 against a bare PyTorch loop (`bench_train.py`). With fewer folds than subjects it also prints the
 whole ablation's time projected from the measured jobs per second. `--start warm forked exec`
@@ -18,19 +19,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 from bench_train import GPU_OVERRIDES  # the sibling script: both sides run a GPU job alike
+from mer.config import CONFIG_DIR
 from mer.preprocess.cache import load_cache
 from mer.runs import LAUNCHER_RECORD, METRICS
 
 ROOT = Path(__file__).resolve().parents[1]
-GRIDS = (["input=apex,u,v,uv", "head=hinge"], ["input=uv", "head=softmax"])  # Table 2, Table 3
+# The cells of Tables 2 + 3 (input and head together), as experiment=paper_ablation sweeps them.
+CELLS = OmegaConf.load(Path(CONFIG_DIR) / "experiment" / "paper_ablation.yaml").hydra.sweeper.params.ablation
 
 
 def build_cache(args: argparse.Namespace) -> Path:
@@ -46,13 +50,12 @@ def build_cache(args: argparse.Namespace) -> Path:
 
 def sweep(args: argparse.Namespace, common: list[str], how: str, n_folds: int,
           n_subjects: int) -> dict[str, str]:
-    """Run both grids with jobs started `how` (warm | forked | exec); the table rows of its timings."""
+    """Run the ablation with jobs started `how` (warm | forked | exec); the table rows of its timings."""
     sweep_dir = args.out / f"sweep-{args.size}px-{args.epochs}ep-{how}-{time.strftime('%Y%m%d-%H%M%S')}"
     launch = [f"hydra.sweep.dir={sweep_dir}", f"hydra.launcher.start={how}"]
     mer_train = str(Path(sys.executable).with_name("mer-train"))
     started = time.perf_counter()
-    for grid in GRIDS:
-        subprocess.run([mer_train, "-m", *common, *launch, *grid], check=True)
+    subprocess.run([mer_train, "-m", *common, *launch, f"ablation={CELLS}"], check=True)
     total = time.perf_counter() - started
     records = [json.loads(p.read_text()) for p in sweep_dir.rglob(LAUNCHER_RECORD)]
     timings = [json.loads(p.read_text())["timing"] for p in sweep_dir.rglob(METRICS)]
@@ -110,7 +113,7 @@ def main() -> None:
         for name, value in sweep(args, common, how, n_folds, n_subjects).items():
             rows.setdefault(name, []).append(value)
     # The table after every sweep, so the jobs' own output does not split it.
-    configurations = sum(math.prod(len(o.partition("=")[2].split(",")) for o in g) for g in GRIDS)
+    configurations = len(CELLS.split(","))
     print(f"\nTable 2 + Table 3 ablation: {configurations} configurations × "
           f"{n_folds} of {n_subjects} folds, {cache.size}², {args.epochs} epochs, "
           f"{f'{args.jobs_per_gpu} job(s) per GPU' if args.gpu else 'CPU slots'}"

@@ -169,6 +169,24 @@ def test_a_warm_worker_puts_back_torch_flags_between_jobs() -> None:
     assert _torch_flags() == saved
 
 
+def test_paper_ablation_is_one_sweep_and_one_report_of_tables_2_and_3(workspace: Path) -> None:
+    out = workspace / "ablation"
+    result = sweep(workspace, out, "experiment=paper_ablation", "hydra/launcher=gpus",
+                   "hydra.launcher.gpus=[]", "hydra.launcher.start=warm")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "[15/15]" in result.stdout  # 5 cells × 3 folds
+    report = subprocess.run([str(Path(sys.executable).with_name("mer-report")), str(out)],
+                            capture_output=True, text=True, timeout=300)
+    assert report.returncode == 0, report.stderr
+    table = pd.read_csv(out / "report.csv")
+    assert sorted(zip(table["input"], table["head"])) == [
+        ("apex", "hinge"), ("u", "hinge"), ("uv", "hinge"), ("uv", "softmax"), ("v", "hinge")]
+    assert set(table["n_samples"]) == {15} and set(table["n_folds"]) == {3}
+    md = (out / "report.md").read_text()  # one group: both tables side by side, not five groups
+    assert md.count("Table 2 style: input ablation") == 1 and md.count("Table 3 style") == 1
+    assert "ablation=" not in md
+
+
 def test_rerun_skips_finished_jobs_and_reruns_changed_ones(workspace: Path) -> None:
     out = workspace / "resume"
     first = sweep(workspace, out, "data.fold=0,1")

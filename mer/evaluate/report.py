@@ -32,7 +32,8 @@ REQUIRED_COLUMNS = ("sample_id", "subject", "label", "pred")
 KEY = ["dataset", "input", "head", "configuration"]
 INPUT_ORDER = ("apex", "u", "v", "uv", "uvm", "uvs")
 HEAD_ORDER = ("softmax", "hinge", "svm")
-OWN_KEYS = ("data", "input", "head")  # overrides already named by the dataset/input/head columns
+# Overrides already named by the dataset/input/head columns (an `ablation` cell sets input and head).
+OWN_KEYS = ("data", "input", "head", "ablation")
 
 
 # ─── collecting runs ────────────────────────────────────────────────────────────────────────────
