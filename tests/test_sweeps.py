@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -25,14 +28,19 @@ def workspace(tmp_path_factory) -> Path:
     return base
 
 
-def sweep(workspace: Path, sweep_dir: Path, *args: str) -> subprocess.CompletedProcess:
+def sweep_command(workspace: Path, sweep_dir: Path, *args: str) -> list[str]:
     """`mer-train -m` on the small release at 32², one epoch, into `sweep_dir`."""
     exe = Path(sys.executable).with_name("mer-train")
-    command = [str(exe), "-m", "data=casme2", f"data.root={workspace / 'release'}",
-               f"paths.output_dir={workspace / 'out'}", "preprocess.size=32",
-               "trainer.max_epochs=1", "trainer.enable_progress_bar=false",
-               f"hydra.sweep.dir={sweep_dir}", *args]
-    return subprocess.run(command, capture_output=True, text=True, cwd=workspace, timeout=600)
+    return [str(exe), "-m", "data=casme2", f"data.root={workspace / 'release'}",
+            f"paths.output_dir={workspace / 'out'}", "preprocess.size=32",
+            "trainer.max_epochs=1", "trainer.enable_progress_bar=false",
+            f"hydra.sweep.dir={sweep_dir}", *args]
+
+
+def sweep(workspace: Path, sweep_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run `sweep_command` to its end."""
+    return subprocess.run(sweep_command(workspace, sweep_dir, *args), capture_output=True,
+                          text=True, cwd=workspace, timeout=600)
 
 
 def job_dirs(sweep_dir: Path) -> dict[str, Path]:
@@ -118,6 +126,32 @@ def test_a_job_killed_outright_is_recorded_and_the_sweep_goes_on(workspace: Path
     assert len({json.loads((d / LAUNCHER_RECORD).read_text())["pid"] for d in jobs}) == 2
 
 
+def test_ctrl_c_stops_the_sweep_and_a_rerun_goes_on(workspace: Path) -> None:
+    out = workspace / "interrupted"
+    args = ["hydra/launcher=gpus", "hydra.launcher.gpus=[]", "hydra.launcher.n_jobs=1",
+            "hydra.launcher.start=warm", "data.fold=0,1,2"]
+    # Its own process group, as a terminal's: Ctrl-C reaches the launcher and its jobs alike.
+    job = subprocess.Popen(sweep_command(workspace, out, *args),
+                           cwd=workspace, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not list(out.glob("*/launcher.log")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.killpg(job.pid, signal.SIGINT)
+    _, stderr = job.communicate(timeout=300)
+    assert job.returncode == 130 and "Traceback" not in stderr
+    assert re.fullmatch(r"interrupted: [12] of 3 jobs ran \(an interrupted job is recorded as "
+                        r"failed\); rerun the same command to go on, finished jobs are skipped",
+                        stderr.strip().splitlines()[-1])
+    ran = len(list(out.glob("*/" + LAUNCHER_RECORD)))
+    finished = len(list(out.glob("*/" + METRICS)))
+    assert ran in (1, 2)
+    again = sweep(workspace, out, *args)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.count("already finished with this config") == finished
+    assert len(list(out.glob("*/" + METRICS))) == 3
+
+
 def test_a_warm_worker_runs_its_slots_jobs_until_one_fails(workspace: Path) -> None:
     out = workspace / "warm"
     result = sweep(workspace, out, "hydra/launcher=gpus", "hydra.launcher.gpus=[]",
@@ -172,16 +206,16 @@ def test_a_warm_worker_puts_back_torch_flags_between_jobs() -> None:
 def test_paper_ablation_is_one_sweep_and_one_report_of_tables_2_and_3(workspace: Path) -> None:
     out = workspace / "ablation"
     result = sweep(workspace, out, "experiment=paper_ablation", "hydra/launcher=gpus",
-                   "hydra.launcher.gpus=[]", "hydra.launcher.start=warm")
+                   "hydra.launcher.gpus=[]", "hydra.launcher.start=warm", "data.fold=0,1")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "[15/15]" in result.stdout  # 5 cells × 3 folds
+    assert "[10/10]" in result.stdout  # 5 cells × 2 folds
     report = subprocess.run([str(Path(sys.executable).with_name("mer-report")), str(out)],
                             capture_output=True, text=True, timeout=300)
     assert report.returncode == 0, report.stderr
     table = pd.read_csv(out / "report.csv")
     assert sorted(zip(table["input"], table["head"])) == [
         ("apex", "hinge"), ("u", "hinge"), ("uv", "hinge"), ("uv", "softmax"), ("v", "hinge")]
-    assert set(table["n_samples"]) == {15} and set(table["n_folds"]) == {3}
+    assert set(table["n_samples"]) == {10} and set(table["n_folds"]) == {2}
     md = (out / "report.md").read_text()  # one group: both tables side by side, not five groups
     assert md.count("Table 2 style: input ablation") == 1 and md.count("Table 3 style") == 1
     assert "ablation=" not in md

@@ -135,7 +135,13 @@ def warm_worker(env: dict[str, str], jobs: Connection) -> None:
     import torch
 
     flags = _torch_flags()
-    while (job := jobs.recv()) is not None:
+    while True:
+        try:
+            job = jobs.recv()
+        except (EOFError, KeyboardInterrupt):  # the launcher is gone, or Ctrl-C stopped the sweep
+            return
+        if job is None:
+            return
         argv, log_path = job
         _enter_slot(env)  # every job starts from the slot's environment and thread count ...
         _set_torch_flags(flags)  # ... and the worker's first torch flags: none leak from the last job
@@ -277,7 +283,17 @@ class GpusLauncher(Launcher):
                 with ThreadPoolExecutor(slots.qsize()) as pool:
                     futures = [pool.submit(self._run_job, list(overrides), cfg, idx, total, slots,
                                            sweep_dir) for (overrides, cfg, idx) in jobs]
-                    return [f.result() for f in futures]
+                    try:
+                        return [f.result() for f in futures]
+                    except KeyboardInterrupt:
+                        # Ctrl-C reached the running jobs too (one process group): let them end,
+                        # start no more, and say how to go on.
+                        pool.shutdown(wait=True, cancel_futures=True)
+                        ran = sum(f.done() and not f.cancelled() for f in futures)
+                        print(f"interrupted: {ran} of {total} jobs ran (an interrupted job is "
+                              "recorded as failed); rerun the same command to go on, finished "
+                              "jobs are skipped", file=sys.stderr, flush=True)
+                        sys.exit(130)
             finally:
                 for slot in list(self.workers):
                     self._retire_worker(slot)
