@@ -308,7 +308,7 @@ class GpusLauncher(Launcher):
 
     def _run_job(self, overrides: list[str], sweep_config: DictConfig, idx: int, total: int,
                  slots: queue.Queue, sweep_dir: Path) -> JobReturn:
-        """Wait for a free slot, run the job in it as a child process, give the slot back."""
+        """Wait for a free slot, run the job in it (as `start` says), give the slot back."""
         job_dir = sweep_dir / str(sweep_config.hydra.sweep.subdir)
         job_dir.mkdir(parents=True, exist_ok=True)
         slot = slots.get()
