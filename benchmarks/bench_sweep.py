@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import statistics
 import subprocess
 import sys
@@ -49,28 +50,41 @@ def build_cache(args: argparse.Namespace) -> Path:
 
 
 def sweep(args: argparse.Namespace, common: list[str], how: str, n_folds: int,
-          n_subjects: int) -> dict[str, str]:
-    """Run the ablation with jobs started `how` (warm | forked | exec); the table rows of its timings."""
+          n_subjects: int) -> tuple[dict[str, str], bool]:
+    """Run the ablation with jobs started `how` (warm | forked | exec); the table rows of its
+    timings, and whether Ctrl-C (or `timeout -s INT`) cut it short: then the rows are of the jobs
+    that finished."""
     sweep_dir = args.out / f"sweep-{args.size}px-{args.epochs}ep-{how}-{time.strftime('%Y%m%d-%H%M%S')}"
     launch = [f"hydra.sweep.dir={sweep_dir}", f"hydra.launcher.start={how}"]
     mer_train = str(Path(sys.executable).with_name("mer-train"))
     started = time.perf_counter()
-    subprocess.run([mer_train, "-m", *common, *launch, f"ablation={CELLS}"], check=True)
+    job = subprocess.Popen([mer_train, "-m", *common, *launch, f"ablation={CELLS}"])
+    try:
+        code = job.wait()
+    except KeyboardInterrupt:  # the sweep got the same signal: it stops its jobs and exits 130
+        code = job.wait()
+    interrupted = code in (130, -signal.SIGINT)  # -SIGINT: stopped before its launcher ran
+    if code and not interrupted:
+        raise SystemExit(f"the {how} sweep failed (exit code {code}); see its output above")
     total = time.perf_counter() - started
     records = [json.loads(p.read_text()) for p in sweep_dir.rglob(LAUNCHER_RECORD)]
     timings = [json.loads(p.read_text())["timing"] for p in sweep_dir.rglob(METRICS)]
     failed = sum(r["returncode"] != 0 for r in records)
-    rows = {"jobs (failed)": f"{len(records)} ({failed})", "whole sweep (wall)": f"{total:.1f} s",
-            "per job (median, start to exit)": f"{statistics.median(r['end'] - r['start'] for r in records):.1f} s"}
+    rows = {"jobs (failed)": f"{len(records)} ({failed})",
+            "whole sweep (wall)": f"{total:.1f} s" + (" (interrupted)" if interrupted else "")}
+    if records:
+        rows["per job (median, start to exit)"] = \
+            f"{statistics.median(r['end'] - r['start'] for r in records):.1f} s"
     for key, name, unit in (("fit_s", "training (fit)", "s"), ("ms_per_step", "per step", "ms"),
                             ("predict_s", "prediction", "s")):  # each job's own split (metrics.json)
-        rows[f"{name} (median)"] = f"{statistics.median(t[key] for t in timings):.2f} {unit}"
+        if timings:
+            rows[f"{name} (median)"] = f"{statistics.median(t[key] for t in timings):.2f} {unit}"
     rows["slots"] = str(len({r["slot"] for r in records}))
-    if n_folds < n_subjects:
-        full = len(records) // n_folds * n_subjects
-        rows[f"projected full ablation ({full} jobs, at this sweep's jobs/s)"] = \
-            f"{total * full / len(records) / 60:.1f} min"
-    return rows
+    full = len(CELLS.split(",")) * n_subjects
+    if timings and (interrupted or n_folds < n_subjects):  # jobs running at an interrupt count as lost
+        rows[f"projected full ablation ({full} jobs, at this sweep's finished jobs/s)"] = \
+            f"{total * full / len(timings) / 60:.1f} min"
+    return rows, interrupted
 
 
 def main() -> None:
@@ -88,7 +102,7 @@ def main() -> None:
                         help="a config override for every job, e.g. model.cuda_graph=true")
     parser.add_argument("--overhead-epochs", type=int, default=10,
                         help="epochs of the one-job overhead comparison (fewer epochs show the "
-                             "fixed costs more, so the ratio errs high)")
+                             "fixed costs more, so the ratio errs high); 0 skips it")
     parser.add_argument("--start", nargs="+", choices=("warm", "forked", "exec"), default=["forked"],
                         help="how the launcher starts jobs (hydra.launcher.start): in a warm "
                              "worker per slot, forked from a preloaded server, or a new "
@@ -109,9 +123,14 @@ def main() -> None:
         f"data.fold={','.join(map(str, range(n_folds)))}", *args.set,
     ]
     rows: dict[str, list[str]] = {}
+    swept: list[str] = []
     for how in args.start:
-        for name, value in sweep(args, common, how, n_folds, n_subjects).items():
-            rows.setdefault(name, []).append(value)
+        measured, interrupted = sweep(args, common, how, n_folds, n_subjects)
+        swept.append(how)
+        for name in [*rows, *(k for k in measured if k not in rows)]:  # in first-seen order
+            rows.setdefault(name, ["—"] * (len(swept) - 1)).append(measured.get(name, "—"))
+        if interrupted:
+            break
     # The table after every sweep, so the jobs' own output does not split it.
     configurations = len(CELLS.split(","))
     print(f"\nTable 2 + Table 3 ablation: {configurations} configurations × "
@@ -119,14 +138,15 @@ def main() -> None:
           f"{f'{args.jobs_per_gpu} job(s) per GPU' if args.gpu else 'CPU slots'}"
           f"{' under MPS' if args.mps else ''}"
           f"{''.join(', ' + o for o in args.set)}")
-    print("| measure | " + " | ".join(f"jobs {how}" for how in args.start) + " |")
-    print("|---|" + "---|" * len(args.start))
+    print("| measure | " + " | ".join(f"jobs {how}" for how in swept) + " |")
+    print("|---|" + "---|" * len(swept))
     for name, values in rows.items():
         print(f"| {name} | " + " | ".join(values) + " |")
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_train.py"),
-                    f"--size={cache.size}", f"--epochs={args.overhead_epochs}", f"--out={args.out}",
-                    f"--cache={cache.path}", *(["--gpu"] if args.gpu else []),
-                    *(f"--set={o}" for o in args.set)], check=True)
+    if args.overhead_epochs and len(swept) == len(args.start):  # not after an interrupt
+        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_train.py"),
+                        f"--size={cache.size}", f"--epochs={args.overhead_epochs}",
+                        f"--out={args.out}", f"--cache={cache.path}", *(["--gpu"] if args.gpu else []),
+                        *(f"--set={o}" for o in args.set)], check=True)
 
 
 if __name__ == "__main__":
