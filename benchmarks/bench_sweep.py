@@ -35,7 +35,8 @@ from mer.runs import LAUNCHER_RECORD, METRICS
 
 ROOT = Path(__file__).resolve().parents[1]
 # The cells of Tables 2 + 3 (input and head together), as experiment=paper_ablation sweeps them.
-CELLS = OmegaConf.load(Path(CONFIG_DIR) / "experiment" / "paper_ablation.yaml").hydra.sweeper.params.ablation
+CELLS = (OmegaConf.load(Path(CONFIG_DIR) / "experiment" / "paper_ablation.yaml")
+         .hydra.sweeper.params.ablation.split(","))
 
 
 def build_cache(args: argparse.Namespace) -> Path:
@@ -58,7 +59,7 @@ def sweep(args: argparse.Namespace, common: list[str], how: str, n_folds: int,
     launch = [f"hydra.sweep.dir={sweep_dir}", f"hydra.launcher.start={how}"]
     mer_train = str(Path(sys.executable).with_name("mer-train"))
     started = time.perf_counter()
-    job = subprocess.Popen([mer_train, "-m", *common, *launch, f"ablation={CELLS}"])
+    job = subprocess.Popen([mer_train, "-m", *common, *launch, f"ablation={','.join(CELLS)}"])
     try:
         code = job.wait()
     except KeyboardInterrupt:  # the sweep got the same signal: it stops its jobs and exits 130
@@ -80,7 +81,7 @@ def sweep(args: argparse.Namespace, common: list[str], how: str, n_folds: int,
         if timings:
             rows[f"{name} (median)"] = f"{statistics.median(t[key] for t in timings):.2f} {unit}"
     rows["slots"] = str(len({r["slot"] for r in records}))
-    full = len(CELLS.split(",")) * n_subjects
+    full = len(CELLS) * n_subjects
     if timings and (interrupted or n_folds < n_subjects):  # jobs running at an interrupt count as lost
         rows[f"projected full ablation ({full} jobs, at this sweep's finished jobs/s)"] = \
             f"{total * full / len(timings) / 60:.1f} min"
@@ -132,8 +133,7 @@ def main() -> None:
         if interrupted:
             break
     # The table after every sweep, so the jobs' own output does not split it.
-    configurations = len(CELLS.split(","))
-    print(f"\nTable 2 + Table 3 ablation: {configurations} configurations × "
+    print(f"\nTable 2 + Table 3 ablation: {len(CELLS)} configurations × "
           f"{n_folds} of {n_subjects} folds, {cache.size}², {args.epochs} epochs, "
           f"{f'{args.jobs_per_gpu} job(s) per GPU' if args.gpu else 'CPU slots'}"
           f"{' under MPS' if args.mps else ''}"
