@@ -59,8 +59,9 @@ class GpusLauncherConf:
     gpus: Optional[list] = None  # GPU indices to use; None = all that torch sees
     n_jobs: Optional[int] = None  # without GPUs: concurrent CPU jobs; None = 2 (or 1 on one core)
     mps: bool = False  # run packed GPU jobs under CUDA MPS, so their kernels overlap on the GPU
-    start: str = "forked"  # forked: a fresh process per job, forked from a preloaded server |
-    #                        warm: one long-lived process per slot runs its jobs | exec: a new interpreter per job
+    # forked: a fresh process per job, forked from a preloaded server | warm: one long-lived
+    # process per slot runs its jobs one after another | exec: a new interpreter per job
+    start: str = "forked"
 
 
 ConfigStore.instance().store(group="hydra/launcher", name="gpus", node=GpusLauncherConf,
