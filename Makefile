@@ -40,7 +40,7 @@ bench-train: setup  ## one LOSO job through mer-train vs a bare PyTorch loop on 
 bench-sweep: setup  ## Table 2 + 3 ablation through the gpus launcher (small scale; see the script for full size)
 	$(BIN)/python benchmarks/bench_sweep.py $(BENCH_ARGS)
 
-bench-step: setup  ## GPU only: one training step eager vs CUDA graphs, and the ablation's GPU-time floor
+bench-step: setup  ## GPU only: a new process's first steps, one step eager vs CUDA graphs, the GPU-time floor
 	$(BIN)/python benchmarks/bench_step.py $(BENCH_ARGS)
 
 clean:
