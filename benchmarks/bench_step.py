@@ -23,16 +23,18 @@ from mer.train.cuda_graph import GraphedTraining
 from mer.train.heads import head_loss
 
 
+def timed(work):
+    """`work()`'s result, and its wall time until the GPU has finished it."""
+    torch.cuda.synchronize()
+    started = time.perf_counter()
+    result = work()
+    torch.cuda.synchronize()
+    return result, time.perf_counter() - started
+
+
 def step_times(step, n: int, repeats: int) -> list[float]:
-    """Seconds per step of `n` synchronised steps, `repeats` times (after one warm-up round)."""
-    times = []
-    for _ in range(repeats + 1):
-        torch.cuda.synchronize()
-        started = time.perf_counter()
-        for _ in range(n):
-            step()
-        torch.cuda.synchronize()
-        times.append((time.perf_counter() - started) / n)
+    """Seconds per step of `n` steps in a row, `repeats` times (after one warm-up round)."""
+    times = [timed(lambda: [step() for _ in range(n)])[1] / n for _ in range(repeats + 1)]
     return times[1:]
 
 
@@ -68,14 +70,6 @@ def main() -> None:
         opt.zero_grad()
         loss.backward()
         opt.step()
-
-    def timed(work):
-        """`work()`'s result, and its wall time until the GPU has finished it."""
-        torch.cuda.synchronize()
-        started = time.perf_counter()
-        result = work()
-        torch.cuda.synchronize()
-        return result, time.perf_counter() - started
 
     def capture() -> GraphedTraining:
         with torch.autocast("cuda", torch.bfloat16):
