@@ -28,6 +28,10 @@ def workspace(tmp_path_factory) -> Path:
     return base
 
 
+# The gpus launcher on CPU slots (asked for explicitly, so the tests pass on a GPU machine too).
+CPU_SLOTS = ("hydra/launcher=gpus", "hydra.launcher.gpus=[]")
+
+
 def sweep_command(workspace: Path, sweep_dir: Path, *args: str) -> list[str]:
     """`mer-train -m` on the small release at 32², one epoch, into `sweep_dir`."""
     exe = Path(sys.executable).with_name("mer-train")
@@ -43,6 +47,12 @@ def sweep(workspace: Path, sweep_dir: Path, *args: str) -> subprocess.CompletedP
                           text=True, cwd=workspace, timeout=600)
 
 
+def mer_report(sweep_dir: Path) -> subprocess.CompletedProcess:
+    """Run the real `mer-report` console script on a sweep dir."""
+    return subprocess.run([str(Path(sys.executable).with_name("mer-report")), str(sweep_dir)],
+                          capture_output=True, text=True, timeout=300)
+
+
 def job_dirs(sweep_dir: Path) -> dict[str, Path]:
     """Job dirs of a sweep by their fold override."""
     return {p.name.split(",")[0]: p for p in sweep_dir.iterdir() if p.is_dir()}
@@ -51,8 +61,8 @@ def job_dirs(sweep_dir: Path) -> dict[str, Path]:
 @pytest.mark.parametrize("start", ["forked", "warm"])  # exec: see the killed-job test
 def test_gpus_launcher_runs_cpu_jobs_concurrently_in_distinct_slots(workspace: Path, start) -> None:
     out = workspace / f"gpus-{start}"
-    result = sweep(workspace, out, "hydra/launcher=gpus", "hydra.launcher.gpus=[]",  # CPU slots
-                   "hydra.launcher.n_jobs=2", f"hydra.launcher.start={start}", "data.fold=0,1,2")
+    result = sweep(workspace, out, *CPU_SLOTS, "hydra.launcher.n_jobs=2",
+                   f"hydra.launcher.start={start}", "data.fold=0,1,2")
     assert result.returncode == 0, result.stderr[-3000:]
     records = [json.loads((d / LAUNCHER_RECORD).read_text()) for d in job_dirs(out).values()]
     assert len(records) == 3 and all(r["returncode"] == 0 for r in records)
@@ -90,8 +100,7 @@ def test_gpu_slots_pack_jobs_per_gpu_and_share_the_cores(monkeypatch) -> None:
     ("hydra.launcher.start=spawn", "hydra.launcher.start='spawn': choose one of forked, warm, exec"),
 ])
 def test_a_launcher_option_mistake_is_one_line(workspace: Path, option, message) -> None:
-    result = sweep(workspace, workspace / "mistake", "hydra/launcher=gpus", "hydra.launcher.gpus=[]",
-                   option, "data.fold=0")
+    result = sweep(workspace, workspace / "mistake", *CPU_SLOTS, option, "data.fold=0")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == "error: " + message
 
@@ -112,8 +121,8 @@ def test_mps_without_its_control_binary_says_what_to_install() -> None:
 def test_a_job_killed_outright_is_recorded_and_the_sweep_goes_on(workspace: Path, start) -> None:
     out = workspace / f"killed-{start}"
     # A config that makes each job SIGKILL itself while building its trainer: no Python cleanup.
-    result = sweep(workspace, out, "hydra/launcher=gpus", "hydra.launcher.gpus=[]",
-                   "hydra.launcher.n_jobs=1", f"hydra.launcher.start={start}", "data.fold=0,1",
+    result = sweep(workspace, out, *CPU_SLOTS, "hydra.launcher.n_jobs=1",
+                   f"hydra.launcher.start={start}", "data.fold=0,1",
                    "+trainer.callbacks=[{_target_:signal.raise_signal,_args_:[9]}]")
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = [d for d in out.iterdir() if d.is_dir()]
@@ -128,7 +137,7 @@ def test_a_job_killed_outright_is_recorded_and_the_sweep_goes_on(workspace: Path
 
 def test_ctrl_c_stops_the_sweep_and_a_rerun_goes_on(workspace: Path) -> None:
     out = workspace / "interrupted"
-    args = ["hydra/launcher=gpus", "hydra.launcher.gpus=[]", "hydra.launcher.n_jobs=1",
+    args = [*CPU_SLOTS, "hydra.launcher.n_jobs=1",
             "hydra.launcher.start=warm", "data.fold=0,1,2"]
     # Its own process group, as a terminal's: Ctrl-C reaches the launcher and its jobs alike.
     job = subprocess.Popen(sweep_command(workspace, out, *args),
@@ -154,8 +163,8 @@ def test_ctrl_c_stops_the_sweep_and_a_rerun_goes_on(workspace: Path) -> None:
 
 def test_a_warm_worker_runs_its_slots_jobs_until_one_fails(workspace: Path) -> None:
     out = workspace / "warm"
-    result = sweep(workspace, out, "hydra/launcher=gpus", "hydra.launcher.gpus=[]",
-                   "hydra.launcher.n_jobs=1", "hydra.launcher.start=warm", "data.fold=0,9,1,2")
+    result = sweep(workspace, out, *CPU_SLOTS, "hydra.launcher.n_jobs=1",
+                   "hydra.launcher.start=warm", "data.fold=0,9,1,2")
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = job_dirs(out)
     records = sorted((json.loads((d / LAUNCHER_RECORD).read_text()) | {"dir": d}
@@ -172,7 +181,7 @@ def test_a_warm_worker_runs_its_slots_jobs_until_one_fails(workspace: Path) -> N
 
 def test_a_job_in_a_warm_worker_predicts_as_it_would_in_a_fresh_process(workspace: Path) -> None:
     """Nothing of a warm worker's first job (seeds, flags, Hydra state) reaches its second."""
-    launcher = ["hydra/launcher=gpus", "hydra.launcher.gpus=[]", "hydra.launcher.n_jobs=1",
+    launcher = [*CPU_SLOTS, "hydra.launcher.n_jobs=1",
                 "trainer=deterministic", "trainer.max_epochs=2"]
     warm = sweep(workspace, workspace / "warm_pair", *launcher, "hydra.launcher.start=warm",
                  "data.fold=0,1")
@@ -205,12 +214,11 @@ def test_a_warm_worker_puts_back_torch_flags_between_jobs() -> None:
 
 def test_paper_ablation_is_one_sweep_and_one_report_of_tables_2_and_3(workspace: Path) -> None:
     out = workspace / "ablation"
-    result = sweep(workspace, out, "experiment=paper_ablation", "hydra/launcher=gpus",
-                   "hydra.launcher.gpus=[]", "hydra.launcher.start=warm", "data.fold=0,1")
+    result = sweep(workspace, out, "experiment=paper_ablation", *CPU_SLOTS,
+                   "hydra.launcher.start=warm", "data.fold=0,1")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "[10/10]" in result.stdout  # 5 cells × 2 folds
-    report = subprocess.run([str(Path(sys.executable).with_name("mer-report")), str(out)],
-                            capture_output=True, text=True, timeout=300)
+    report = mer_report(out)
     assert report.returncode == 0, report.stderr
     table = pd.read_csv(out / "report.csv")
     assert sorted(zip(table["input"], table["head"])) == [
@@ -245,8 +253,7 @@ def test_a_failing_job_does_not_stop_the_others(workspace: Path) -> None:
     failed = (jobs["data.fold=9"] / FAILED).read_text()
     assert failed.startswith("MerError: data.fold=9 is out of range")
     assert "FAILED (MerError: data.fold=9" in result.stderr
-    report = subprocess.run([str(Path(sys.executable).with_name("mer-report")), str(out)],
-                            capture_output=True, text=True, timeout=300)
+    report = mer_report(out)
     assert report.returncode == 0, report.stderr
     assert "data.fold=9" in (out / "report.md").read_text()
 
