@@ -161,6 +161,36 @@ def test_ctrl_c_stops_the_sweep_and_a_rerun_goes_on(workspace: Path) -> None:
     assert len(list(out.glob("*/" + METRICS))) == 3
 
 
+@pytest.mark.parametrize("start", ["warm", "exec"])  # forked jobs are killed as warm workers are
+def test_a_job_that_ignores_ctrl_c_is_killed_after_the_grace_period(workspace: Path, start) -> None:
+    out, reached = workspace / f"stuck-{start}", workspace / f"stuck-{start}-reached"
+    # Each job ignores Ctrl-C, then hangs while building its trainer, as a job stuck in a GPU
+    # call would; the marker dir (relative: a job's dir name holds its overrides) says it got there.
+    args = [*CPU_SLOTS, "hydra.launcher.n_jobs=1", f"hydra.launcher.start={start}",
+            "hydra.launcher.stop_grace_s=2", "data.fold=0,1",
+            "+trainer.callbacks=[{_target_:signal.signal,_args_:[2,1]},"
+            f"{{_target_:os.mkdir,_args_:[{reached.name}]}},{{_target_:time.sleep,_args_:[600]}}]"]
+    job = subprocess.Popen(sweep_command(workspace, out, *args), cwd=workspace,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not reached.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.killpg(job.pid, signal.SIGINT)
+    stopped = time.monotonic()
+    _, stderr = job.communicate(timeout=120)
+    assert job.returncode == 130 and "Traceback" not in stderr, stderr[-3000:]
+    assert time.monotonic() - stopped < 60  # not the job's 600 s
+    lines = stderr.splitlines()  # (a killed job's semaphores may draw a warning after them)
+    said = lines.index("killing 1 job(s) still running after Ctrl-C")
+    assert lines[said + 1] == ("interrupted: 1 of 2 jobs ran (an interrupted job is recorded as "
+                               "failed); rerun the same command to go on, finished jobs are skipped")
+    [ran] = [d for d in out.iterdir() if d.is_dir() and (d / LAUNCHER_RECORD).exists()]
+    assert "data.fold=0" in ran.name
+    assert json.loads((ran / LAUNCHER_RECORD).read_text())["returncode"] == -signal.SIGKILL
+    assert (ran / FAILED).read_text().startswith("exit code -9")
+
+
 def test_a_warm_worker_runs_its_slots_jobs_until_one_fails(workspace: Path) -> None:
     out = workspace / "warm"
     result = sweep(workspace, out, *CPU_SLOTS, "hydra.launcher.n_jobs=1",

@@ -25,12 +25,13 @@ import os
 import queue
 import runpy
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -62,6 +63,10 @@ class GpusLauncherConf:
     # forked: a fresh process per job, forked from a preloaded server | warm: one long-lived
     # process per slot runs its jobs one after another | exec: a new interpreter per job
     start: str = "forked"
+    # after Ctrl-C, seconds the running jobs get to end before they are killed (a job stuck in a
+    # GPU call, or one that ignores the signal, would otherwise hold the sweep open); a second
+    # Ctrl-C kills them at once
+    stop_grace_s: float = 30.0
 
 
 ConfigStore.instance().store(group="hydra/launcher", name="gpus", node=GpusLauncherConf,
@@ -100,7 +105,10 @@ def cuda_mps(enabled: bool, probe_gpu: str = "0") -> Iterator[dict[str, str]]:
     for path in env.values():
         Path(path).mkdir()
     daemon_env = {**os.environ, **env}
-    started = subprocess.run([control, "-d"], env=daemon_env, capture_output=True, text=True)
+    # Its own session: a Ctrl-C to the sweep's process group must not take the GPU from under
+    # the jobs still ending.
+    started = subprocess.run([control, "-d"], env=daemon_env, capture_output=True, text=True,
+                             start_new_session=True)
     if started.returncode != 0:
         shutil.rmtree(base, ignore_errors=True)
         raise MerError(f"could not start CUDA MPS ({(started.stderr or started.stdout).strip()}): "
@@ -117,8 +125,12 @@ def cuda_mps(enabled: bool, probe_gpu: str = "0") -> Iterator[dict[str, str]]:
         log.info("CUDA MPS control daemon started (pipe %s)", env["CUDA_MPS_PIPE_DIRECTORY"])
         yield env
     finally:
-        subprocess.run([control], input="quit\n", env=daemon_env, capture_output=True, text=True,
-                       timeout=120)
+        try:
+            subprocess.run([control], input="quit\n", env=daemon_env, capture_output=True,
+                           text=True, timeout=120)
+        except subprocess.TimeoutExpired:
+            log.warning("the CUDA MPS control daemon did not quit within 120 s (pipe %s)",
+                        env["CUDA_MPS_PIPE_DIRECTORY"])
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -177,9 +189,11 @@ def _run_in_process(argv: list[str]) -> int:
 
 
 def _enter_slot(env: dict[str, str]) -> None:
-    """Take a slot's environment and torch thread count (before anything initialises CUDA)."""
+    """Take a slot's environment and torch thread count (before anything initialises CUDA), and
+    Python's own Ctrl-C handler (Lightning ignores Ctrl-C once it has stopped a fit on one)."""
     import torch  # preloaded with the app: no import cost here
 
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     os.environ.clear()
     os.environ.update(env)
     if env.get("OMP_NUM_THREADS"):
@@ -240,13 +254,15 @@ class GpusLauncher(Launcher):
     """Runs each sweep job as `<this entry point> <overrides>` in a free slot's environment."""
 
     def __init__(self, jobs_per_gpu: int = 1, gpus: Optional[list] = None,
-                 n_jobs: Optional[int] = None, mps: bool = False, start: str = "forked") -> None:
+                 n_jobs: Optional[int] = None, mps: bool = False, start: str = "forked",
+                 stop_grace_s: float = 30.0) -> None:
         self.jobs_per_gpu, self.gpus, self.n_jobs, self.mps = jobs_per_gpu, gpus, n_jobs, mps
-        self.start = start
+        self.start, self.stop_grace_s = start, stop_grace_s
         self.config: Optional[DictConfig] = None
         self.hydra_context: Optional[HydraContext] = None
         self.forkserver = None  # the multiprocessing context jobs (or warm workers) are forked from
         self.workers: dict[str, tuple[Any, Connection]] = {}  # start=warm: process, pipe by slot
+        self.running: dict[str, Any] = {}  # the process running each busy slot's job (has .kill())
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
               config: DictConfig) -> None:
@@ -287,9 +303,10 @@ class GpusLauncher(Launcher):
                     try:
                         return [f.result() for f in futures]
                     except KeyboardInterrupt:
-                        # Ctrl-C reached the running jobs too (one process group): let them end,
-                        # start no more, and say how to go on.
-                        pool.shutdown(wait=True, cancel_futures=True)
+                        # Ctrl-C reached the running jobs too (one process group): start no more,
+                        # let them end, and say how to go on.
+                        pool.shutdown(wait=False, cancel_futures=True)
+                        self._let_running_jobs_end(futures)
                         ran = sum(f.done() and not f.cancelled() for f in futures)
                         print(f"interrupted: {ran} of {total} jobs ran (an interrupted job is "
                               "recorded as failed); rerun the same command to go on, finished "
@@ -298,6 +315,21 @@ class GpusLauncher(Launcher):
             finally:
                 for slot in list(self.workers):
                     self._retire_worker(slot)
+
+    def _let_running_jobs_end(self, futures: list[Future]) -> None:
+        """After Ctrl-C: wait `stop_grace_s` for the running jobs to end, then (or at a second
+        Ctrl-C) kill the ones still running."""
+        try:
+            wait(futures, timeout=self.stop_grace_s)
+        except KeyboardInterrupt:
+            pass
+        if not all(f.done() for f in futures):
+            print(f"killing {len(self.running)} job(s) still running after Ctrl-C",
+                  file=sys.stderr, flush=True)
+        while not all(f.done() for f in futures):
+            for process in list(self.running.values()):
+                process.kill()
+            wait(futures, timeout=5)  # a job started just now is killed on the next round
 
     def _job_config(self, overrides: list[str], idx: int) -> tuple[list[str], DictConfig, int]:
         """A job's composed config, numbered as Hydra numbers sweep jobs."""
@@ -323,14 +355,17 @@ class GpusLauncher(Launcher):
             elif self.forkserver is not None:
                 job = self.forkserver.Process(target=run_forked_job, args=(argv, env, log_path))
                 job.start()
+                self.running[slot["MER_SLOT"]] = job
                 job.join()
                 pid, code = job.pid, job.exitcode
             else:
                 with open(log_path, "w") as out:
                     job = subprocess.Popen([sys.executable, *argv], env=env, stdout=out,
                                            stderr=subprocess.STDOUT)
+                    self.running[slot["MER_SLOT"]] = job
                     pid, code = job.pid, job.wait()
         finally:
+            self.running.pop(slot["MER_SLOT"], None)
             slots.put(slot)
         ended = time.time()
         record = {"slot": slot["MER_SLOT"], "pid": pid, "start": started, "end": ended,
@@ -362,6 +397,7 @@ class GpusLauncher(Launcher):
             theirs.close()
             self.workers[slot] = (worker, ours)
         worker, pipe = self.workers[slot]
+        self.running[slot] = worker
         pipe.send((argv, log_path))
         try:
             code = pipe.recv()
