@@ -270,6 +270,9 @@ class GpusLauncher(Launcher):
         if self.start != "exec" and "forkserver" in multiprocessing.get_all_start_methods():  # not Windows
             self.forkserver = multiprocessing.get_context("forkserver")
             self.forkserver.set_forkserver_preload([task_function.__module__])
+            from multiprocessing import forkserver
+
+            forkserver.ensure_running()  # now: its imports (seconds) overlap Hydra's config checks
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         """Run every job, at most one per slot at a time, and return when all have ended."""
@@ -289,18 +292,21 @@ class GpusLauncher(Launcher):
         total = len(job_overrides)
         log.info("gpus launcher: %d jobs on %d slots%s", total, len(environments),
                  " under CUDA MPS" if self.mps else "")
-        # Compose every job's config here, in one thread (Hydra's config loader is not
-        # thread-safe); the threads below only wait for slots and run processes.
-        jobs = [self._job_config(list(o), initial_job_idx + i) for i, o in enumerate(job_overrides)]
         with cuda_mps(self.mps, environments[0]["CUDA_VISIBLE_DEVICES"]) as mps_env:
             slots: queue.Queue = queue.Queue()
             for slot in environments:
                 slots.put({**slot, **mps_env})
+            futures: list[Future] = []
             try:
                 with ThreadPoolExecutor(slots.qsize()) as pool:
-                    futures = [pool.submit(self._run_job, list(overrides), cfg, idx, total, slots,
-                                           sweep_dir) for (overrides, cfg, idx) in jobs]
                     try:
+                        # Each job's config is composed here, in one thread (Hydra's config loader
+                        # is not thread-safe), and the job queued at once: the first jobs run
+                        # while the rest are composed. The threads only wait for slots and run
+                        # processes.
+                        for i, overrides in enumerate(job_overrides):
+                            job = self._job_config(list(overrides), initial_job_idx + i, sweep_dir)
+                            futures.append(pool.submit(self._run_job, *job, sweep_dir, total, slots))
                         return [f.result() for f in futures]
                     except KeyboardInterrupt:
                         # Ctrl-C reached the running jobs too (one process group): start no more,
@@ -331,18 +337,18 @@ class GpusLauncher(Launcher):
                 process.kill()
             wait(futures, timeout=5)  # a job started just now is killed on the next round
 
-    def _job_config(self, overrides: list[str], idx: int) -> tuple[list[str], DictConfig, int]:
-        """A job's composed config, numbered as Hydra numbers sweep jobs."""
+    def _job_config(self, overrides: list[str], idx: int,
+                    sweep_dir: Path) -> tuple[list[str], DictConfig, int, Path]:
+        """A job's composed config, numbered as Hydra numbers sweep jobs, and its dir."""
         sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
         with open_dict(sweep_config):
             sweep_config.hydra.job.id = f"{idx}"
             sweep_config.hydra.job.num = idx
-        return overrides, sweep_config, idx
+        return overrides, sweep_config, idx, sweep_dir / str(sweep_config.hydra.sweep.subdir)
 
-    def _run_job(self, overrides: list[str], sweep_config: DictConfig, idx: int, total: int,
-                 slots: queue.Queue, sweep_dir: Path) -> JobReturn:
+    def _run_job(self, overrides: list[str], sweep_config: DictConfig, idx: int, job_dir: Path,
+                 sweep_dir: Path, total: int, slots: queue.Queue) -> JobReturn:
         """Wait for a free slot, run the job in it (as `start` says), give the slot back."""
-        job_dir = sweep_dir / str(sweep_config.hydra.sweep.subdir)
         job_dir.mkdir(parents=True, exist_ok=True)
         slot = slots.get()
         started = time.time()
