@@ -134,6 +134,26 @@ def cuda_mps(enabled: bool, probe_gpu: str = "0") -> Iterator[dict[str, str]]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+def mps_terminate_clients(mps_env: dict[str, str], pids: list[int]) -> None:
+    """Have the sweep's MPS server drop these processes' GPU work, before they are killed: MPS's
+    supported way to end a client early (one killed with GPU work in flight can leave the server,
+    and with it every other job, hung)."""
+    control = shutil.which("nvidia-cuda-mps-control")
+    env = {**os.environ, **mps_env}
+
+    def ask(command: str) -> str:
+        try:
+            return subprocess.run([control], input=command + "\n", env=env, capture_output=True,
+                                  text=True, timeout=30).stdout
+        except subprocess.TimeoutExpired:
+            log.warning("CUDA MPS did not answer %r within 30 s", command)
+            return ""
+
+    for server in ask("get_server_list").split():
+        for pid in pids:
+            ask(f"terminate_client {server} {pid}")
+
+
 def run_forked_job(argv: list[str], env: dict[str, str], log_path: str) -> None:
     """In a process forked from the preloaded server: take the job's slot, then run the entry
     script as `python argv...` would."""
@@ -263,6 +283,7 @@ class GpusLauncher(Launcher):
         self.forkserver = None  # the multiprocessing context jobs (or warm workers) are forked from
         self.workers: dict[str, tuple[Any, Connection]] = {}  # start=warm: process, pipe by slot
         self.running: dict[str, Any] = {}  # the process running each busy slot's job (has .kill())
+        self.mps_env: dict[str, str] = {}  # the running sweep's MPS pipe dirs, with mps=true
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
               config: DictConfig) -> None:
@@ -293,6 +314,7 @@ class GpusLauncher(Launcher):
         log.info("gpus launcher: %d jobs on %d slots%s", total, len(environments),
                  " under CUDA MPS" if self.mps else "")
         with cuda_mps(self.mps, environments[0]["CUDA_VISIBLE_DEVICES"]) as mps_env:
+            self.mps_env = mps_env
             slots: queue.Queue = queue.Queue()
             for slot in environments:
                 slots.put({**slot, **mps_env})
@@ -333,7 +355,10 @@ class GpusLauncher(Launcher):
             print(f"killing {len(self.running)} job(s) still running after Ctrl-C",
                   file=sys.stderr, flush=True)
         while not all(f.done() for f in futures):
-            for process in list(self.running.values()):
+            stuck = list(self.running.values())
+            if self.mps_env:
+                mps_terminate_clients(self.mps_env, [process.pid for process in stuck])
+            for process in stuck:
                 process.kill()
             wait(futures, timeout=5)  # a job started just now is killed on the next round
 
