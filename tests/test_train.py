@@ -268,18 +268,20 @@ def test_two_fold_multirun_end_to_end(workspace: Path) -> None:
 
 
 def test_wandb_logs_each_fold_offline_for_real(workspace: Path, tmp_path: Path, monkeypatch) -> None:
-    """logger=wandb without credentials: a real offline W&B run in the run dir, named by fold."""
+    """logger=wandb without credentials: a real offline W&B run in the run dir, named by fold,
+    written in full when the job returns, also for a second job in one process (a warm worker)."""
     for key in [k for k in __import__("os").environ if k.startswith("WANDB_")]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc, so no credentials
     monkeypatch.setenv("WANDB_SILENT", "true")
-    cfg = compose_train(workspace, "logger=wandb", "trainer.max_epochs=1", "data.fold=2")
-    train(cfg, tmp_path / "run")
-    (run,) = (tmp_path / "run" / "wandb").glob("offline-run-*")
-    assert list(run.glob("run-*.wandb"))
-    # Lightning's logger writes the run's name and config into the run files.
-    record = b"".join(p.read_bytes() for p in run.glob("run-*.wandb"))
-    assert b"fold2-sub03" in record and b"test/accuracy" in record
+    for fold, subject in ((1, "sub02"), (2, "sub03")):
+        cfg = compose_train(workspace, "logger=wandb", "trainer.max_epochs=1", f"data.fold={fold}")
+        train(cfg, tmp_path / f"run{fold}")
+        (run,) = (tmp_path / f"run{fold}" / "wandb").glob("offline-run-*")
+        assert list(run.glob("run-*.wandb"))
+        # Lightning's logger writes the run's name and config into the run files.
+        record = b"".join(p.read_bytes() for p in run.glob("run-*.wandb"))
+        assert f"fold{fold}-{subject}".encode() in record and b"test/accuracy" in record
 
 
 def test_pretrained_weights_load_from_a_file_or_say_where_to_put_them(tmp_path: Path) -> None:

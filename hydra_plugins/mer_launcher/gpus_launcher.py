@@ -11,7 +11,8 @@ its job ends. How a job's process starts is `start`:
   replaced, so a failure cannot leak into the next job.
 - `exec`: a new interpreter per job.
 A job that crashes, even without Python's help (segfault, out-of-memory kill), is recorded in its
-dir and the sweep goes on. With `mps=true` the sweep runs under its own CUDA MPS control daemon, so
+dir and the sweep goes on. Ctrl-C starts no more jobs and gives the running ones `stop_grace_s` to
+end, then kills those still running. With `mps=true` the sweep runs under its own CUDA MPS control daemon, so
 packed jobs' kernels run on a GPU at the same time instead of taking turns (separate processes
 otherwise time-slice a GPU).
 """

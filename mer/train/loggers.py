@@ -57,4 +57,10 @@ def close_loggers(loggers: list[Logger], metrics: dict) -> None:
         logger.log_metrics({f"test/{k}": v for k, v in metrics.items() if isinstance(v, (int, float))})
         logger.finalize("success")
         if isinstance(logger, WandbLogger):
+            import wandb
+
             logger.experiment.finish()
+            # Finish can return before W&B's service has written the run's file (seen when the
+            # process's service served an earlier run, as in a warm worker's second job): shut
+            # the service down, which waits for it; the next run starts its own.
+            wandb.teardown()
