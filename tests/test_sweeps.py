@@ -53,6 +53,14 @@ def mer_report(sweep_dir: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
+def as_from_a_terminal() -> None:
+    """In a sweep's process, before it starts: a process group of its own, as a terminal gives a
+    command, and Ctrl-C at its default (a shell's background job, e.g. `make test &`, ignores it,
+    and children inherit that)."""
+    os.setsid()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def job_dirs(sweep_dir: Path) -> dict[str, Path]:
     """Job dirs of a sweep by their fold override."""
     return {p.name.split(",")[0]: p for p in sweep_dir.iterdir() if p.is_dir()}
@@ -142,7 +150,7 @@ def test_ctrl_c_stops_the_sweep_and_a_rerun_goes_on(workspace: Path) -> None:
     # Its own process group, as a terminal's: Ctrl-C reaches the launcher and its jobs alike.
     job = subprocess.Popen(sweep_command(workspace, out, *args),
                            cwd=workspace, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           start_new_session=True)
+                           preexec_fn=as_from_a_terminal)
     deadline = time.monotonic() + 120
     while not list(out.glob("*/launcher.log")) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -172,7 +180,7 @@ def test_a_job_that_ignores_ctrl_c_is_killed_after_the_grace_period(workspace: P
             f"{{_target_:os.mkdir,_args_:[{reached.name}]}},{{_target_:time.sleep,_args_:[600]}}]"]
     job = subprocess.Popen(sweep_command(workspace, out, *args), cwd=workspace,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           start_new_session=True)
+                           preexec_fn=as_from_a_terminal)
     deadline = time.monotonic() + 120
     while not reached.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
