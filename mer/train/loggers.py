@@ -60,7 +60,7 @@ def close_loggers(loggers: list[Logger], metrics: dict) -> None:
             import wandb
 
             logger.experiment.finish()
-            # Finish can return before W&B's service has written the run's file (seen when the
-            # process's service served an earlier run, as in a warm worker's second job): shut
-            # the service down, which waits for it; the next run starts its own.
+            # Finish can return before W&B's service has written the run's file (seen after an
+            # earlier run had used the same process's service): shut the service down, which
+            # waits for it, so the job's files are whole when it ends; the next run starts its own.
             wandb.teardown()
