@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 import pytest
@@ -59,6 +60,23 @@ def as_from_a_terminal() -> None:
     and children inherit that)."""
     os.setsid()
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def ctrl_c_sweep(workspace: Path, sweep_dir: Path, args: list[str], ready: Callable[[], bool],
+                 timeout: float) -> tuple[int, str, float]:
+    """Start `sweep_command` as from a terminal, wait (up to 120 s) until `ready()`, then Ctrl-C
+    its process group, which reaches the launcher and its jobs alike; its exit code, its stderr,
+    and the seconds from the signal to its end (at most `timeout`)."""
+    job = subprocess.Popen(sweep_command(workspace, sweep_dir, *args), cwd=workspace,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           preexec_fn=as_from_a_terminal)
+    deadline = time.monotonic() + 120
+    while not ready() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.killpg(job.pid, signal.SIGINT)
+    stopped = time.monotonic()
+    _, stderr = job.communicate(timeout=timeout)
+    return job.returncode, stderr, time.monotonic() - stopped
 
 
 def job_dirs(sweep_dir: Path) -> dict[str, Path]:
@@ -147,16 +165,9 @@ def test_ctrl_c_stops_the_sweep_and_a_rerun_goes_on(workspace: Path) -> None:
     out = workspace / "interrupted"
     args = [*CPU_SLOTS, "hydra.launcher.n_jobs=1",
             "hydra.launcher.start=warm", "data.fold=0,1,2"]
-    # Its own process group, as a terminal's: Ctrl-C reaches the launcher and its jobs alike.
-    job = subprocess.Popen(sweep_command(workspace, out, *args),
-                           cwd=workspace, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           preexec_fn=as_from_a_terminal)
-    deadline = time.monotonic() + 120
-    while not list(out.glob("*/launcher.log")) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    os.killpg(job.pid, signal.SIGINT)
-    _, stderr = job.communicate(timeout=300)
-    assert job.returncode == 130 and "Traceback" not in stderr
+    code, stderr, _ = ctrl_c_sweep(workspace, out, args, lambda: any(out.glob("*/launcher.log")),
+                                   timeout=300)
+    assert code == 130 and "Traceback" not in stderr
     assert re.fullmatch(r"interrupted: [12] of 3 jobs ran \(an interrupted job is recorded as "
                         r"failed\); rerun the same command to go on, finished jobs are skipped",
                         stderr.strip().splitlines()[-1])
@@ -178,17 +189,9 @@ def test_a_job_that_ignores_ctrl_c_is_killed_after_the_grace_period(workspace: P
             "hydra.launcher.stop_grace_s=2", "data.fold=0,1",
             "+trainer.callbacks=[{_target_:signal.signal,_args_:[2,1]},"
             f"{{_target_:os.mkdir,_args_:[{reached.name}]}},{{_target_:time.sleep,_args_:[600]}}]"]
-    job = subprocess.Popen(sweep_command(workspace, out, *args), cwd=workspace,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           preexec_fn=as_from_a_terminal)
-    deadline = time.monotonic() + 120
-    while not reached.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    os.killpg(job.pid, signal.SIGINT)
-    stopped = time.monotonic()
-    _, stderr = job.communicate(timeout=120)
-    assert job.returncode == 130 and "Traceback" not in stderr, stderr[-3000:]
-    assert time.monotonic() - stopped < 60  # not the job's 600 s
+    code, stderr, took = ctrl_c_sweep(workspace, out, args, reached.exists, timeout=120)
+    assert code == 130 and "Traceback" not in stderr, stderr[-3000:]
+    assert took < 60  # not the job's 600 s
     lines = stderr.splitlines()  # (a killed job's semaphores may draw a warning after them)
     said = lines.index("killing 1 job(s) still running after Ctrl-C")
     assert lines[said + 1] == ("interrupted: 1 of 2 jobs ran (an interrupted job is recorded as "

@@ -12,9 +12,9 @@ its job ends. How a job's process starts is `start`:
 - `exec`: a new interpreter per job.
 A job that crashes, even without Python's help (segfault, out-of-memory kill), is recorded in its
 dir and the sweep goes on. Ctrl-C starts no more jobs and gives the running ones `stop_grace_s` to
-end, then kills those still running. With `mps=true` the sweep runs under its own CUDA MPS control daemon, so
-packed jobs' kernels run on a GPU at the same time instead of taking turns (separate processes
-otherwise time-slice a GPU).
+end, then kills those still running. With `mps=true` the sweep runs under its own CUDA MPS control
+daemon, so packed jobs' kernels run on a GPU at the same time instead of taking turns (separate
+processes otherwise time-slice a GPU).
 """
 
 
@@ -50,6 +50,7 @@ from mer.runs import FAILED, LAUNCHER_RECORD
 
 log = logging.getLogger(__name__)
 STARTS = ("forked", "warm", "exec")
+MPS_CONTROL = "nvidia-cuda-mps-control"
 
 
 @dataclass
@@ -97,7 +98,7 @@ def cuda_mps(enabled: bool, probe_gpu: str = "0") -> Iterator[dict[str, str]]:
     if not enabled:
         yield {}
         return
-    control = shutil.which("nvidia-cuda-mps-control")
+    control = shutil.which(MPS_CONTROL)
     if control is None:
         raise MerError("hydra.launcher.mps=true needs nvidia-cuda-mps-control (part of NVIDIA's "
                        "driver utilities) on PATH: install it, or drop hydra.launcher.mps")
@@ -126,33 +127,29 @@ def cuda_mps(enabled: bool, probe_gpu: str = "0") -> Iterator[dict[str, str]]:
         log.info("CUDA MPS control daemon started (pipe %s)", env["CUDA_MPS_PIPE_DIRECTORY"])
         yield env
     finally:
-        try:
-            subprocess.run([control], input="quit\n", env=daemon_env, capture_output=True,
-                           text=True, timeout=120)
-        except subprocess.TimeoutExpired:
-            log.warning("the CUDA MPS control daemon did not quit within 120 s (pipe %s)",
-                        env["CUDA_MPS_PIPE_DIRECTORY"])
+        mps_command("quit", env, timeout=120)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def mps_command(command: str, mps_env: dict[str, str], timeout: float = 30) -> str:
+    """One command to the sweep's MPS control daemon (pipe dirs in `mps_env`); its answer, or ""
+    (and a warning) if it gave none within `timeout` seconds."""
+    try:
+        return subprocess.run([MPS_CONTROL], input=command + "\n", env={**os.environ, **mps_env},
+                              capture_output=True, text=True, timeout=timeout).stdout
+    except subprocess.TimeoutExpired:
+        log.warning("CUDA MPS did not answer %r within %g s (pipe %s)", command, timeout,
+                    mps_env["CUDA_MPS_PIPE_DIRECTORY"])
+        return ""
 
 
 def mps_terminate_clients(mps_env: dict[str, str], pids: list[int]) -> None:
     """Have the sweep's MPS server drop these processes' GPU work, before they are killed: MPS's
     supported way to end a client early (one killed with GPU work in flight can leave the server,
     and with it every other job, hung)."""
-    control = shutil.which("nvidia-cuda-mps-control")
-    env = {**os.environ, **mps_env}
-
-    def ask(command: str) -> str:
-        try:
-            return subprocess.run([control], input=command + "\n", env=env, capture_output=True,
-                                  text=True, timeout=30).stdout
-        except subprocess.TimeoutExpired:
-            log.warning("CUDA MPS did not answer %r within 30 s", command)
-            return ""
-
-    for server in ask("get_server_list").split():
+    for server in mps_command("get_server_list", mps_env).split():
         for pid in pids:
-            ask(f"terminate_client {server} {pid}")
+            mps_command(f"terminate_client {server} {pid}", mps_env)
 
 
 def run_forked_job(argv: list[str], env: dict[str, str], log_path: str) -> None:
@@ -284,7 +281,6 @@ class GpusLauncher(Launcher):
         self.forkserver = None  # the multiprocessing context jobs (or warm workers) are forked from
         self.workers: dict[str, tuple[Any, Connection]] = {}  # start=warm: process, pipe by slot
         self.running: dict[str, Any] = {}  # the process running each busy slot's job (has .kill())
-        self.mps_env: dict[str, str] = {}  # the running sweep's MPS pipe dirs, with mps=true
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
               config: DictConfig) -> None:
@@ -315,7 +311,6 @@ class GpusLauncher(Launcher):
         log.info("gpus launcher: %d jobs on %d slots%s", total, len(environments),
                  " under CUDA MPS" if self.mps else "")
         with cuda_mps(self.mps, environments[0]["CUDA_VISIBLE_DEVICES"]) as mps_env:
-            self.mps_env = mps_env
             slots: queue.Queue = queue.Queue()
             for slot in environments:
                 slots.put({**slot, **mps_env})
@@ -335,7 +330,7 @@ class GpusLauncher(Launcher):
                         # Ctrl-C reached the running jobs too (one process group): start no more,
                         # let them end, and say how to go on.
                         pool.shutdown(wait=False, cancel_futures=True)
-                        self._let_running_jobs_end(futures)
+                        self._let_running_jobs_end(futures, mps_env)
                         ran = sum(f.done() and not f.cancelled() for f in futures)
                         print(f"interrupted: {ran} of {total} jobs ran (an interrupted job is "
                               "recorded as failed); rerun the same command to go on, finished "
@@ -345,9 +340,9 @@ class GpusLauncher(Launcher):
                 for slot in list(self.workers):
                     self._retire_worker(slot)
 
-    def _let_running_jobs_end(self, futures: list[Future]) -> None:
+    def _let_running_jobs_end(self, futures: list[Future], mps_env: dict[str, str]) -> None:
         """After Ctrl-C: wait `stop_grace_s` for the running jobs to end, then (or at a second
-        Ctrl-C) kill the ones still running."""
+        Ctrl-C) kill the ones still running (first dropped by MPS's server, under `mps_env`)."""
         try:
             wait(futures, timeout=self.stop_grace_s)
         except KeyboardInterrupt:
@@ -357,8 +352,8 @@ class GpusLauncher(Launcher):
                   file=sys.stderr, flush=True)
         while not all(f.done() for f in futures):
             stuck = list(self.running.values())
-            if self.mps_env:
-                mps_terminate_clients(self.mps_env, [process.pid for process in stuck])
+            if mps_env:
+                mps_terminate_clients(mps_env, [process.pid for process in stuck])
             for process in stuck:
                 process.kill()
             wait(futures, timeout=5)  # a job started just now is killed on the next round
