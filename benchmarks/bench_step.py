@@ -7,6 +7,9 @@ GPU runs one job's kernels at a time, as it does for jobs in separate processes 
 it): jobs × epochs × steps per epoch × GPU time per step. It also times what a new process pays
 before its steps run at that speed: the first step at each batch shape (each kernel is set up on
 its first call), which warm workers (`hydra.launcher.start=warm`) pay once per slot, not per job.
+`--packed 160 512` also times graphed steps at larger batches: their time per sample is what the
+GPU could reach if it ran several jobs' steps as one (MPS overlapping their kernels comes at
+best close to it), so the ablation at that rate is the floor of any packing on this card.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--train-samples", type=int, default=235, help="a CASME II fold's training set")
     parser.add_argument("--compile", help="also time torch.compile in this mode (e.g. reduce-overhead)")
+    parser.add_argument("--packed", type=int, nargs="*", default=[],
+                        help="also time graphed steps at these larger batches (the packing floor)")
     parser.add_argument("--cudnn-benchmark", choices=("on", "off"), default="on",
                         help="cuDNN autotuning (trainer.benchmark; off in mer's default config)")
     args = parser.parse_args()
@@ -58,9 +63,9 @@ def main() -> None:
     trunk, width = mobilenet_v2_features(2)
     net = torch.nn.Sequential(trunk, torch.nn.Dropout(0.2), torch.nn.Linear(width, 5)).to(device)
     net = net.to(memory_format=torch.channels_last)
-    x = torch.randn(args.batch, 2, args.size, args.size, device=device)
+    x = torch.randn(max([args.batch, *args.packed]), 2, args.size, args.size, device=device)
     x = x.contiguous(memory_format=torch.channels_last)
-    y = torch.randint(0, 5, (args.batch,), device=device)
+    y = torch.randint(0, 5, (len(x),), device=device)
     loss_fn = head_loss("hinge")
     opt = torch.optim.Adam(net.parameters(), lr=1e-4, weight_decay=1e-3, fused=True)
 
@@ -71,9 +76,9 @@ def main() -> None:
         loss.backward()
         opt.step()
 
-    def capture() -> GraphedTraining:
+    def capture(rows: int = args.batch) -> GraphedTraining:
         with torch.autocast("cuda", torch.bfloat16):
-            return GraphedTraining(torch.nn.Sequential(*net), x)
+            return GraphedTraining(torch.nn.Sequential(*net), x[:rows])
 
     # This process's first steps, before anything else has called a kernel.
     last = args.train_samples % args.batch or args.batch  # a fold's smaller last batch
@@ -87,6 +92,11 @@ def main() -> None:
         fused = torch.compile(torch.nn.Sequential(*net), mode=args.compile)
         compile_s = timed(lambda: [step(fused) for _ in range(3)])[1]
         compiled = step_times(lambda: step(fused), args.steps, args.repeats)
+    packed = {}  # batch -> graphed step time
+    for rows in args.packed:
+        at_rows = capture(rows)
+        packed[rows] = statistics.median(step_times(lambda: step(at_rows, rows), args.steps, args.repeats))
+        del at_rows
     gpu = statistics.median(replayed)  # launches are cheap here, so this is GPU time
     steps_per_epoch = math.ceil(args.train_samples / args.batch)
     print(f"\none training step: MobileNetV2, batch {args.batch}, {args.size}², 2 channels, bf16, "
@@ -105,6 +115,12 @@ def main() -> None:
               f"{statistics.median(compiled) * 1e3:.2f} ms |")
     print(f"| {args.jobs} jobs × {args.epochs} epochs × {steps_per_epoch} steps at the graphed step "
           f"time, one job at a time | {args.jobs * args.epochs * steps_per_epoch * gpu / 60:.1f} min |")
+    samples = args.jobs * args.epochs * args.train_samples  # the ablation's training samples
+    for rows, seconds in packed.items():
+        print(f"| CUDA graphs at batch {rows}: per step; per sample (batch {args.batch}: "
+              f"{gpu / args.batch * 1e3:.3f} ms) | {seconds * 1e3:.2f} ms; {seconds / rows * 1e3:.3f} ms |")
+        print(f"| {args.jobs} jobs' {samples:,} training samples at batch {rows}'s rate per sample "
+              f"(the floor of packing jobs) | {samples * seconds / rows / 60:.1f} min |")
 
 
 if __name__ == "__main__":
