@@ -104,6 +104,13 @@ def test_gpus_launcher_runs_cpu_jobs_concurrently_in_distinct_slots(workspace: P
     # The third job took the first slot that freed up.
     assert ordered[2]["start"] >= min(ordered[0]["end"], ordered[1]["end"]) - 0.5
     assert "[3/3]" in result.stdout
+    # Each ended job says how many have ended and, from the jobs so far, about how long is left:
+    # when the first ends, the third is still queued, so about one job's time.
+    ends = re.findall(r"done in ([\d.]+) s \((\d) of 3 jobs ended(?:, about (\d+) s left)?\)",
+                      result.stdout)
+    assert [ended for _, ended, _ in ends] == ["1", "2", "3"] and ends[2][2] == ""
+    took, left = float(ends[0][0]), float(ends[0][2])
+    assert 0.5 * took <= left <= 1.5 * took + 2
     # warm: the third job ran in the process of the first job of its slot; else a process each.
     third_slot_pids = [r["pid"] for r in ordered if r["slot"] == ordered[2]["slot"]]
     assert (len(set(third_slot_pids)) == 1) == (start == "warm")

@@ -27,6 +27,7 @@ import queue
 import runpy
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,7 +47,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mer.errors import MerError, user_facing
-from mer.runs import FAILED, LAUNCHER_RECORD
+from mer.runs import FAILED, LAUNCHER_RECORD, METRICS
 
 log = logging.getLogger(__name__)
 STARTS = ("forked", "warm", "exec")
@@ -281,6 +282,9 @@ class GpusLauncher(Launcher):
         self.forkserver = None  # the multiprocessing context jobs (or warm workers) are forked from
         self.workers: dict[str, tuple[Any, Connection]] = {}  # start=warm: process, pipe by slot
         self.running: dict[str, Any] = {}  # the process running each busy slot's job (has .kill())
+        self.started: dict[str, float] = {}  # when each busy slot's job started
+        self.trained: list[float] = []  # seconds each job of this launch that trained took
+        self.ended: list[int] = []  # the jobs of this launch that ended so far (their numbers)
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
               config: DictConfig) -> None:
@@ -307,7 +311,7 @@ class GpusLauncher(Launcher):
         if self.mps and not environments[0]["CUDA_VISIBLE_DEVICES"]:
             raise MerError("hydra.launcher.mps=true shares GPUs between jobs, but no GPU is visible: "
                            "drop hydra.launcher.mps (CPU jobs need no MPS)")
-        total = len(job_overrides)
+        total, self.trained, self.ended = len(job_overrides), [], []
         log.info("gpus launcher: %d jobs on %d slots%s", total, len(environments),
                  " under CUDA MPS" if self.mps else "")
         with cuda_mps(self.mps, environments[0]["CUDA_VISIBLE_DEVICES"]) as mps_env:
@@ -372,7 +376,7 @@ class GpusLauncher(Launcher):
         """Wait for a free slot, run the job in it (as `start` says), give the slot back."""
         job_dir.mkdir(parents=True, exist_ok=True)
         slot = slots.get()
-        started = time.time()
+        started = self.started[slot["MER_SLOT"]] = time.time()
         try:
             env = {**os.environ, **slot, "MER_SWEEP_DIR": str(sweep_dir)}
             argv = [sys.argv[0], *overrides, *self._hydra_overrides(job_dir)]
@@ -393,8 +397,13 @@ class GpusLauncher(Launcher):
                     pid, code = job.pid, job.wait()
         finally:
             self.running.pop(slot["MER_SLOT"], None)
+            self.started.pop(slot["MER_SLOT"], None)
             slots.put(slot)
         ended = time.time()
+        self.ended.append(idx)
+        metrics = job_dir / METRICS
+        if code == 0 and metrics.is_file() and metrics.stat().st_mtime >= started:  # not skipped
+            self.trained.append(ended - started)
         record = {"slot": slot["MER_SLOT"], "pid": pid, "start": started, "end": ended,
                   "returncode": code, "overrides": overrides}
         (job_dir / LAUNCHER_RECORD).write_text(json.dumps(record, indent=2))
@@ -403,12 +412,29 @@ class GpusLauncher(Launcher):
             (job_dir / FAILED).write_text(f"exit code {code}\n\n" + "\n".join(tail) + "\n")
         status = "FAILED" if code else "done"
         print(f"[{idx + 1}/{total}] {slot['MER_SLOT']}: {job_dir.name} {status} in "
-              f"{ended - started:.1f} s", flush=True)
+              f"{ended - started:.1f} s{self._progress(total, slots)}",
+              flush=True)
         result = JobReturn(overrides=overrides, cfg=sweep_config, working_dir=str(job_dir),
                            task_name=str(sweep_config.hydra.job.name))
         result.status = JobStatus.COMPLETED
         result._return_value = code
         return result
+
+    def _progress(self, total: int, slots: queue.Queue) -> str:
+        """" (N of M jobs ended, about T left)": the running jobs end, and the queued ones
+        each take the first slot to free up, at the median time of the jobs that trained so far."""
+        ended = len(self.ended)
+        said = f" ({ended} of {total} jobs ended"
+        if not self.trained or ended >= total:
+            return said + ")"
+        typical, now = statistics.median(self.trained), time.time()
+        running = [max(0.0, typical - (now - t)) for t in list(self.started.values())]
+        free = sorted(running + [0.0] * slots.qsize()) or [0.0]  # busy slots, then the idle ones
+        for _ in range(total - ended - len(running)):  # the queued jobs
+            free[0] += typical
+            free.sort()
+        left = max(free)
+        return said + (f", about {left:.0f} s left)" if left < 120 else f", about {left / 60:.1f} min left)")
 
     def _run_warm(self, slot: str, argv: list[str], env: dict[str, str],
                   log_path: str) -> tuple[int, int]:
