@@ -10,6 +10,7 @@ its first call), which warm workers (`hydra.launcher.start=warm`) pay once per s
 `--packed 160 512` also times graphed steps at larger batches: their time per sample is what the
 GPU could reach if it ran several jobs' steps as one (MPS overlapping their kernels comes at
 best close to it), so the ablation at that rate is the floor of any packing on this card.
+`--profile` lists the GPU kernels an eager step spends its time in (torch.profiler), largest first.
 """
 
 from __future__ import annotations
@@ -41,6 +42,21 @@ def step_times(step, n: int, repeats: int) -> list[float]:
     return times[1:]
 
 
+def kernel_shares(step, n: int = 20, top: int = 15) -> list[tuple[str, float, float]]:
+    """The `top` GPU kernels of `n` steps by their own GPU time: (name, ms per step, share)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(n):
+            step()
+        torch.cuda.synchronize()
+    kernels = [(e.key, getattr(e, "self_device_time_total", None) or e.self_cuda_time_total)
+               for e in prof.key_averages() if e.device_type.name == "CUDA"]
+    total = sum(t for _, t in kernels) or 1.0
+    kernels.sort(key=lambda kt: kt[1], reverse=True)
+    return [(name, t / n / 1e3, t / total) for name, t in kernels[:top]]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=224)
@@ -53,6 +69,8 @@ def main() -> None:
     parser.add_argument("--compile", help="also time torch.compile in this mode (e.g. reduce-overhead)")
     parser.add_argument("--packed", type=int, nargs="*", default=[],
                         help="also time graphed steps at these larger batches (the packing floor)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also list the kernels an eager step's GPU time goes to")
     parser.add_argument("--cudnn-benchmark", choices=("on", "off"), default="on",
                         help="cuDNN autotuning (trainer.benchmark; off in mer's default config)")
     args = parser.parse_args()
@@ -97,6 +115,7 @@ def main() -> None:
         at_rows = capture(rows)
         packed[rows] = statistics.median(step_times(lambda: step(at_rows, rows), args.steps, args.repeats))
         del at_rows
+    shares = kernel_shares(lambda: step(net)) if args.profile else []
     gpu = statistics.median(replayed)  # launches are cheap here, so this is GPU time
     steps_per_epoch = math.ceil(args.train_samples / args.batch)
     print(f"\none training step: MobileNetV2, batch {args.batch}, {args.size}², 2 channels, bf16, "
@@ -121,6 +140,11 @@ def main() -> None:
               f"{gpu / args.batch * 1e3:.3f} ms) | {seconds * 1e3:.2f} ms; {seconds / rows * 1e3:.3f} ms |")
         print(f"| {args.jobs} jobs' {samples:,} training samples at batch {rows}'s rate per sample "
               f"(the floor of packing jobs) | {samples * seconds / rows / 60:.1f} min |")
+    if shares:
+        print(f"\nGPU kernels of an eager step, by their own GPU time (20 steps; top {len(shares)})")
+        print("| kernel | ms per step | share |\n|---|---|---|")
+        for name, ms, share in shares:
+            print(f"| `{name[:90]}` | {ms:.3f} | {share:.1%} |")
 
 
 if __name__ == "__main__":
