@@ -31,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -284,7 +285,8 @@ class GpusLauncher(Launcher):
         self.running: dict[str, Any] = {}  # the process running each busy slot's job (has .kill())
         self.started: dict[str, float] = {}  # when each busy slot's job started
         self.trained: list[float] = []  # seconds each job of this launch that trained took
-        self.ended: list[int] = []  # the jobs of this launch that ended so far (their numbers)
+        self.ended = 0  # jobs of this launch ended so far
+        self.ending = threading.Lock()  # one ended job at a time is counted and said
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
               config: DictConfig) -> None:
@@ -311,7 +313,7 @@ class GpusLauncher(Launcher):
         if self.mps and not environments[0]["CUDA_VISIBLE_DEVICES"]:
             raise MerError("hydra.launcher.mps=true shares GPUs between jobs, but no GPU is visible: "
                            "drop hydra.launcher.mps (CPU jobs need no MPS)")
-        total, self.trained, self.ended = len(job_overrides), [], []
+        total, self.trained, self.ended = len(job_overrides), [], 0
         log.info("gpus launcher: %d jobs on %d slots%s", total, len(environments),
                  " under CUDA MPS" if self.mps else "")
         with cuda_mps(self.mps, environments[0]["CUDA_VISIBLE_DEVICES"]) as mps_env:
@@ -400,10 +402,6 @@ class GpusLauncher(Launcher):
             self.started.pop(slot["MER_SLOT"], None)
             slots.put(slot)
         ended = time.time()
-        self.ended.append(idx)
-        metrics = job_dir / METRICS
-        if code == 0 and metrics.is_file() and metrics.stat().st_mtime >= started:  # not skipped
-            self.trained.append(ended - started)
         record = {"slot": slot["MER_SLOT"], "pid": pid, "start": started, "end": ended,
                   "returncode": code, "overrides": overrides}
         (job_dir / LAUNCHER_RECORD).write_text(json.dumps(record, indent=2))
@@ -411,9 +409,13 @@ class GpusLauncher(Launcher):
             tail = (job_dir / "launcher.log").read_text(errors="replace").splitlines()[-20:]
             (job_dir / FAILED).write_text(f"exit code {code}\n\n" + "\n".join(tail) + "\n")
         status = "FAILED" if code else "done"
-        print(f"[{idx + 1}/{total}] {slot['MER_SLOT']}: {job_dir.name} {status} in "
-              f"{ended - started:.1f} s{self._progress(total, slots)}",
-              flush=True)
+        metrics = job_dir / METRICS
+        with self.ending:
+            self.ended += 1
+            if code == 0 and metrics.is_file() and metrics.stat().st_mtime >= started:  # not skipped
+                self.trained.append(ended - started)
+            print(f"[{idx + 1}/{total}] {slot['MER_SLOT']}: {job_dir.name} {status} in "
+                  f"{ended - started:.1f} s{self._progress(total, slots)}", flush=True)
         result = JobReturn(overrides=overrides, cfg=sweep_config, working_dir=str(job_dir),
                            task_name=str(sweep_config.hydra.job.name))
         result.status = JobStatus.COMPLETED
@@ -423,14 +425,13 @@ class GpusLauncher(Launcher):
     def _progress(self, total: int, slots: queue.Queue) -> str:
         """" (N of M jobs ended, about T left)": the running jobs end, and the queued ones
         each take the first slot to free up, at the median time of the jobs that trained so far."""
-        ended = len(self.ended)
-        said = f" ({ended} of {total} jobs ended"
-        if not self.trained or ended >= total:
+        said = f" ({self.ended} of {total} jobs ended"
+        if not self.trained or self.ended >= total:
             return said + ")"
         typical, now = statistics.median(self.trained), time.time()
         running = [max(0.0, typical - (now - t)) for t in list(self.started.values())]
         free = sorted(running + [0.0] * slots.qsize()) or [0.0]  # busy slots, then the idle ones
-        for _ in range(total - ended - len(running)):  # the queued jobs
+        for _ in range(total - self.ended - len(running)):  # the queued jobs
             free[0] += typical
             free.sort()
         left = max(free)
