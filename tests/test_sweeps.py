@@ -123,8 +123,39 @@ def test_gpu_slots_pack_jobs_per_gpu_and_share_the_cores(monkeypatch) -> None:
     slots = job_slots([0, 2], 4, None)
     assert [s["MER_SLOT"] for s in slots] == [f"gpu{g}.{k}" for k in range(4) for g in (0, 2)]
     assert [s["CUDA_VISIBLE_DEVICES"] for s in slots] == ["0", "2"] * 4
-    assert {(s["OMP_NUM_THREADS"], s["MKL_NUM_THREADS"]) for s in slots} == {("2", "2")}
+    assert {(s["OMP_NUM_THREADS"], s["MKL_NUM_THREADS"], s["TORCHINDUCTOR_COMPILE_THREADS"])
+            for s in slots} == {("2", "2", "2")}
     assert {s["OMP_NUM_THREADS"] for s in job_slots([0], 32, None)} == {"1"}  # never 0 threads
+
+
+def _threads_in_slot(env: dict[str, str], answer) -> None:
+    """In a forked process that imported torch first, as a warm worker has: enter the slot, and
+    say the thread counts torch and torch.compile then use."""
+    import torch
+    import torch._inductor.config as inductor
+
+    from hydra_plugins.mer_launcher.gpus_launcher import _enter_slot
+
+    inherited = inductor.compile_threads
+    _enter_slot(env)
+    answer.send((inherited, torch.get_num_threads(), inductor.compile_threads))
+
+
+def test_a_job_takes_its_slots_threads_though_torch_was_imported_before() -> None:
+    """torch.compile reads its compile-worker count when first imported (in the preloaded server,
+    before any slot): the slot's share still applies, or each packed job forks one per core."""
+    import multiprocessing
+
+    import torch._inductor.config as inductor
+
+    ours, theirs = multiprocessing.get_context("fork").Pipe()
+    job = multiprocessing.get_context("fork").Process(
+        target=_threads_in_slot, args=({"OMP_NUM_THREADS": "1", "TORCHINDUCTOR_COMPILE_THREADS": "1"}, theirs))
+    job.start()
+    inherited, threads, compile_threads = ours.recv()
+    job.join()
+    assert inherited == inductor.compile_threads > 1  # the count for all of this machine's cores
+    assert (threads, compile_threads) == (1, 1)
 
 
 @pytest.mark.parametrize("option, message", [

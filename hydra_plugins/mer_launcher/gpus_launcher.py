@@ -209,15 +209,18 @@ def _run_in_process(argv: list[str]) -> int:
 
 
 def _enter_slot(env: dict[str, str]) -> None:
-    """Take a slot's environment and torch thread count (before anything initialises CUDA), and
+    """Take a slot's environment and thread counts (before anything initialises CUDA), and
     Python's own Ctrl-C handler (Lightning ignores Ctrl-C once it has stopped a fit on one)."""
     import torch  # preloaded with the app: no import cost here
+    import torch._inductor.config as inductor  # read its compile threads at import, preloaded too
 
     signal.signal(signal.SIGINT, signal.default_int_handler)
     os.environ.clear()
     os.environ.update(env)
     if env.get("OMP_NUM_THREADS"):
         torch.set_num_threads(int(env["OMP_NUM_THREADS"]))
+    if env.get("TORCHINDUCTOR_COMPILE_THREADS"):  # else model.compile forks a worker per core, per job
+        inductor.compile_threads = int(env["TORCHINDUCTOR_COMPILE_THREADS"])
 
 
 def _redirect_output(log_path: str) -> None:
@@ -252,9 +255,10 @@ def _set_torch_flags(flags: dict[str, Any]) -> None:
 
 
 def _threads(count: int) -> dict[str, str]:
-    """The environment that caps a job's torch/OpenMP/MKL threads at `count` (at least 1)."""
+    """The environment that caps a job's torch/OpenMP/MKL threads, and torch.compile's compile
+    workers, at `count` (at least 1)."""
     count = str(max(1, count))
-    return {"OMP_NUM_THREADS": count, "MKL_NUM_THREADS": count}
+    return {"OMP_NUM_THREADS": count, "MKL_NUM_THREADS": count, "TORCHINDUCTOR_COMPILE_THREADS": count}
 
 
 def _visible_gpu_count() -> int:
