@@ -274,6 +274,45 @@ def _visible_gpu_count() -> int:
     return len(out.stdout.split()) if out.returncode == 0 else 0
 
 
+class SweepProgress:
+    """A launch's line per ended job: how many jobs have ended, and about how long the rest take."""
+
+    def __init__(self, total: int, n_slots: int) -> None:
+        self.total, self.n_slots = total, n_slots
+        self.started: dict[str, float] = {}  # when each busy slot's job started
+        self.trained: list[float] = []  # seconds each job that trained took (not skipped ones)
+        self.ended = 0
+        self.lock = threading.Lock()  # one ended job at a time is counted and said
+
+    def job_started(self, slot: str) -> float:
+        """Note that `slot`'s job starts now; the time."""
+        started = self.started[slot] = time.time()
+        return started
+
+    def job_ended(self, slot: str, seconds: float, trained: bool, said: str) -> None:
+        """Count `slot`'s job as ended and print `said` with the progress after it."""
+        with self.lock:
+            self.started.pop(slot, None)
+            self.ended += 1
+            if trained:
+                self.trained.append(seconds)
+            print(f"{said} ({self.ended} of {self.total} jobs ended{self._time_left()})", flush=True)
+
+    def _time_left(self) -> str:
+        """", about T left": the running jobs end, and each queued one takes the first slot to free
+        up, at the median time of the jobs that trained so far ("" before any has)."""
+        if not self.trained or self.ended >= self.total:
+            return ""
+        typical, now = statistics.median(self.trained), time.time()
+        running = [max(0.0, typical - (now - t)) for t in list(self.started.values())]
+        free = sorted(running + [0.0] * max(0, self.n_slots - len(running))) or [0.0]
+        for _ in range(self.total - self.ended - len(running)):  # the queued jobs
+            free[0] += typical
+            free.sort()
+        left = max(free)
+        return f", about {left:.0f} s left" if left < 120 else f", about {left / 60:.1f} min left"
+
+
 class GpusLauncher(Launcher):
     """Runs each sweep job as `<this entry point> <overrides>` in a free slot's environment."""
 
@@ -287,10 +326,6 @@ class GpusLauncher(Launcher):
         self.forkserver = None  # the multiprocessing context jobs (or warm workers) are forked from
         self.workers: dict[str, tuple[Any, Connection]] = {}  # start=warm: process, pipe by slot
         self.running: dict[str, Any] = {}  # the process running each busy slot's job (has .kill())
-        self.started: dict[str, float] = {}  # when each busy slot's job started
-        self.trained: list[float] = []  # seconds each job of this launch that trained took
-        self.ended = 0  # jobs of this launch ended so far
-        self.ending = threading.Lock()  # one ended job at a time is counted and said
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
               config: DictConfig) -> None:
@@ -317,7 +352,8 @@ class GpusLauncher(Launcher):
         if self.mps and not environments[0]["CUDA_VISIBLE_DEVICES"]:
             raise MerError("hydra.launcher.mps=true shares GPUs between jobs, but no GPU is visible: "
                            "drop hydra.launcher.mps (CPU jobs need no MPS)")
-        total, self.trained, self.ended = len(job_overrides), [], 0
+        total = len(job_overrides)
+        progress = SweepProgress(total, len(environments))
         log.info("gpus launcher: %d jobs on %d slots%s", total, len(environments),
                  " under CUDA MPS" if self.mps else "")
         with cuda_mps(self.mps, environments[0]["CUDA_VISIBLE_DEVICES"]) as mps_env:
@@ -334,7 +370,7 @@ class GpusLauncher(Launcher):
                         # processes.
                         for i, overrides in enumerate(job_overrides):
                             job = self._job_config(list(overrides), initial_job_idx + i, sweep_dir)
-                            futures.append(pool.submit(self._run_job, *job, sweep_dir, total, slots))
+                            futures.append(pool.submit(self._run_job, *job, sweep_dir, progress, slots))
                         return [f.result() for f in futures]
                     except KeyboardInterrupt:
                         # Ctrl-C reached the running jobs too (one process group): start no more,
@@ -378,11 +414,11 @@ class GpusLauncher(Launcher):
         return overrides, sweep_config, idx, sweep_dir / str(sweep_config.hydra.sweep.subdir)
 
     def _run_job(self, overrides: list[str], sweep_config: DictConfig, idx: int, job_dir: Path,
-                 sweep_dir: Path, total: int, slots: queue.Queue) -> JobReturn:
+                 sweep_dir: Path, progress: SweepProgress, slots: queue.Queue) -> JobReturn:
         """Wait for a free slot, run the job in it (as `start` says), give the slot back."""
         job_dir.mkdir(parents=True, exist_ok=True)
         slot = slots.get()
-        started = self.started[slot["MER_SLOT"]] = time.time()
+        started = progress.job_started(slot["MER_SLOT"])
         try:
             env = {**os.environ, **slot, "MER_SWEEP_DIR": str(sweep_dir)}
             argv = [sys.argv[0], *overrides, *self._hydra_overrides(job_dir)]
@@ -403,7 +439,6 @@ class GpusLauncher(Launcher):
                     pid, code = job.pid, job.wait()
         finally:
             self.running.pop(slot["MER_SLOT"], None)
-            self.started.pop(slot["MER_SLOT"], None)
             slots.put(slot)
         ended = time.time()
         record = {"slot": slot["MER_SLOT"], "pid": pid, "start": started, "end": ended,
@@ -412,34 +447,16 @@ class GpusLauncher(Launcher):
         if code != 0 and not (job_dir / FAILED).is_file():  # died without recording why
             tail = (job_dir / "launcher.log").read_text(errors="replace").splitlines()[-20:]
             (job_dir / FAILED).write_text(f"exit code {code}\n\n" + "\n".join(tail) + "\n")
-        status = "FAILED" if code else "done"
         metrics = job_dir / METRICS
-        with self.ending:
-            self.ended += 1
-            if code == 0 and metrics.is_file() and metrics.stat().st_mtime >= started:  # not skipped
-                self.trained.append(ended - started)
-            print(f"[{idx + 1}/{total}] {slot['MER_SLOT']}: {job_dir.name} {status} in "
-                  f"{ended - started:.1f} s{self._progress(total, slots)}", flush=True)
+        trained = code == 0 and metrics.is_file() and metrics.stat().st_mtime >= started  # not skipped
+        progress.job_ended(slot["MER_SLOT"], ended - started, trained,
+                           f"[{idx + 1}/{progress.total}] {slot['MER_SLOT']}: {job_dir.name} "
+                           f"{'FAILED' if code else 'done'} in {ended - started:.1f} s")
         result = JobReturn(overrides=overrides, cfg=sweep_config, working_dir=str(job_dir),
                            task_name=str(sweep_config.hydra.job.name))
         result.status = JobStatus.COMPLETED
         result._return_value = code
         return result
-
-    def _progress(self, total: int, slots: queue.Queue) -> str:
-        """" (N of M jobs ended, about T left)": the running jobs end, and the queued ones
-        each take the first slot to free up, at the median time of the jobs that trained so far."""
-        said = f" ({self.ended} of {total} jobs ended"
-        if not self.trained or self.ended >= total:
-            return said + ")"
-        typical, now = statistics.median(self.trained), time.time()
-        running = [max(0.0, typical - (now - t)) for t in list(self.started.values())]
-        free = sorted(running + [0.0] * slots.qsize()) or [0.0]  # busy slots, then the idle ones
-        for _ in range(total - self.ended - len(running)):  # the queued jobs
-            free[0] += typical
-            free.sort()
-        left = max(free)
-        return said + (f", about {left:.0f} s left)" if left < 120 else f", about {left / 60:.1f} min left)")
 
     def _run_warm(self, slot: str, argv: list[str], env: dict[str, str],
                   log_path: str) -> tuple[int, int]:
