@@ -110,11 +110,12 @@ def main() -> None:
         fused = torch.compile(torch.nn.Sequential(*net), mode=args.compile)
         compile_s = timed(lambda: [step(fused) for _ in range(3)])[1]
         compiled = step_times(lambda: step(fused), args.steps, args.repeats)
-    packed = {}  # batch -> graphed step time
-    for rows in args.packed:
+    def packed_step(rows: int) -> float:
+        """The graphed step's median time at batch `rows` (its graphs are freed on return)."""
         at_rows = capture(rows)
-        packed[rows] = statistics.median(step_times(lambda: step(at_rows, rows), args.steps, args.repeats))
-        del at_rows
+        return statistics.median(step_times(lambda: step(at_rows, rows), args.steps, args.repeats))
+
+    packed = {rows: packed_step(rows) for rows in args.packed}  # batch -> graphed step time
     shares = kernel_shares(lambda: step(net)) if args.profile else []
     gpu = statistics.median(replayed)  # launches are cheap here, so this is GPU time
     steps_per_epoch = math.ceil(args.train_samples / args.batch)
