@@ -98,55 +98,52 @@ def main() -> None:
         with torch.autocast("cuda", torch.bfloat16):
             return GraphedTraining(torch.nn.Sequential(*net), x[:rows])
 
-    # This process's first steps, before anything else has called a kernel.
-    last = args.train_samples % args.batch or args.batch  # a fold's smaller last batch
-    first_full = timed(lambda: step(net))[1]
-    first_last = timed(lambda: step(net, last))[1]
-    graphed, capture_s = timed(capture)
-    eager = step_times(lambda: step(net), args.steps, args.repeats)
-    replayed = step_times(lambda: step(graphed), args.steps, args.repeats)
-    compiled = None
-    if args.compile:  # inductor's fused kernels, replayed from its own CUDA graphs
-        fused = torch.compile(torch.nn.Sequential(*net), mode=args.compile)
-        compile_s = timed(lambda: [step(fused) for _ in range(3)])[1]
-        compiled = step_times(lambda: step(fused), args.steps, args.repeats)
-    def packed_step(rows: int) -> float:
-        """The graphed step's median time at batch `rows` (its graphs are freed on return)."""
-        at_rows = capture(rows)
-        return statistics.median(step_times(lambda: step(at_rows, rows), args.steps, args.repeats))
+    def row(measure: str, value: str) -> None:
+        """One table row, printed as soon as it is measured (a cut-off run keeps what it had)."""
+        print(f"| {measure} | {value} |", flush=True)
 
-    packed = {rows: packed_step(rows) for rows in args.packed}  # batch -> graphed step time
-    shares = kernel_shares(lambda: step(net)) if args.profile else []
-    gpu = statistics.median(replayed)  # launches are cheap here, so this is GPU time
-    steps_per_epoch = math.ceil(args.train_samples / args.batch)
     print(f"\none training step: MobileNetV2, batch {args.batch}, {args.size}², 2 channels, bf16, "
           f"channels_last, fused Adam, cuDNN autotuning {args.cudnn_benchmark}; "
           f"{torch.cuda.get_device_name(device)}; median of {args.repeats}")
     print("| measure | time |\n|---|---|")
-    print(f"| a new process's first step, batch {args.batch} (each kernel's first call) | "
-          f"{first_full:.2f} s |")
-    print(f"| then its first step at the last batch's shape, batch {last} | {first_last:.2f} s |")
-    print(f"| then capturing the CUDA graphs (warm-up passes included) | {capture_s:.2f} s |")
-    print(f"| eager | {statistics.median(eager) * 1e3:.2f} ms |")
-    print(f"| CUDA graphs (forward + backward) | {gpu * 1e3:.2f} ms |")
-    print(f"| speed-up | {statistics.median(eager) / gpu:.2f}× |")
-    if compiled:
-        print(f"| torch.compile mode={args.compile} (first 3 steps: {compile_s:.1f} s) | "
-              f"{statistics.median(compiled) * 1e3:.2f} ms |")
-    print(f"| {args.jobs} jobs × {args.epochs} epochs × {steps_per_epoch} steps at the graphed step "
-          f"time, one job at a time | {args.jobs * args.epochs * steps_per_epoch * gpu / 60:.1f} min |")
+    # This process's first steps, before anything else has called a kernel.
+    last = args.train_samples % args.batch or args.batch  # a fold's smaller last batch
+    row(f"a new process's first step, batch {args.batch} (each kernel's first call)",
+        f"{timed(lambda: step(net))[1]:.2f} s")
+    row(f"then its first step at the last batch's shape, batch {last}",
+        f"{timed(lambda: step(net, last))[1]:.2f} s")
+    graphed, capture_s = timed(capture)
+    row("then capturing the CUDA graphs (warm-up passes included)", f"{capture_s:.2f} s")
+    eager = statistics.median(step_times(lambda: step(net), args.steps, args.repeats))
+    row("eager", f"{eager * 1e3:.2f} ms")
+    # launches are cheap when replayed, so this is GPU time
+    gpu = statistics.median(step_times(lambda: step(graphed), args.steps, args.repeats))
+    row("CUDA graphs (forward + backward)", f"{gpu * 1e3:.2f} ms")
+    row("speed-up", f"{eager / gpu:.2f}×")
+    steps_per_epoch = math.ceil(args.train_samples / args.batch)
+    row(f"{args.jobs} jobs × {args.epochs} epochs × {steps_per_epoch} steps at the graphed step "
+        f"time, one job at a time", f"{args.jobs * args.epochs * steps_per_epoch * gpu / 60:.1f} min")
+    if args.compile:  # inductor's fused kernels, replayed from its own CUDA graphs
+        fused = torch.compile(torch.nn.Sequential(*net), mode=args.compile)
+        compile_s = timed(lambda: [step(fused) for _ in range(3)])[1]
+        compiled = statistics.median(step_times(lambda: step(fused), args.steps, args.repeats))
+        row(f"torch.compile mode={args.compile} (first 3 steps: {compile_s:.1f} s)",
+            f"{compiled * 1e3:.2f} ms")
     samples = args.jobs * args.epochs * args.train_samples  # the ablation's training samples
-    for rows, seconds in packed.items():
-        print(f"| CUDA graphs at batch {rows}: per step; per sample (batch {args.batch}: "
-              f"{gpu / args.batch * 1e3:.3f} ms) | {seconds * 1e3:.2f} ms; {seconds / rows * 1e3:.3f} ms |")
-        print(f"| {args.jobs} jobs' {samples:,} training samples at batch {rows}'s rate per sample "
-              f"(the floor of packing jobs) | {samples * seconds / rows / 60:.1f} min |")
-    if shares:
+    for rows in args.packed:
+        at_rows = capture(rows)
+        seconds = statistics.median(step_times(lambda: step(at_rows, rows), args.steps, args.repeats))
+        at_rows = None  # its graphs and their memory go before the next batch's
+        row(f"CUDA graphs at batch {rows}: per step; per sample (batch {args.batch}: "
+            f"{gpu / args.batch * 1e3:.3f} ms)", f"{seconds * 1e3:.2f} ms; {seconds / rows * 1e3:.3f} ms")
+        row(f"{args.jobs} jobs' {samples:,} training samples at batch {rows}'s rate per sample "
+            "(the floor of packing jobs)", f"{samples * seconds / rows / 60:.1f} min")
+    if args.profile:
+        shares = kernel_shares(lambda: step(net))
         print(f"\nGPU kernels of an eager step, by their own GPU time (20 steps; top {len(shares)})")
         print("| kernel | ms per step | share |\n|---|---|---|")
         for name, ms, share in shares:
             print(f"| `{name[:90]}` | {ms:.3f} | {share:.1%} |")
-
 
 if __name__ == "__main__":
     main()
