@@ -106,8 +106,8 @@ def test_gpus_launcher_runs_cpu_jobs_concurrently_in_distinct_slots(workspace: P
     assert "[3/3]" in result.stdout
     # Each ended job says how many have ended and, from the jobs so far, about how long is left:
     # when the first ends, the third is still queued, so about one job's time.
-    ends = re.findall(r"done in ([\d.]+) s \((\d) of 3 jobs ended(?:, about (\d+) s left)?\)",
-                      result.stdout)
+    ends = re.findall(r"done in ([\d.]+) s \((\d) of 3 jobs ended"
+                      r"(?:, about (\d+) s left|, the rest ending)?\)", result.stdout)
     assert [ended for _, ended, _ in ends] == ["1", "2", "3"] and ends[2][2] == ""
     took, left = float(ends[0][0]), float(ends[0][2])
     assert 0.5 * took <= left <= 1.5 * took + 2

@@ -310,6 +310,8 @@ class SweepProgress:
             free[0] += typical
             free.sort()
         left = max(free)
+        if left < 1:  # the running jobs have outlasted the median
+            return ", the rest ending"
         return f", about {left:.0f} s left" if left < 120 else f", about {left / 60:.1f} min left"
 
 
