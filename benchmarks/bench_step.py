@@ -50,8 +50,8 @@ def kernel_shares(step, n: int = 20, top: int = 15) -> list[tuple[str, float, fl
         for _ in range(n):
             step()
         torch.cuda.synchronize()
-    kernels = [(e.key, getattr(e, "self_device_time_total", None) or e.self_cuda_time_total)
-               for e in prof.key_averages() if e.device_type.name == "CUDA"]
+    kernels = [(e.key, e.self_device_time_total) for e in prof.key_averages()
+               if e.device_type.name == "CUDA"]
     total = sum(t for _, t in kernels) or 1.0
     kernels.sort(key=lambda kt: kt[1], reverse=True)
     return [(name, t / n / 1e3, t / total) for name, t in kernels[:top]]
@@ -139,11 +139,13 @@ def main() -> None:
         row(f"{args.jobs} jobs' {samples:,} training samples at batch {rows}'s rate per sample "
             "(the floor of packing jobs)", f"{samples * seconds / rows / 60:.1f} min")
     if args.profile:
-        shares = kernel_shares(lambda: step(net))
-        print(f"\nGPU kernels of an eager step, by their own GPU time (20 steps; top {len(shares)})")
+        profiled = 20
+        shares = kernel_shares(lambda: step(net), n=profiled)
+        print(f"\nGPU kernels of an eager step, by their own GPU time ({profiled} steps; top {len(shares)})")
         print("| kernel | ms per step | share |\n|---|---|---|")
         for name, ms, share in shares:
             print(f"| `{name[:90]}` | {ms:.3f} | {share:.1%} |")
+
 
 if __name__ == "__main__":
     main()

@@ -148,8 +148,9 @@ def test_a_job_takes_its_slots_threads_though_torch_was_imported_before() -> Non
 
     import torch._inductor.config as inductor
 
-    ours, theirs = multiprocessing.get_context("fork").Pipe()
-    job = multiprocessing.get_context("fork").Process(
+    fork = multiprocessing.get_context("fork")
+    ours, theirs = fork.Pipe()
+    job = fork.Process(
         target=_threads_in_slot, args=({"OMP_NUM_THREADS": "1", "TORCHINDUCTOR_COMPILE_THREADS": "1"}, theirs))
     job.start()
     inherited, threads, compile_threads = ours.recv()

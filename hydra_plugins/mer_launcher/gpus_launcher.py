@@ -305,7 +305,7 @@ class SweepProgress:
             return ""
         typical, now = statistics.median(self.trained), time.time()
         running = [max(0.0, typical - (now - t)) for t in list(self.started.values())]
-        free = sorted(running + [0.0] * max(0, self.n_slots - len(running))) or [0.0]
+        free = sorted(running + [0.0] * (self.n_slots - len(running)))  # busy, then idle slots
         for _ in range(self.total - self.ended - len(running)):  # the queued jobs
             free[0] += typical
             free.sort()
