@@ -28,7 +28,7 @@ paper: setup  ## the paper's Tables 2 and 3 on a real release: make paper DATA=/
 	$(BIN)/mer-train -m experiment=paper_table3 data.root=$(DATA) hydra.sweep.dir=$(PAPER_DIR)
 	$(BIN)/mer-report $(PAPER_DIR)
 
-test: setup  ## the whole suite (about 5 minutes on 2 cores)
+test: setup  ## the whole suite (about 8 minutes on 2 cores)
 	$(BIN)/pytest -q
 
 bench-prepare: setup  ## align+flow samples/s with 1 worker and all cores; cache-hit time on 250 clips

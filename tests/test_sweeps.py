@@ -116,6 +116,29 @@ def test_gpus_launcher_runs_cpu_jobs_concurrently_in_distinct_slots(workspace: P
     assert (len(set(third_slot_pids)) == 1) == (start == "warm")
 
 
+def test_time_left_is_reckoned_from_the_jobs_that_paid_no_first_wave_start_up(capsys) -> None:
+    """A warm worker's first job pays its start-up (CUDA, cuDNN, a compile), most jobs do not: once
+    a job that started after the first had ended has ended, only such jobs set the pace."""
+    from hydra_plugins.mer_launcher.gpus_launcher import SweepProgress
+
+    now = [0.0]
+    progress = SweepProgress(total=6, n_slots=2, clock=lambda: now[0])
+    progress.job_started("cpu0"), progress.job_started("cpu1")  # the first wave: 100 s each
+    now[0] = 100.0
+    progress.job_ended("cpu0", 100.0, True, "[1/6] cpu0")
+    progress.job_started("cpu0")
+    now[0] = 101.0
+    progress.job_ended("cpu1", 101.0, True, "[2/6] cpu1")
+    progress.job_started("cpu1")
+    now[0] = 120.0  # cpu0's second job took 20 s; cpu1's has run 19 s; 2 jobs are queued
+    progress.job_ended("cpu0", 20.0, True, "[3/6] cpu0")
+    lines = capsys.readouterr().out.splitlines()
+    # Before any later job ended: the first wave's 100 s per job (4 to go on 2 slots).
+    assert lines[0] == "[1/6] cpu0 (1 of 6 jobs ended, about 3.3 min left)"
+    # Then 20 s: cpu1's job ends in 1 s, the two queued ones take 20 s each, one per slot.
+    assert lines[2] == "[3/6] cpu0 (3 of 6 jobs ended, about 21 s left)"
+
+
 def test_gpu_slots_pack_jobs_per_gpu_and_share_the_cores(monkeypatch) -> None:
     from hydra_plugins.mer_launcher.gpus_launcher import job_slots
 
