@@ -123,7 +123,8 @@ def test_time_left_is_reckoned_from_the_jobs_that_paid_no_first_wave_start_up(ca
 
     now = [0.0]
     progress = SweepProgress(total=6, n_slots=2, clock=lambda: now[0])
-    progress.job_started("cpu0"), progress.job_started("cpu1")  # the first wave: 100 s each
+    progress.job_started("cpu0")  # the first wave: 100 s each
+    progress.job_started("cpu1")
     now[0] = 100.0
     progress.job_ended("cpu0", 100.0, True, "[1/6] cpu0")
     progress.job_started("cpu0")

@@ -448,9 +448,9 @@ class GpusLauncher(Launcher):
                     self.running[slot["MER_SLOT"]] = job
                     pid, code = job.pid, job.wait()
         finally:
+            ended = time.time()  # before the slot is free: its next job starts after this one ended
             self.running.pop(slot["MER_SLOT"], None)
             slots.put(slot)
-        ended = time.time()
         record = {"slot": slot["MER_SLOT"], "pid": pid, "start": started, "end": ended,
                   "returncode": code, "overrides": overrides}
         (job_dir / LAUNCHER_RECORD).write_text(json.dumps(record, indent=2))
