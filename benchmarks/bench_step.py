@@ -11,6 +11,8 @@ its first call), which warm workers (`hydra.launcher.start=warm`) pay once per s
 GPU could reach if it ran several jobs' steps as one (MPS overlapping their kernels comes at
 best close to it), so the ablation at that rate is the floor of any packing on this card.
 `--profile` lists the GPU kernels an eager step spends its time in (torch.profiler), largest first.
+`--memory-format contiguous` times the step in NCHW (`model.channels_last=false`), to compare the
+layouts: torch and cuDNN pick other convolution kernels for each (the depthwise ones above all).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import torch
 from mer.train.backbone import mobilenet_v2_features
 from mer.train.cuda_graph import GraphedTraining
 from mer.train.heads import head_loss
+
+LAYOUTS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}
 
 
 def timed(work):
@@ -71,6 +75,9 @@ def main() -> None:
                         help="also time graphed steps at these larger batches (the packing floor)")
     parser.add_argument("--profile", action="store_true",
                         help="also list the kernels an eager step's GPU time goes to")
+    parser.add_argument("--memory-format", choices=LAYOUTS,
+                        default="channels_last", help="the network's and batches' layout "
+                        "(model.channels_last=true or false)")
     parser.add_argument("--cudnn-benchmark", choices=("on", "off"), default="on",
                         help="cuDNN autotuning (trainer.benchmark; off in mer's default config)")
     args = parser.parse_args()
@@ -80,9 +87,10 @@ def main() -> None:
     torch.backends.cudnn.benchmark = args.cudnn_benchmark == "on"
     trunk, width = mobilenet_v2_features(2)
     net = torch.nn.Sequential(trunk, torch.nn.Dropout(0.2), torch.nn.Linear(width, 5)).to(device)
-    net = net.to(memory_format=torch.channels_last)
+    layout = LAYOUTS[args.memory_format]
+    net = net.to(memory_format=layout)
     x = torch.randn(max([args.batch, *args.packed]), 2, args.size, args.size, device=device)
-    x = x.contiguous(memory_format=torch.channels_last)
+    x = x.contiguous(memory_format=layout)
     y = torch.randint(0, 5, (len(x),), device=device)
     loss_fn = head_loss("hinge")
     opt = torch.optim.Adam(net.parameters(), lr=1e-4, weight_decay=1e-3, fused=True)
@@ -103,7 +111,7 @@ def main() -> None:
         print(f"| {measure} | {value} |", flush=True)
 
     print(f"\none training step: MobileNetV2, batch {args.batch}, {args.size}², 2 channels, bf16, "
-          f"channels_last, fused Adam, cuDNN autotuning {args.cudnn_benchmark}; "
+          f"{args.memory_format}, fused Adam, cuDNN autotuning {args.cudnn_benchmark}; "
           f"{torch.cuda.get_device_name(device)}; median of {args.repeats}")
     print("| measure | time |\n|---|---|")
     # This process's first steps, before anything else has called a kernel.
