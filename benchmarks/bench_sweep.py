@@ -6,9 +6,9 @@ apex, u, v, u+v with the hinge head; the rest of Table 3: u+v with softmax) over
 sweep, and prints the wall time of the whole sweep, the time to its first job, the median time
 per job (from each job's launcher record) and the framework overhead of one job against a bare
 PyTorch loop (`bench_train.py`). With fewer folds than subjects it also prints the whole
-ablation's time projected: the measured sweep, then the remaining jobs at the rate of the jobs
-that started after the first one ended (they pay no first-wave start-up, as most of a full
-ablation's jobs would not). `--start warm forked exec`
+ablation's time projected: the first wave of jobs as it ran, then the remaining jobs at the median
+time of the jobs that started after the first one ended (they pay no first-wave start-up, as most
+of a full ablation's jobs would not), each on the first slot to free up. `--start warm forked exec`
 runs the sweep once per way the launcher can start jobs (`hydra.launcher.start`) and prints them
 side by side.
 
@@ -31,6 +31,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from bench_train import GPU_OVERRIDES  # the sibling script: both sides run a GPU job alike
+from hydra_plugins.mer_launcher.gpus_launcher import last_end
 from mer.config import CONFIG_DIR
 from mer.preprocess.cache import load_cache
 from mer.runs import LAUNCHER_RECORD, METRICS
@@ -88,15 +89,20 @@ def sweep(args: argparse.Namespace, common: list[str], how: str, n_folds: int,
     full = len(CELLS) * n_subjects
     if timings and (interrupted or n_folds < n_subjects):  # jobs running at an interrupt count as lost
         # The jobs that started once the first had ended run as the rest of the ablation would
-        # (no first-wave start-up): the rest at their rate, else all at this sweep's jobs/s.
+        # (no first-wave start-up): the first wave as it ran, then the rest at their median time,
+        # each on the first slot to free up (whole waves: a last, part-filled one still takes a
+        # job's time); else all at this sweep's jobs/s.
         first_end = min(r["end"] for r in records)
+        first_wave = [r["end"] - launched for r in records if r["start"] < first_end]
         later = [r["end"] - r["start"] for r in records if r["start"] >= first_end and not r["returncode"]]
         if later:
             rows["later jobs (started after the first ended; median, start to exit)"] = \
                 f"{statistics.median(later):.1f} s ({len(later)} jobs)"
-            rest = (full - len(timings)) * statistics.median(later) / slots
-            rows[f"projected full ablation ({full} jobs: this sweep, then the rest at the later "
-                 "jobs' rate)"] = f"{(total + rest) / 60:.1f} min"
+            idle = [0.0] * (slots - len(first_wave))  # slots the first wave left free, if any
+            projected = last_end(first_wave + idle, full - len(first_wave), statistics.median(later))
+            rows[f"projected full ablation ({full} jobs: the first wave as it ran, then the rest "
+                 "at the later jobs' median, each on the first slot to free up)"] = \
+                f"{projected / 60:.1f} min"
         else:
             rows[f"projected full ablation ({full} jobs, at this sweep's finished jobs/s)"] = \
                 f"{total * full / len(timings) / 60:.1f} min"

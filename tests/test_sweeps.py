@@ -140,6 +140,15 @@ def test_time_left_is_reckoned_from_the_jobs_that_paid_no_first_wave_start_up(ca
     assert lines[2] == "[3/6] cpu0 (3 of 6 jobs ended, about 21 s left)"
 
 
+def test_queued_jobs_end_in_whole_waves() -> None:
+    """The ablation's 130 jobs on 16 slots: after a first wave, 114 jobs take 8 waves, not 7.125."""
+    from hydra_plugins.mer_launcher.gpus_launcher import last_end
+
+    assert last_end([138.0] * 16, 114, 90.0) == 138.0 + 8 * 90.0
+    assert last_end([10.0, 0.0], 3, 5.0) == 15.0  # the idle slot takes two of them
+    assert last_end([7.0, 3.0], 0, 5.0) == 7.0  # none queued: the running jobs end
+
+
 def test_gpu_slots_pack_jobs_per_gpu_and_share_the_cores(monkeypatch) -> None:
     from hydra_plugins.mer_launcher.gpus_launcher import job_slots
 

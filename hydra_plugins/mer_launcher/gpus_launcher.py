@@ -274,6 +274,16 @@ def _visible_gpu_count() -> int:
     return len(out.stdout.split()) if out.returncode == 0 else 0
 
 
+def last_end(free_at: Sequence[float], queued: int, seconds: float) -> float:
+    """When the last of `queued` jobs of `seconds` each ends, each taking the first slot to free up
+    (`free_at`: when each slot frees up); the latest of `free_at` with none queued."""
+    free = sorted(free_at)
+    for _ in range(queued):
+        free[0] += seconds
+        free.sort()
+    return max(free)
+
+
 class SweepProgress:
     """A launch's line per ended job: how many jobs have ended, and about how long the rest take."""
 
@@ -313,11 +323,8 @@ class SweepProgress:
             return ""
         typical, now = self._typical(), self.clock()
         running = [max(0.0, typical - (now - t)) for t in list(self.started.values())]
-        free = sorted(running + [0.0] * (self.n_slots - len(running)))  # busy, then idle slots
-        for _ in range(self.total - self.ended - len(running)):  # the queued jobs
-            free[0] += typical
-            free.sort()
-        left = max(free)
+        idle = [0.0] * (self.n_slots - len(running))
+        left = last_end(running + idle, self.total - self.ended - len(running), typical)
         if left < 1:  # the running jobs have outlasted the typical time
             return ", the rest ending"
         return f", about {left:.0f} s left" if left < 120 else f", about {left / 60:.1f} min left"
