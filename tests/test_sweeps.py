@@ -235,11 +235,12 @@ def test_a_job_killed_outright_is_recorded_and_the_sweep_goes_on(workspace: Path
 
 def test_ctrl_c_stops_the_sweep_and_a_rerun_goes_on(workspace: Path) -> None:
     out = workspace / "interrupted"
-    args = [*CPU_SLOTS, "hydra.launcher.n_jobs=1",
+    args = [*CPU_SLOTS, "hydra.launcher.n_jobs=1", "hydra.launcher.stop_grace_s=120",
             "hydra.launcher.start=warm", "data.fold=0,1,2"]
-    code, stderr, _ = ctrl_c_sweep(workspace, out, args, lambda: any(out.glob("*/launcher.log")),
-                                   timeout=300)
+    code, stderr, took = ctrl_c_sweep(workspace, out, args, lambda: any(out.glob("*/launcher.log")),
+                                      timeout=300)
     assert code == 130 and "Traceback" not in stderr
+    assert took < 60  # the running job ends at Ctrl-C, and the sweep with it: no grace period
     assert re.fullmatch(r"interrupted: [12] of 3 jobs ran \(an interrupted job is recorded as "
                         r"failed\); rerun the same command to go on, finished jobs are skipped",
                         stderr.strip().splitlines()[-1])

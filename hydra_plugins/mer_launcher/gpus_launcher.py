@@ -406,8 +406,8 @@ class GpusLauncher(Launcher):
     def _let_running_jobs_end(self, futures: list[Future], mps_env: dict[str, str]) -> None:
         """After Ctrl-C: wait `stop_grace_s` for the running jobs to end, then (or at a second
         Ctrl-C) kill the ones still running (first dropped by MPS's server, under `mps_env`)."""
-        try:
-            wait(futures, timeout=self.stop_grace_s)
+        try:  # (wait() never counts a future cancelled before it started as done)
+            wait([f for f in futures if not f.cancelled()], timeout=self.stop_grace_s)
         except KeyboardInterrupt:
             pass
         if not all(f.done() for f in futures):
