@@ -406,20 +406,23 @@ class GpusLauncher(Launcher):
     def _let_running_jobs_end(self, futures: list[Future], mps_env: dict[str, str]) -> None:
         """After Ctrl-C: wait `stop_grace_s` for the running jobs to end, then (or at a second
         Ctrl-C) kill the ones still running (first dropped by MPS's server, under `mps_env`)."""
-        try:  # (wait() never counts a future cancelled before it started as done)
-            wait([f for f in futures if not f.cancelled()], timeout=self.stop_grace_s)
+        # The queued jobs' futures, cancelled, are left out: wait() never counts a future
+        # cancelled before it started as done, so it would always run to its timeout.
+        started = [f for f in futures if not f.cancelled()]
+        try:
+            wait(started, timeout=self.stop_grace_s)
         except KeyboardInterrupt:
             pass
-        if not all(f.done() for f in futures):
+        if not all(f.done() for f in started):
             print(f"killing {len(self.running)} job(s) still running after Ctrl-C",
                   file=sys.stderr, flush=True)
-        while not all(f.done() for f in futures):
+        while not all(f.done() for f in started):
             stuck = list(self.running.values())
             if mps_env:
                 mps_terminate_clients(mps_env, [process.pid for process in stuck])
             for process in stuck:
                 process.kill()
-            wait(futures, timeout=5)  # a job started just now is killed on the next round
+            wait(started, timeout=5)  # a job started just now is killed on the next round
 
     def _job_config(self, overrides: list[str], idx: int,
                     sweep_dir: Path) -> tuple[list[str], DictConfig, int, Path]:
