@@ -132,7 +132,7 @@ def test_time_left_is_reckoned_from_the_jobs_that_paid_no_first_wave_start_up(ca
     progress.job_ended("cpu1", 101.0, True, "[2/6] cpu1")
     progress.job_started("cpu1")
     now[0] = 120.0  # cpu0's second job took 20 s; cpu1's has run 19 s; 2 jobs are queued
-    progress.job_ended("cpu0", 20.0, True, "[3/6] cpu0")
+    progress.job_ended("cpu0", 120.0, True, "[3/6] cpu0")
     lines = capsys.readouterr().out.splitlines()
     # Before any later job ended: the first wave's 100 s per job (4 to go on 2 slots).
     assert lines[0] == "[1/6] cpu0 (1 of 6 jobs ended, about 3.3 min left)"

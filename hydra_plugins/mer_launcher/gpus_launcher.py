@@ -299,13 +299,13 @@ class SweepProgress:
         started = self.started[slot] = self.clock()
         return started
 
-    def job_ended(self, slot: str, seconds: float, trained: bool, said: str) -> None:
-        """Count `slot`'s job as ended and print `said` with the progress after it."""
+    def job_ended(self, slot: str, ended: float, trained: bool, said: str) -> None:
+        """Count `slot`'s job as ended at time `ended` and print `said` with the progress after it."""
         with self.lock:
             started = self.started.pop(slot)
             self.ended += 1
             if trained:
-                self.trained.append((started, seconds))
+                self.trained.append((started, ended - started))
             print(f"{said} ({self.ended} of {self.total} jobs ended{self._time_left()})", flush=True)
 
     def _typical(self) -> float:
@@ -469,7 +469,7 @@ class GpusLauncher(Launcher):
             (job_dir / FAILED).write_text(f"exit code {code}\n\n" + "\n".join(tail) + "\n")
         metrics = job_dir / METRICS
         trained = code == 0 and metrics.is_file() and metrics.stat().st_mtime >= started  # not skipped
-        progress.job_ended(slot["MER_SLOT"], ended - started, trained,
+        progress.job_ended(slot["MER_SLOT"], ended, trained,
                            f"[{idx + 1}/{progress.total}] {slot['MER_SLOT']}: {job_dir.name} "
                            f"{'FAILED' if code else 'done'} in {ended - started:.1f} s")
         result = JobReturn(overrides=overrides, cfg=sweep_config, working_dir=str(job_dir),
