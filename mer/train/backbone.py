@@ -6,9 +6,10 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torchvision.models import MobileNet_V2_Weights, mobilenet_v2
+from torchvision.models import mobilenet_v2
 
 from mer.errors import MerError
+from mer.train.pretrained import imagenet_state_dict, read_state_dict
 
 
 def mobilenet_v2_features(
@@ -16,9 +17,10 @@ def mobilenet_v2_features(
 ) -> tuple[nn.Module, int]:
     """MobileNetV2's convolutional trunk + global average pooling, and its feature width (1280).
 
-    `pretrained` is "none", "imagenet" (torchvision's weights, width 1.0 only) or a path to a
-    state dict of torchvision's MobileNetV2 (loaded with `weights_only=True`). With pretrained RGB
-    weights and another channel count, the first conv starts from the RGB kernels' mean.
+    `pretrained` is "none", "imagenet" (torchvision's weights, width 1.0 only: `mer.train.pretrained`)
+    or a path to a state dict of torchvision's MobileNetV2, both loaded with `weights_only=True`.
+    With pretrained RGB weights and another channel count, the first conv starts from the RGB
+    kernels' mean.
     """
     net = mobilenet_v2(weights=None, width_mult=width_mult)
     if pretrained != "none":
@@ -47,24 +49,9 @@ def _pretrained_state(pretrained: str, width_mult: float) -> dict[str, torch.Ten
         if width_mult != 1.0:
             raise MerError("model.pretrained=imagenet needs model.width_mult=1.0 "
                            "(torchvision ships no other width)")
-        weights = MobileNet_V2_Weights.IMAGENET1K_V1
-        target = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
-        try:
-            return weights.get_state_dict(progress=False)
-        except Exception as err:  # offline, proxy, partial file: one message for all of them
-            raise MerError(
-                f"ImageNet weights for MobileNetV2 are not in the torch cache and could not be "
-                f"downloaded ({type(err).__name__}): put {weights.url} at {target}, or use "
-                "model.pretrained=none or model.pretrained=/path/to/state_dict.pth"
-            ) from None
+        return imagenet_state_dict()
     path = Path(pretrained).expanduser()
     if not path.is_file():
         raise MerError(f"model.pretrained={pretrained!r}: use none, imagenet or a path to a "
                        "state-dict file (no such file)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise MerError(f"cannot load {path} as a state dict ({err.__class__.__name__}: {err})") from None
-    if not isinstance(state, dict):
-        raise MerError(f"{path} holds a {type(state).__name__}, not a state dict")
-    return state
+    return read_state_dict(path)

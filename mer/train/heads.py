@@ -15,7 +15,7 @@ HEADS = ("softmax", "hinge", "svm")
 def head_loss(
     name: str,
     class_weights: torch.Tensor | None = None,
-    p: int = 2,
+    p: int = 1,
     margin: float = 1.0,
     label_smoothing: float = 0.0,
 ) -> nn.Module:
@@ -23,7 +23,8 @@ def head_loss(
 
     - softmax: cross-entropy;
     - hinge: the paper's eq. 12, Weston–Watkins Σ_{j≠y} max(0, margin − x_y + x_j)^p averaged
-      over classes (`nn.MultiMarginLoss`); p=2 is the squared-hinge L2-SVM of Tang (2013);
+      over classes (`nn.MultiMarginLoss`, whose defaults p=1, margin=1 are eq. 12 as written);
+      p=2 is the squared-hinge L2-SVM of Tang (2013), a variant;
     - svm: the backbone trains with cross-entropy, then a scikit-learn SVM replaces the layer.
     """
     if name not in HEADS:

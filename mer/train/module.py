@@ -47,7 +47,7 @@ class MerModule(L.LightningModule):
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, len(self.classes)))
         weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
         self.loss = head_loss(
-            self.head_cfg["name"], weights, p=self.head_cfg.get("p", 2),
+            self.head_cfg["name"], weights, p=self.head_cfg.get("p", 1),
             margin=self.head_cfg.get("margin", 1.0),
             label_smoothing=self.head_cfg.get("label_smoothing", 0.0),
         )
