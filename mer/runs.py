@@ -3,7 +3,8 @@
 Each job's Hydra output dir holds:
 
 - `predictions.csv`: sample_id, subject, label, pred (class names), then `score_<class>` per class;
-- `metrics.json`: accuracy, uf1, uar, n (this fold alone), test_subject, input, head;
+- `metrics.json`: accuracy, uf1, uar, n (this fold alone), test_subject, input, head, the cache
+  dir it trained on (whose manifest the report reads for the data checks), timing;
 - `.hydra/config.yaml` and `.hydra/overrides.yaml`: the composed config and the job's overrides;
 - `csv/metrics.csv`: the training curves; optionally `wandb/` and `model.ckpt` (with what
   `mer-predict` needs to preprocess a new clip: see `mer.train.checkpoint`);

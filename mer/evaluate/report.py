@@ -1,13 +1,16 @@
-"""`mer-report SWEEP_DIR`: a sweep's runs → pooled tables, confusion PNGs, McNemar tests, samples.
+"""`mer-report SWEEP_DIR`: a sweep's runs → pooled tables with subject-bootstrap CIs, confusion PNGs,
+McNemar tests, the sensitivity table, samples.
 
 Reads the run-directory contract of `mer.runs` and never re-trains. Every number is scored on the
-predictions of all folds concatenated (DESIGN.md "Pool, then score"); per-fold means are labelled.
+predictions of all folds concatenated (docs/paper.md, "Protocol": pool, then score); per-fold means
+are labelled.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
 import re
 import sys
@@ -20,13 +23,14 @@ import pandas as pd
 import yaml
 
 from mer.errors import MerError, user_facing
-from mer.evaluate import paper
-from mer.evaluate.metrics import confusion, pooled_metrics
+from mer import paper
+from mer.evaluate.metrics import SCORE_NAMES, confusion, pooled_metrics
+from mer.evaluate.statistics import Bootstrap, paired_bootstrap, subject_bootstrap
 from mer.runs import FAILED, METRICS, PREDICTIONS, SCORE_PREFIX, configuration_overrides, override_key
 from mer.tracking import wandb_credentials
 
 REPORT_CSV, REPORT_MD, SEEDS_CSV, SAMPLES_CSV = "report.csv", "report.md", "report_seeds.csv", "samples.csv"
-SOURCES_CSV = "report_sources.csv"
+SOURCES_CSV, SENSITIVITY_CSV = "report_sources.csv", "report_sensitivity.csv"
 CONFUSION_DIR = "confusion"
 REQUIRED_COLUMNS = ("sample_id", "subject", "label", "pred")
 KEY = ["dataset", "input", "head", "configuration"]
@@ -34,6 +38,8 @@ INPUT_ORDER = ("apex", "u", "v", "uv", "uvm", "uvs")
 HEAD_ORDER = ("softmax", "hinge", "svm")
 # Overrides already named by the dataset/input/head columns (an `ablation` cell sets input and head).
 OWN_KEYS = ("data", "input", "head", "ablation")
+#: The sensitivity sweep's reference setting (conf/sensitivity/paper.yaml: the paper recipe unchanged).
+SENSITIVITY_KEY, SENSITIVITY_REFERENCE = "sensitivity", "paper"
 
 
 # ─── collecting runs ────────────────────────────────────────────────────────────────────────────
@@ -68,6 +74,9 @@ def _job_row(job_dir: Path, sweep_dir: Path) -> dict:
     test_subject = (cfg.get("data") or {}).get("test_subject")
     fold = test_subject if test_subject not in (None, "") else _config_value(cfg, "data.fold", config_path)
     rest = [o for o in configuration_overrides(overrides) if override_key(o) not in OWN_KEYS]
+    recipe = _recipe(job_dir)
+    if recipe and not any(override_key(o) == "recipe" for o in rest):  # chosen by an experiment
+        rest = sorted(rest + [f"recipe={recipe}"])
     failed = job_dir / FAILED
     error = next((ln.strip() for ln in failed.read_text(errors="replace").splitlines() if ln.strip()), "") \
         if failed.is_file() else ""
@@ -80,6 +89,17 @@ def _job_row(job_dir: Path, sweep_dir: Path) -> dict:
         "size": (cfg.get("preprocess") or {}).get("size"),
         "epochs": (cfg.get("trainer") or {}).get("max_epochs"),
     }
+
+
+def _recipe(job_dir: Path) -> str | None:
+    """The job's `recipe` choice (paper, mer) from Hydra's record, None where none was chosen: an
+    experiment picks it in its defaults, so it is not among the job's overrides."""
+    hydra_path = job_dir / ".hydra" / "hydra.yaml"
+    if not hydra_path.is_file():
+        return None
+    choices = ((_read_yaml(hydra_path) or {}).get("hydra") or {}).get("runtime", {}).get("choices") or {}
+    recipe = choices.get("recipe")
+    return None if recipe in (None, "null") else str(recipe)
 
 
 def _drop_duplicates(runs: pd.DataFrame) -> pd.DataFrame:
@@ -211,9 +231,10 @@ def _missing_folds(jobs: pd.DataFrame, expected: Iterable[str]) -> str:
     return ", ".join(parts)
 
 
-def summarise(runs: pd.DataFrame, preds: pd.DataFrame,
-              classes: dict[str, list[str]]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The report.csv frame (one row per configuration; mean ± std over seeds) and the per-seed frame."""
+def summarise(runs: pd.DataFrame, preds: pd.DataFrame, classes: dict[str, list[str]],
+              boot: Bootstrap = Bootstrap()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The report.csv frame (one row per configuration; mean ± std over seeds; subject-bootstrap CIs)
+    and the per-seed frame."""
     rows, seed_frames = [], []
     by_key = dict(list(preds.groupby(KEY, sort=False)))
     for key, jobs in runs.groupby(KEY, sort=False):
@@ -230,6 +251,9 @@ def summarise(runs: pd.DataFrame, preds: pd.DataFrame,
             row[f"{metric}_seed_std"] = _std(per_seed[metric]) if len(p) else np.nan
         for col in ("per_fold_mean_accuracy", "per_fold_std_accuracy", "per_fold_mean_uf1", "per_fold_std_uf1"):
             row[col] = per_seed[col].mean() if len(p) else np.nan
+        intervals = subject_bootstrap(p, classes[key[0]], boot) if len(p) else {}
+        for metric in SCORE_NAMES:
+            row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = intervals.get(metric, (np.nan, np.nan))
         row["missing_folds"] = _missing_folds(jobs, expected)
         row["failed_jobs"] = "; ".join(jobs.loc[jobs["status"] != "ok", "job"])
         row["other_overrides"] = jobs["rest"].iloc[0]
@@ -262,9 +286,11 @@ def mcnemar(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> dict:
     return {"n": int(a.size), "b": b, "c": c, "p": float(p)}
 
 
-def head_pairs(preds: pd.DataFrame) -> pd.DataFrame:
-    """McNemar between every two heads on the same samples: same dataset, input, other overrides
-    (head.* aside) and seed; paired on sample_id."""
+def head_pairs(preds: pd.DataFrame, classes: dict[str, list[str]],
+               boot: Bootstrap = Bootstrap()) -> pd.DataFrame:
+    """McNemar between every two heads on the same samples, beside the subject-bootstrap CI of their
+    accuracy and UF1 difference (A − B): same dataset, input, other overrides (head.* aside) and
+    seed; paired on sample_id."""
     preds = preds.assign(pair=preds["rest"].map(
         lambda r: ",".join(o for o in r.split(",") if o and not override_key(o).startswith("head."))))
     rows = []
@@ -279,10 +305,56 @@ def head_pairs(preds: pd.DataFrame) -> pd.DataFrame:
                 if both.empty:
                     continue
                 correct_a, correct_b = both["pred_x"] == both["label_x"], both["pred_y"] == both["label_y"]
+                paired = both[["sample_id", "subject_x"]].rename(columns={"subject_x": "subject"}).assign(seed=seed)
+                diff = paired_bootstrap(paired.assign(label=both["label_x"], pred=both["pred_x"]),
+                                        paired.assign(label=both["label_y"], pred=both["pred_y"]),
+                                        classes[dataset], boot)
                 rows.append({"dataset": dataset, "input": input_name, "other": pair, "seed": seed,
                              "a": _head_label(a), "b_head": _head_label(b), "accuracy_a": correct_a.mean(),
-                             "accuracy_b": correct_b.mean(), **mcnemar(correct_a, correct_b)})
+                             "accuracy_b": correct_b.mean(), **mcnemar(correct_a, correct_b),
+                             **_difference_columns(diff)})
     return pd.DataFrame(rows)
+
+
+def _difference_columns(diff: dict[str, tuple[float, float, float]]) -> dict[str, float]:
+    """`paired_bootstrap`'s accuracy and UF1 differences as flat columns (`uf1_diff_ci_low`...)."""
+    return {f"{metric}_diff{part}": value for metric in ("accuracy", "uf1")
+            for part, value in zip(("", "_ci_low", "_ci_high"), diff[metric])}
+
+
+def sensitivity_scores(report: pd.DataFrame, preds: pd.DataFrame, classes: dict[str, list[str]],
+                       boot: Bootstrap = Bootstrap()) -> pd.DataFrame:
+    """The sensitivity table: each `sensitivity=` setting's pooled scores (mean over seeds, with
+    CIs), and its difference from the reference setting (the paper recipe) of the same dataset,
+    input, head and other overrides, on the same subjects, with a paired subject-bootstrap CI.
+    The reference first, then the other settings by name; empty where the sweep has none."""
+    settings = report.assign(setting=report["other_overrides"].map(_sensitivity_setting),
+                             other=report["other_overrides"].map(_without_sensitivity))
+    settings = settings[settings["setting"].notna()]
+    rows = []
+    for (dataset, _, _, other), peers in settings.groupby(["dataset", "input", "head", "other"], sort=False):
+        reference = peers[peers["setting"] == SENSITIVITY_REFERENCE]
+        mine_dataset = preds[preds["dataset"] == dataset]
+        theirs = mine_dataset[mine_dataset["configuration"].isin(reference["configuration"])]
+        peers = peers.sort_values("setting", key=lambda s: s.map(lambda v: (v != SENSITIVITY_REFERENCE, v)))
+        for _, r in peers.iterrows():
+            row = {**r[["dataset", "input", "head", "other", "setting", "n_seeds", "n_samples"]].to_dict(),
+                   **{c: r[c] for m in ("accuracy", "uf1") for c in (m, f"{m}_ci_low", f"{m}_ci_high")}}
+            mine = mine_dataset[mine_dataset["configuration"] == r["configuration"]]
+            if r["setting"] != SENSITIVITY_REFERENCE and len(theirs) and len(mine):
+                row.update(_difference_columns(paired_bootstrap(mine, theirs, classes[dataset], boot)))
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _sensitivity_setting(rest: str) -> str | None:
+    """The `sensitivity=` choice among a configuration's overrides, None where it has none."""
+    return next((o.split("=", 1)[1] for o in rest.split(",") if override_key(o) == SENSITIVITY_KEY), None)
+
+
+def _without_sensitivity(rest: str) -> str:
+    """A configuration's other overrides without its `sensitivity=` choice (what its peers share)."""
+    return ",".join(o for o in rest.split(",") if o and override_key(o) != SENSITIVITY_KEY)
 
 
 def _head_label(preds: pd.DataFrame) -> str:
@@ -345,14 +417,23 @@ def _num(value: float, scale: float, digits: int) -> str:
     return "—" if value is None or pd.isna(value) else f"{scale * value:.{digits}f}"
 
 
+def _ci(row: pd.Series, metric: str, scale: float, digits: int) -> str:
+    """A metric's subject-bootstrap interval, "[low, high]" ("" where none was computed)."""
+    low, high = row.get(f"{metric}_ci_low"), row.get(f"{metric}_ci_high")
+    return "" if low is None or pd.isna(low) else f" [{_num(low, scale, digits)}, {_num(high, scale, digits)}]"
+
+
+def _score(row: pd.Series, metric: str, scale: float, digits: int) -> str:
+    """A pooled score, ± its std over seeds where several seeds ran, then its CI."""
+    spread = f" ± {_num(row[f'{metric}_seed_std'], scale, digits)}" if row["n_seeds"] > 1 else ""
+    return _num(row[metric], scale, digits) + spread + _ci(row, metric, scale, digits)
+
+
 def cell(row: pd.Series | None) -> str:
-    """"acc % / UF1" pooled, with ± std over seeds when several seeds were run."""
+    """"acc % [CI] / UF1 [CI]" pooled, with ± std over seeds when several seeds were run."""
     if row is None or not row["n_samples"]:
         return "—"
-    if row["n_seeds"] > 1:
-        return (f"{_num(row['accuracy'], 100, 2)} ± {_num(row['accuracy_seed_std'], 100, 2)} / "
-                f"{_num(row['uf1'], 1, 4)} ± {_num(row['uf1_seed_std'], 1, 4)}")
-    return f"{_num(row['accuracy'], 100, 2)} / {_num(row['uf1'], 1, 4)}"
+    return f"{_score(row, 'accuracy', 100, 2)} / {_score(row, 'uf1', 1, 4)}"
 
 
 def _paper_cell(result: paper.Result | None) -> str:
@@ -369,7 +450,8 @@ def _family_tables(family: pd.DataFrame) -> list[str]:
                   for h in heads]
     lines = ["#### Table 2 style: input ablation", "",
              "Cells: accuracy % / UF1, pooled over all folds" + (" (mean ± std over seeds)"
-                                                               if family["n_seeds"].max() > 1 else "") + ".", ""]
+                                                               if family["n_seeds"].max() > 1 else "")
+             + ", each with its 95 % subject-bootstrap interval in brackets.", ""]
     lines += _md_table(["input", *head_names, "paper (SVM head)"],
                        [[paper.INPUT_LABELS.get(i, i), *[cell(find.get((i, h))) for h in heads],
                          _paper_cell(paper.TABLE2.get(i))] for i in inputs])
@@ -385,11 +467,12 @@ def _family_tables(family: pd.DataFrame) -> list[str]:
 def _all_configurations(report: pd.DataFrame) -> list[str]:
     """Every configuration's pooled scores, per-fold mean ± std (labelled), missing folds, failures."""
     rows = [[r["dataset"], f"`{r['configuration']}`", r["n_samples"], r["n_folds"], r["n_seeds"],
-             _num(r["accuracy"], 100, 2), _num(r["uf1"], 1, 4), _num(r["uar"], 1, 4),
+             _num(r["accuracy"], 100, 2) + _ci(r, "accuracy", 100, 2), _num(r["uf1"], 1, 4) + _ci(r, "uf1", 1, 4),
+             _num(r["uar"], 1, 4) + _ci(r, "uar", 1, 4),
              f"{_num(r['per_fold_mean_accuracy'], 100, 2)} ± {_num(r['per_fold_std_accuracy'], 100, 2)}",
              f"{_num(r['per_fold_mean_uf1'], 1, 4)} ± {_num(r['per_fold_std_uf1'], 1, 4)}",
              r["missing_folds"] or "none", r["failed_jobs"] or "none"] for _, r in report.iterrows()]
-    return _md_table(["dataset", "configuration", "samples", "folds", "seeds", "accuracy %", "UF1", "UAR",
+    return _md_table(["dataset", "configuration", "samples", "folds", "seeds", "accuracy % [CI]", "UF1 [CI]", "UAR [CI]",
                       "per-fold mean accuracy % ± std", "per-fold mean UF1 ± std", "missing folds",
                       "failed jobs"], rows)
 
@@ -416,8 +499,10 @@ def _settings_line(runs: pd.DataFrame) -> str:
 def render_markdown(sweep_dir: Path, runs: pd.DataFrame, report: pd.DataFrame, seeds: pd.DataFrame,
                     pairs: pd.DataFrame, samples: pd.DataFrame, preds: pd.DataFrame,
                     figures: dict[tuple, tuple[str, np.ndarray, list[str]]],
-                    sources: pd.DataFrame) -> str:
-    """report.md: paper-style tables, confusion matrices, McNemar tests, seeds, the sample list."""
+                    sources: pd.DataFrame, sensitivity: pd.DataFrame, data_check: list[str],
+                    boot: Bootstrap) -> str:
+    """report.md: paper-style tables with CIs, confusion matrices, McNemar tests, the sensitivity
+    table, seeds, the sample list."""
     n_ok = int((runs["status"] == "ok").sum())
     out = [f"# mer report: {sweep_dir.name}", "",
            f"Sweep `{sweep_dir}`: {n_ok} finished jobs, {len(runs) - n_ok} failed or unfinished, "
@@ -431,9 +516,17 @@ def render_markdown(sweep_dir: Path, runs: pd.DataFrame, report: pd.DataFrame, s
             "2TP/(2TP+FP+FN) (the paper's F1); UAR = mean over classes of TP/N. *Per-fold mean ± std* "
             "averages each fold's own score (a LOSO fold is one subject, often 1–3 samples): shown for "
             "reference, labelled, never the main number. Std is the sample std (ddof=1).", "",
+            f"**Intervals.** [low, high] is a {100 * boot.confidence:g} % subject-level bootstrap interval: "
+            f"subjects (= LOSO folds) resampled with replacement {boot.n_resamples} times (seed "
+            f"{boot.seed}), their predictions pooled and scored again (the percentile interval; with "
+            "several seeds, of the mean over seeds). On a few dozen subjects these are wide: a 2-point "
+            "difference inside them is not evidence.", "",
+            "**Recipes.** `recipe=paper` is the paper as written (where it is silent, a cited default: "
+            "conf/recipe/paper.yaml says which); `recipe=mer` is mer's own recipe; a configuration without "
+            "`recipe=` ran mer-train's defaults. Only `recipe=paper` rows are the paper's method.", "",
             f"**Paper numbers** ({paper.SOURCE}) The paper's \"SVM\" head is our `hinge` head; our `svm` "
             "head (scikit-learn SVM fitted post hoc on the penultimate features) is an extension with no "
-            "paper number.", "", "## 1. Results", ""]
+            "paper number.", "", *data_check, "## 1. Results", ""]
     for (dataset, rest), family in report.groupby(["dataset", "other_overrides"], sort=False):
         out += [f"### {dataset}" + (f" · `{rest}`" if rest else ""), ""]
         if is_synthetic(dataset):
@@ -452,9 +545,41 @@ def render_markdown(sweep_dir: Path, runs: pd.DataFrame, report: pd.DataFrame, s
         with_paper = (r["input"], r["head"]) == (paper.TABLE5_INPUT, paper.TABLE5_HEAD)
         out += [f"### {r['dataset']} · `{r['configuration']}`", "", f"![confusion matrix]({png})", ""]
         out += _percent_table(matrix, classes, with_paper) + [""]
-    out += _pairs_section(pairs) + _seeds_section(report, seeds) + _samples_section(samples, preds)
+    out += _pairs_section(pairs) + _sensitivity_section(sensitivity) + _seeds_section(report, seeds)
+    out += _samples_section(samples, preds)
     out += _failures_section(runs)
     return "\n".join(out) + "\n"
+
+
+def data_check_lines(runs: pd.DataFrame) -> list[str]:
+    """The data checks of each dataset's cache (`mer.preprocess.data_check`), for report.md: its
+    counts beside the paper's, and its degenerate clips. Read from the manifest of the cache the
+    dataset's first finished job names in metrics.json; said where that cache is gone."""
+    out = []
+    for dataset, jobs in runs[runs["status"] == "ok"].groupby("dataset"):
+        try:
+            cache = Path(json.loads((Path(jobs["job_dir"].iloc[0]) / METRICS).read_text())["cache"])
+            manifest = json.loads((cache / "manifest.json").read_text())
+        except (OSError, ValueError, KeyError, TypeError):
+            out += [f"**Data check ({dataset}).** Not shown: the cache these runs trained on is not "
+                    "readable here (moved, or runs from before mer recorded it).", ""]
+            continue
+        check = manifest.get("paper_counts")
+        if check and check["differ"]:
+            out += [f"**Data check ({dataset}): the counts differ from the paper's** "
+                    f"(`{check['sheet']}` read). Compare the numbers above with that in mind.", ""]
+            out += _md_table(["", "paper", "ours", "Δ"], [[r["what"], r["paper"], r["ours"],
+                                                           f"{r['ours'] - r['paper']:+d}"] for r in check["rows"]])
+            out += [""]
+        elif check:
+            out += [f"**Data check ({dataset}).** The counts match the paper's: {paper.N_SAMPLES} clips of "
+                    f"{paper.N_SUBJECTS} subjects (`{check['sheet']}` read).", ""]
+        degenerate = manifest.get("degenerate") or []
+        if degenerate:
+            out += [f"**Degenerate clips ({dataset}):** {len(degenerate)}, a blank input after per-sample "
+                    "min–max normalisation: " + "; ".join(f"`{d['sample_id']}` ({d['why']})" for d in degenerate)
+                    + ".", ""]
+    return out
 
 
 def _sources_section(sources: pd.DataFrame) -> list[str]:
@@ -476,15 +601,46 @@ def _pairs_section(pairs: pd.DataFrame) -> list[str]:
     out = ["## 3. Paired McNemar tests between heads", "",
            "Same dataset, input, other overrides and seed; paired on sample_id. b = samples head A got "
            "right and head B wrong, c = the reverse; p = exact two-sided binomial test of b among the "
-           "b + c discordant pairs at 1/2 (scipy.stats.binomtest).", ""]
+           "b + c discordant pairs at 1/2 (scipy.stats.binomtest). Δ = A − B, with the subject-bootstrap "
+           "interval of the difference (both heads resampled on the same subjects).", ""]
     if pairs.empty:
         return out + ["No two heads ran on the same samples.", ""]
     return out + _md_table(
         ["dataset", "input", "other overrides", "seed", "head A", "head B", "paired samples",
-         "accuracy A %", "accuracy B %", "b", "c", "p"],
+         "accuracy A %", "accuracy B %", "b", "c", "p", "Δ accuracy % [CI]", "Δ UF1 [CI]"],
         [[r["dataset"], r["input"], r["other"] or "—", r["seed"], r["a"], r["b_head"], r["n"],
-          _num(r["accuracy_a"], 100, 2), _num(r["accuracy_b"], 100, 2), r["b"], r["c"], f"{r['p']:.4f}"]
+          _num(r["accuracy_a"], 100, 2), _num(r["accuracy_b"], 100, 2), r["b"], r["c"], f"{r['p']:.4f}",
+          _signed(r, "accuracy_diff", 100, 2), _signed(r, "uf1_diff", 1, 4)]
          for _, r in pairs.iterrows()]) + [""]
+
+
+def _signed(row: pd.Series, column: str, scale: float, digits: int) -> str:
+    """A difference with its sign and its CI, "+2.41 [−3.10, +7.90]" ("—" where none)."""
+    value = row.get(column)
+    if value is None or pd.isna(value):
+        return "—"
+    low, high = row[f"{column}_ci_low"], row[f"{column}_ci_high"]
+    return f"{scale * value:+.{digits}f} [{scale * low:+.{digits}f}, {scale * high:+.{digits}f}]"
+
+
+def _sensitivity_section(sensitivity: pd.DataFrame) -> list[str]:
+    """Which open choice of the paper moves the result: each setting against the paper recipe."""
+    if sensitivity.empty:
+        return []
+    out = ["## Sensitivity: the choices the paper leaves open", "",
+           f"Each setting changes one choice of the paper recipe (`sensitivity={SENSITIVITY_REFERENCE}`); "
+           "scores are pooled over folds and averaged over seeds, with 95 % subject-bootstrap intervals. "
+           "Δ is the setting minus the paper recipe on the same subjects, its interval from resampling "
+           "both together: an interval that holds 0 is no evidence the choice matters.", ""]
+    return out + _md_table(
+        ["dataset", "input", "head", "other overrides", "setting", "seeds", "samples", "accuracy % [CI]",
+         "UF1 [CI]", "Δ accuracy % [CI]", "Δ UF1 [CI]"],
+        [[r["dataset"], r["input"], r["head"], r["other"] or "—", f"`{r['setting']}`", r["n_seeds"],
+          r["n_samples"], _num(r["accuracy"], 100, 2) + _ci(r, "accuracy", 100, 2),
+          _num(r["uf1"], 1, 4) + _ci(r, "uf1", 1, 4),
+          _signed(r, "accuracy_diff", 100, 2) if r["setting"] != SENSITIVITY_REFERENCE else "reference",
+          _signed(r, "uf1_diff", 1, 4) if r["setting"] != SENSITIVITY_REFERENCE else "reference"]
+         for _, r in sensitivity.iterrows()]) + [""]
 
 
 def _seeds_section(report: pd.DataFrame, seeds: pd.DataFrame) -> list[str]:
@@ -540,15 +696,16 @@ def _failures_section(runs: pd.DataFrame) -> list[str]:
 
 # ─── the entry point ────────────────────────────────────────────────────────────────────────────
 
-def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None) -> pd.DataFrame:
+def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None,
+                 boot: Bootstrap = Bootstrap()) -> pd.DataFrame:
     """Read every run under `sweep_dir`; write report.csv, report.md, report_seeds.csv, samples.csv,
-    confusion PNGs and, for composite datasets, report_sources.csv into `out_dir` (default: the
-    sweep dir); return the report.csv frame."""
+    confusion PNGs, for composite datasets report_sources.csv, and for a sensitivity sweep
+    report_sensitivity.csv into `out_dir` (default: the sweep dir); return the report.csv frame."""
     sweep_dir = Path(sweep_dir)
     out_dir = Path(out_dir) if out_dir is not None else sweep_dir
     runs = collect_runs(sweep_dir)
     preds, classes = load_predictions(runs)
-    report, seeds = summarise(runs, preds, classes)
+    report, seeds = summarise(runs, preds, classes, boot)
     out_dir.mkdir(parents=True, exist_ok=True)
     report.to_csv(out_dir / REPORT_CSV, index=False)
     seeds.to_csv(out_dir / SEEDS_CSV, index=False)
@@ -557,6 +714,9 @@ def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None) -> pd
     sources = source_scores(preds, classes)
     if not sources.empty:
         sources.to_csv(out_dir / SOURCES_CSV, index=False)
+    sensitivity = sensitivity_scores(report, preds, classes, boot)
+    if not sensitivity.empty:
+        sensitivity.to_csv(out_dir / SENSITIVITY_CSV, index=False)
     figures, rows = {}, report.set_index(KEY)
     for key, p in preds.groupby(KEY, sort=False):
         order = classes[key[0]]
@@ -566,26 +726,26 @@ def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None) -> pd
         title = f"{key[0]} · {key[3]}\npooled: accuracy {100 * row['accuracy']:.2f}%, UF1 {row['uf1']:.4f}"
         plot_confusion(matrix, order, title, out_dir / name)
         figures[key] = (name, matrix, order)
-    (out_dir / REPORT_MD).write_text(render_markdown(sweep_dir, runs, report, seeds, head_pairs(preds),
-                                                     samples, preds, figures, sources))
+    pairs = head_pairs(preds, classes, boot)
+    (out_dir / REPORT_MD).write_text(render_markdown(sweep_dir, runs, report, seeds, pairs, samples, preds,
+                                                     figures, sources, sensitivity, data_check_lines(runs),
+                                                     boot))
     return report
 
 
-def print_table(report: pd.DataFrame) -> None:
-    """The main table in the terminal (pooled scores; mean ± std over seeds where swept)."""
+def print_table(report: pd.DataFrame, boot: Bootstrap = Bootstrap()) -> None:
+    """The main table in the terminal (pooled scores; mean ± std over seeds where swept; CIs)."""
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="mer-report: pooled over folds (per-fold mean for reference)")
+    table = Table(title=f"mer-report: pooled over folds, [{100 * boot.confidence:g} % subject-bootstrap "
+                  "interval] (per-fold mean for reference)")
     for name in ("dataset", "configuration", "samples", "folds", "seeds", "accuracy %", "UF1", "UAR",
                  "per-fold acc %", "missing folds"):
         table.add_column(name, overflow="fold")
     for _, r in report.iterrows():
-        spread = r["n_seeds"] > 1
         table.add_row(r["dataset"], r["configuration"], str(r["n_samples"]), str(r["n_folds"]), str(r["n_seeds"]),
-                      _num(r["accuracy"], 100, 2) + (f" ± {_num(r['accuracy_seed_std'], 100, 2)}" if spread else ""),
-                      _num(r["uf1"], 1, 4) + (f" ± {_num(r['uf1_seed_std'], 1, 4)}" if spread else ""),
-                      _num(r["uar"], 1, 4),
+                      _score(r, "accuracy", 100, 2), _score(r, "uf1", 1, 4), _score(r, "uar", 1, 4),
                       f"{_num(r['per_fold_mean_accuracy'], 100, 1)} ± {_num(r['per_fold_std_accuracy'], 100, 1)}",
                       r["missing_folds"] or "none")
     Console(width=None if sys.stdout.isatty() else 200).print(table)  # pipes and logs: no squeeze
@@ -604,6 +764,24 @@ def print_sources(sources: pd.DataFrame) -> None:
     for _, r in sources.iterrows():
         table.add_row(r["dataset"], r["configuration"], r["source"], str(r["n_samples"]),
                       _num(r["accuracy"], 100, 2), _num(r["uf1"], 1, 4), _num(r["uar"], 1, 4))
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
+
+
+def print_sensitivity(sensitivity: pd.DataFrame) -> None:
+    """The sensitivity table in the terminal: each setting against the paper recipe."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"sensitivity: one open choice changed at a time (Δ = setting − "
+                  f"sensitivity={SENSITIVITY_REFERENCE}, on the same subjects)")
+    for name in ("dataset", "other overrides", "setting", "seeds", "accuracy %", "UF1", "Δ accuracy %", "Δ UF1"):
+        table.add_column(name, overflow="fold")
+    for _, r in sensitivity.iterrows():
+        reference = r["setting"] == SENSITIVITY_REFERENCE
+        table.add_row(r["dataset"], r["other"] or "—", r["setting"], str(r["n_seeds"]),
+                      _num(r["accuracy"], 100, 2) + _ci(r, "accuracy", 100, 2), _num(r["uf1"], 1, 4) + _ci(r, "uf1", 1, 4),
+                      "reference" if reference else _signed(r, "accuracy_diff", 100, 2),
+                      "reference" if reference else _signed(r, "uf1_diff", 1, 4))
     Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
@@ -631,22 +809,36 @@ def push_to_wandb(report: pd.DataFrame, sweep_dir: Path, out_dir: Path) -> Path:
 
 @user_facing
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of `mer-report SWEEP_DIR [--out DIR] [--wandb]`."""
+    """Entry point of `mer-report SWEEP_DIR [--out DIR] [--bootstrap N] [--wandb]`."""
     parser = argparse.ArgumentParser(
-        prog="mer-report", description="Pool a mer-train sweep's predictions into tables, confusion "
-        "matrices and McNemar tests (report.md, report.csv, samples.csv, confusion/*.png; "
-        "report_sources.csv for a composite dataset).")
+        prog="mer-report", description="Pool a mer-train sweep's predictions into tables with "
+        "subject-bootstrap confidence intervals, confusion matrices and McNemar tests (report.md, "
+        "report.csv, samples.csv, confusion/*.png; report_sources.csv for a composite dataset; "
+        "report_sensitivity.csv for experiment=paper_sensitivity).")
     parser.add_argument("sweep_dir", type=Path, help="the dir `mer-train -m` wrote (searched recursively)")
     parser.add_argument("--out", type=Path, default=None, help="write the report here (default: SWEEP_DIR)")
+    parser.add_argument("--bootstrap", type=int, default=Bootstrap.n_resamples, metavar="N",
+                        help="subject-bootstrap resamples per interval (default %(default)s)")
+    parser.add_argument("--bootstrap-seed", type=int, default=Bootstrap.seed, metavar="SEED",
+                        help="seed of the resampling (default %(default)s)")
+    parser.add_argument("--confidence", type=float, default=Bootstrap.confidence,
+                        help="coverage of the intervals (default %(default)s)")
     parser.add_argument("--wandb", action="store_true", help="also log it as one W&B run (offline without credentials)")
     args = parser.parse_args(argv)
+    try:
+        boot = Bootstrap(args.bootstrap, args.confidence, args.bootstrap_seed)
+    except ValueError as err:
+        raise MerError(f"mer-report: {err}") from None
     out_dir = args.out if args.out is not None else args.sweep_dir
-    report = build_report(args.sweep_dir, out_dir)
-    print_table(report)
+    report = build_report(args.sweep_dir, out_dir, boot)
+    print_table(report, boot)
     written = [REPORT_CSV, SAMPLES_CSV]
     if (out_dir / SOURCES_CSV).is_file():
         print_sources(pd.read_csv(out_dir / SOURCES_CSV))
         written.append(SOURCES_CSV)
+    if (out_dir / SENSITIVITY_CSV).is_file():
+        print_sensitivity(pd.read_csv(out_dir / SENSITIVITY_CSV).fillna({"other": ""}))
+        written.append(SENSITIVITY_CSV)
     print(f"wrote {out_dir / REPORT_MD}, {', '.join(written)} and {CONFUSION_DIR}/*.png", flush=True)
     if args.wandb:
         push_to_wandb(report, args.sweep_dir, out_dir)

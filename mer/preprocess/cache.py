@@ -2,7 +2,8 @@
 
 Layout of one cache directory (`{cache_dir}/{dataset}-{key[:16]}/`):
 
-- `manifest.json`: format, key, parameters, reader provenance, counts, versions;
+- `manifest.json`: format, key, parameters, reader provenance, counts, the data checks of
+  `mer.preprocess.data_check` (`paper_counts`, `degenerate`), versions;
 - `samples.csv`: the sample table, row i ↔ index i of every array;
 - one `{channel}.npy` per channel of `CHANNELS`, `[N, size, size]` float16 (flow in pixels of the
   aligned crop; onset/apex grey in [0, 1]);
@@ -36,6 +37,7 @@ import mer
 from mer.data.samples import SampleTable
 from mer.errors import MerError
 from mer.preprocess.clip import CHANNELS, ClipResult, FlowFn, clip_settings, preprocess_clip
+from mer.preprocess.data_check import degenerate_clips, paper_counts
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +191,7 @@ def _write_cache(
                       f"{', '.join(sorted(no_face))}", stacklevel=2)
     for array in arrays.values():
         array.flush()
+    degenerate = degenerate_clips(rows, arrays["u"], arrays["v"])
     del arrays
     np.save(out / "landmarks.npy", landmarks)
     np.save(out / "transform.npy", transforms)
@@ -205,6 +208,8 @@ def _write_cache(
         "provenance": table.provenance,
         "counts": table.counts(),
         "no_face": sorted(no_face),
+        "paper_counts": paper_counts(table),
+        "degenerate": degenerate,
         "versions": _versions(),
         "build_seconds": round(elapsed, 2),
         "workers": workers,

@@ -14,6 +14,7 @@ from mer.config import CONFIG_DIR, checked_cli
 from mer.errors import MerError, user_facing
 from mer.preprocess.align import check_no_face_policy
 from mer.preprocess.cache import FlowCache, build_cache
+from mer.preprocess.data_check import log_data_checks
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,10 @@ def prepare(cfg: DictConfig) -> FlowCache:
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="prepare")
 @user_facing
 def hydra_main(cfg: DictConfig) -> None:
-    """Entry point of `mer-prepare`."""
-    print(prepare(cfg).path, flush=True)
+    """Entry point of `mer-prepare`: the cache's data checks in the log, its path printed last."""
+    cache = prepare(cfg)
+    log_data_checks(cache.manifest, log)
+    print(cache.path, flush=True)
 
 
 def main() -> None:

@@ -104,7 +104,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     predictions.to_csv(run_dir / PREDICTIONS, index=False)
     metrics = pooled_metrics(predictions["label"], predictions["pred"], dm.classes)
     metrics.update(test_subject=dm.test_subject, input=cfg.input.name, head=cfg.head.name,
-                   timing=timing)
+                   cache=str(cache.path), timing=timing)
     (run_dir / METRICS).write_text(json.dumps(metrics, indent=2))
     if cfg.get("save_checkpoint"):
         model.inference_record = inference_record(cache, dm, cfg.input.name, model.svm)

@@ -1,4 +1,11 @@
-"""The paper's published numbers (CASME II, LOSO, 5 classes), as data the report prints beside ours."""
+"""The paper's reference as data: its numbers, which the report prints beside ours, and its data.
+
+The paper ("Micro-expression recognition with optical flow and an improved MobileNetV2 + SVM";
+what mer takes from it, and what it leaves open, is in docs/paper.md) reports on CASME II,
+leave-one-subject-out, 5 classes: 249 clips of 26 subjects (§4.1), the onset→apex TV-L1 flow
+u + v into the standard MobileNetV2 whose classifier is replaced by the multiclass hinge of eq. 12
+(Table 3's "SVM"), scored by accuracy (eq. 13) and F1 over the pooled predictions.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +14,17 @@ from typing import NamedTuple
 SOURCE = (
     '"Micro-expression recognition with optical flow and an improved MobileNetV2 + SVM": '
     "CASME II, leave-one-subject-out, 5 classes (happiness, disgust, repression, surprise, others), "
-    "249 samples in the paper's copy; Tables 2, 3 and 5 as transcribed in the project's DESIGN.md "
-    '("Paper results"). F1 is the unweighted (macro) F1, i.e. our UF1.'
+    "249 samples of 26 subjects in the paper's copy; Tables 2, 3 and 5 as transcribed in mer's "
+    "docs/paper.md. F1 is the unweighted (macro) F1, i.e. our UF1."
 )
 DATASET = "casme2"
-N_SAMPLES = 249
+#: The label set of `data.reader.label_set` the paper's numbers are on (fear and sadness dropped).
+LABEL_SET = "5class"
 CLASSES = ("happiness", "disgust", "repression", "surprise", "others")
+#: §4.1: clips per class of the paper's CASME II copy, its clip count and its subject count.
+CLASS_COUNTS = {"happiness": 32, "disgust": 63, "repression": 27, "surprise": 28, "others": 99}
+N_SAMPLES = 249
+N_SUBJECTS = 26
 
 
 class Result(NamedTuple):
