@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import cv2
 import numpy as np
@@ -16,6 +18,29 @@ def face_frame() -> np.ndarray:
     """A 1024² grey frame holding the astronaut photo's face at ~200 px, like a CASME II frame."""
     grey = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2GRAY)
     return cv2.resize(grey, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_CUBIC)
+
+
+@pytest.fixture(scope="session")
+def imagenet_home(tmp_path_factory) -> Iterator[Path]:
+    """TORCH_HOME (for the rest of the session) holding a MobileNetV2 state dict the tests wrote, at
+    the path of torchvision's ImageNet file, so the paper recipe's `model.pretrained=imagenet` loads
+    it in this process and in the sweeps it starts, with no network."""
+    import torch
+    from torchvision.models import mobilenet_v2
+
+    from mer.train.pretrained import imagenet_file
+
+    home = tmp_path_factory.mktemp("torch-home")
+    before = os.environ.get("TORCH_HOME")
+    os.environ["TORCH_HOME"] = str(home)
+    imagenet_file().parent.mkdir(parents=True)
+    torch.manual_seed(0)
+    torch.save(mobilenet_v2().state_dict(), imagenet_file())
+    yield home
+    if before is None:
+        os.environ.pop("TORCH_HOME", None)
+    else:
+        os.environ["TORCH_HOME"] = before
 
 
 def smooth_texture(shape: tuple[int, int], seed: int = 0, sigma: float = 2.0) -> np.ndarray:

@@ -20,6 +20,7 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
 from mer.errors import MerError
 from mer.evaluate.report import build_report, collect_runs, main, mcnemar, push_to_wandb
+from mer.evaluate.statistics import Bootstrap, paired_bootstrap, subject_bootstrap
 
 CLASSES = ["happiness", "disgust", "repression", "surprise", "others"]
 FOLDS = 4
@@ -38,9 +39,11 @@ def fold_samples(fold: int) -> pd.DataFrame:
 
 
 def write_job(sweep: Path, dataset: str, input_name: str, head: str, fold: int, seed: int = 0,
-              finished: bool = True, name: str | None = None) -> Path:
-    """One job dir exactly as mer-train writes it (or, unfinished, only `.hydra/` and failed.txt)."""
-    overrides = [f"data.fold={fold}", "folds=all", f"input={input_name}", f"head={head}", f"seed={seed}"]
+              finished: bool = True, name: str | None = None, extra: tuple[str, ...] = (),
+              hit: float = 0.5, cache: Path | None = None) -> Path:
+    """One job dir exactly as mer-train writes it (or, unfinished, only `.hydra/` and failed.txt);
+    `extra` overrides, predictions right with probability `hit`, the cache named in metrics.json."""
+    overrides = [f"data.fold={fold}", "folds=all", f"input={input_name}", f"head={head}", f"seed={seed}", *extra]
     job = sweep / (name or ",".join(sorted(overrides)))
     (job / ".hydra").mkdir(parents=True)
     (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
@@ -52,15 +55,16 @@ def write_job(sweep: Path, dataset: str, input_name: str, head: str, fold: int, 
         (job / "failed.txt").write_text("RuntimeError: CUDA out of memory\ntraceback...\n")
         return job
     table = fold_samples(fold)
-    rng = np.random.default_rng(zlib.crc32(f"{input_name}-{head}-{fold}-{seed}".encode()))
-    keep = rng.random(len(table)) < 0.5
+    rng = np.random.default_rng(zlib.crc32(f"{input_name}-{head}-{fold}-{seed}-{extra}".encode()))
+    keep = rng.random(len(table)) < hit
     table["pred"] = np.where(keep, table["label"], rng.choice(CLASSES, size=len(table)))
     for c in CLASSES:
         table[f"score_{c}"] = rng.standard_normal(len(table))
     table.to_csv(job / "predictions.csv", index=False)
     (job / "metrics.json").write_text(json.dumps({"accuracy": 0.0, "uf1": 0.0, "uar": 0.0, "n": len(table),
                                                   "test_subject": table["subject"][0],
-                                                  "input": input_name, "head": head}))
+                                                  "input": input_name, "head": head,
+                                                  **({"cache": str(cache)} if cache else {})}))
     return job
 
 
@@ -184,6 +188,80 @@ def test_report_mcnemar_pairs_heads_on_the_same_samples(sweep, report):
     md = (report[1] / "report.md").read_text()
     assert f"| synthetic | apex | — | 0 | softmax | hinge | {len(both)} |" in md
     assert f"| {b} | {c} | {p:.4f} |" in md
+
+
+def test_every_configuration_has_subject_bootstrap_intervals(sweep, report, capsys):
+    frame, out = report
+    written = pd.read_csv(out / "report.csv")
+    for input_name, head in (("apex", "softmax"), ("uv", "hinge")):
+        r = row(written, input_name, head)
+        ci = subject_bootstrap(concatenated(sweep, input_name, head).assign(seed=0), CLASSES)
+        for metric in ("accuracy", "uf1", "uar"):
+            assert (r[f"{metric}_ci_low"], r[f"{metric}_ci_high"]) == pytest.approx(ci[metric])
+            assert r[f"{metric}_ci_low"] <= r[metric] <= r[f"{metric}_ci_high"]
+    r = row(written, "uv", "hinge")
+    cell = f"{100 * r['accuracy']:.2f} [{100 * r['accuracy_ci_low']:.2f}, {100 * r['accuracy_ci_high']:.2f}]"
+    md = (out / "report.md").read_text()
+    assert cell in md and "95 % subject-level bootstrap interval" in md and "2000 times (seed 0)" in md
+    main([str(sweep), "--out", str(out / "cli"), "--bootstrap", "500", "--bootstrap-seed", "4"])
+    said = capsys.readouterr().out
+    again = row(pd.read_csv(out / "cli" / "report.csv"), "uv", "hinge")
+    ci = subject_bootstrap(concatenated(sweep, "uv", "hinge").assign(seed=0), CLASSES, Bootstrap(500, seed=4))
+    assert (again["uf1_ci_low"], again["uf1_ci_high"]) == pytest.approx(ci["uf1"])
+    assert f"{again['uf1']:.4f} [{again['uf1_ci_low']:.4f}, {again['uf1_ci_high']:.4f}]" in said
+
+
+def test_head_pairs_show_the_paired_interval_beside_mcnemar(sweep, report):
+    soft, hinge = concatenated(sweep, "uv", "softmax"), concatenated(sweep, "uv", "hinge")
+    both = soft.merge(hinge, on="sample_id")
+    base = both[["sample_id"]].assign(seed=0, subject=both["subject_x"])
+    diff = paired_bootstrap(base.assign(label=both["label_x"], pred=both["pred_x"]),
+                            base.assign(label=both["label_y"], pred=both["pred_y"]), CLASSES)
+    d, low, high = (100 * v for v in diff["accuracy"])
+    assert f"| {d:+.2f} [{low:+.2f}, {high:+.2f}] |" in (report[1] / "report.md").read_text()
+
+
+def test_sensitivity_table_against_the_paper_recipe(tmp_path, capsys):
+    settings = {"paper": 0.5, "hinge_p2": 0.5, "epochs_50": 0.95}
+    for setting, hit in settings.items():
+        for seed in (0, 1):
+            for fold in range(FOLDS):
+                write_job(tmp_path, "casme2", "uv", "hinge", fold, seed=seed, hit=hit,
+                          extra=(f"sensitivity={setting}",))
+    main([str(tmp_path), "--out", str(tmp_path / "out"), "--bootstrap", "300"])
+    said = capsys.readouterr().out
+    table = pd.read_csv(tmp_path / "out" / "report_sensitivity.csv")
+    assert list(table["setting"]) == ["paper", "epochs_50", "hinge_p2"]  # the reference first
+    better = table.set_index("setting").loc["epochs_50"]
+    assert better["accuracy_diff"] > 0.2 and better["accuracy_diff_ci_low"] > 0  # a real effect: CI off 0
+    assert pd.isna(table.set_index("setting").loc["paper", "accuracy_diff"])
+    paper_row = table.set_index("setting").loc["paper"]
+    report = pd.read_csv(tmp_path / "out" / "report.csv")
+    assert paper_row["accuracy"] == pytest.approx(
+        report[report["configuration"].str.contains("sensitivity=paper")]["accuracy"].iloc[0])
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "## Sensitivity: the choices the paper leaves open" in md and "| `epochs_50` |" in md
+    assert "sensitivity: one open choice changed at a time" in said and "reference" in said
+
+
+def test_report_repeats_the_caches_data_checks(tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    rows = [{"what": "surprise", "paper": 28, "ours": 25}, {"what": "clips", "paper": 249, "ours": 246}]
+    (cache / "manifest.json").write_text(json.dumps({
+        "dataset": "casme2", "paper_counts": {"sheet": "CASME2-coding-20140508.xlsx", "rows": rows, "differ": True},
+        "degenerate": [{"sample_id": "casme2/sub04/EP12_01f", "why": "flow is zero everywhere"}]}))
+    for fold in range(2):
+        write_job(tmp_path / "sweep", "casme2", "uv", "hinge", fold, cache=cache)
+    build_report(tmp_path / "sweep")
+    md = (tmp_path / "sweep" / "report.md").read_text()
+    assert "**Data check (casme2): the counts differ from the paper's** (`CASME2-coding-20140508.xlsx` read)" in md
+    assert "| surprise | 28 | 25 | -3 |" in md and "| clips | 249 | 246 | -3 |" in md
+    assert "`casme2/sub04/EP12_01f` (flow is zero everywhere)" in md
+    shutil.rmtree(cache)
+    build_report(tmp_path / "sweep")
+    assert "Not shown: the cache these runs trained on is not readable here" in (
+        tmp_path / "sweep" / "report.md").read_text()
 
 
 def test_seeds_give_mean_and_std_of_pooled_scores(tmp_path):

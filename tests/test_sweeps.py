@@ -328,7 +328,8 @@ def test_a_warm_worker_puts_back_torch_flags_between_jobs() -> None:
     assert _torch_flags() == saved
 
 
-def test_paper_ablation_is_one_sweep_and_one_report_of_tables_2_and_3(workspace: Path) -> None:
+@pytest.mark.slow
+def test_paper_ablation_is_one_sweep_and_one_report_of_tables_2_and_3(workspace: Path, imagenet_home: Path) -> None:
     out = workspace / "ablation"
     result = sweep(workspace, out, "experiment=paper_ablation", *CPU_SLOTS,
                    "hydra.launcher.start=warm", "data.fold=0,1")
@@ -340,9 +341,35 @@ def test_paper_ablation_is_one_sweep_and_one_report_of_tables_2_and_3(workspace:
     assert sorted(zip(table["input"], table["head"])) == [
         ("apex", "hinge"), ("u", "hinge"), ("uv", "hinge"), ("uv", "softmax"), ("v", "hinge")]
     assert set(table["n_samples"]) == {10} and set(table["n_folds"]) == {2}
+    assert set(table["configuration"].str.contains("recipe=paper")) == {True}  # the paper as written
     md = (out / "report.md").read_text()  # one group: both tables side by side, not five groups
     assert md.count("Table 2 style: input ablation") == 1 and md.count("Table 3 style") == 1
     assert "ablation=" not in md
+
+
+@pytest.mark.slow
+def test_a_two_fold_cut_of_the_sensitivity_sweep_runs_through_mer_report(workspace: Path,
+                                                                          imagenet_home: Path) -> None:
+    out = workspace / "sensitivity"
+    result = sweep(workspace, out, "experiment=paper_sensitivity", *CPU_SLOTS,
+                   "hydra.launcher.start=warm", "data.fold=0,1", "seed=0")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "[14/14]" in result.stdout  # 7 settings × 2 folds × 1 seed
+    report = mer_report(out)
+    assert report.returncode == 0, report.stderr
+    table = pd.read_csv(out / "report_sensitivity.csv")
+    assert list(table["setting"]) == ["paper", "epochs_50", "hinge_p2", "norm_none",
+                                      "norm_train_standardize", "precise_bn", "pretrained_none"]
+    assert set(table["n_samples"]) == {10} and table["accuracy_diff"].iloc[1:].notna().all()
+    for _, r in table.iterrows():
+        assert r["accuracy_ci_low"] <= r["accuracy"] <= r["accuracy_ci_high"]
+    configs = {p.name: p for p in out.iterdir() if p.is_dir()}
+    p2 = next(p for name, p in configs.items() if "sensitivity=hinge_p2" in name and "data.fold=0" in name)
+    assert "  p: 2\n" in (p2 / ".hydra" / "config.yaml").read_text()
+    md = (out / "report.md").read_text()
+    assert "## Sensitivity: the choices the paper leaves open" in md
+    assert "**Data check (casme2): the counts differ from the paper's**" in md
+    assert "sensitivity: one open choice changed at a time" in report.stdout
 
 
 def test_rerun_skips_finished_jobs_and_reruns_changed_ones(workspace: Path) -> None:

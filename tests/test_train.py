@@ -284,7 +284,7 @@ def test_wandb_logs_each_fold_offline_for_real(workspace: Path, tmp_path: Path, 
         assert f"fold{fold}-{subject}".encode() in record and b"test/accuracy" in record
 
 
-def test_pretrained_weights_load_from_a_file_or_say_where_to_put_them(tmp_path: Path) -> None:
+def test_pretrained_weights_load_from_a_file_or_say_where_to_put_them(tmp_path: Path, monkeypatch) -> None:
     from torchvision.models import mobilenet_v2
 
     from mer.train.backbone import mobilenet_v2_features
@@ -300,7 +300,16 @@ def test_pretrained_weights_load_from_a_file_or_say_where_to_put_them(tmp_path: 
     torch.save({"not": "weights"}, tmp_path / "junk.pth")
     with pytest.raises(MerError, match=r"junk.pth.*the state dict lacks"):
         mobilenet_v2_features(2, pretrained=str(tmp_path / "junk.pth"))
-    hub = Path(torch.hub.get_dir()) / "checkpoints" / "mobilenet_v2-b0353104.pth"
-    if not hub.exists():  # offline machines: one message naming the file and where it goes
-        with pytest.raises(MerError, match=r"put https://\S+mobilenet_v2-b0353104.pth at "):
-            mobilenet_v2_features(2, pretrained="imagenet")
+    # No file in the torch cache and no network (the tests never download): one message naming the
+    # file, where it goes, and the offline command.
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
+    hub = tmp_path / "empty-torch-home" / "hub" / "checkpoints" / "mobilenet_v2-b0353104.pth"
+    monkeypatch.setattr(torch.hub, "download_url_to_file", _offline)
+    with pytest.raises(MerError, match=rf"put https://\S+mobilenet_v2-b0353104.pth at {hub} "
+                                       r"\(on an offline machine: `mer-weights --install FILE`\)"):
+        mobilenet_v2_features(2, pretrained="imagenet")
+
+
+def _offline(url: str, dst: str, **_) -> None:
+    """torch.hub's download as it fails on a machine without a network."""
+    raise OSError(f"network is unreachable: {url}")

@@ -2,9 +2,9 @@
 
 `mer.data.synthetic` plans one release in CASME II's terms (subjects, clips, action units and the
 micro-motion of each clip). A layout renames that plan into another release's exact conventions
-(DESIGN.md), so each reader is tested on a generated tree in its own format. The motion, and so the
-class a flow model can learn, stays the plan's: a layout only maps the planned emotion onto its
-release's vocabulary and moves frame numbers.
+(each reader's module docstring, and the README's dataset sections), so each reader is tested on a
+generated tree in its own format. The motion, and so the class a flow model can learn, stays the
+plan's: a layout only maps the planned emotion onto its release's vocabulary and moves frame numbers.
 """
 
 from __future__ import annotations

@@ -837,7 +837,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print_sources(pd.read_csv(out_dir / SOURCES_CSV))
         written.append(SOURCES_CSV)
     if (out_dir / SENSITIVITY_CSV).is_file():
-        print_sensitivity(pd.read_csv(out_dir / SENSITIVITY_CSV).fillna({"other": ""}))
+        print_sensitivity(pd.read_csv(out_dir / SENSITIVITY_CSV, dtype={"other": str}).fillna({"other": ""}))
         written.append(SENSITIVITY_CSV)
     print(f"wrote {out_dir / REPORT_MD}, {', '.join(written)} and {CONFUSION_DIR}/*.png", flush=True)
     if args.wandb:
