@@ -22,10 +22,9 @@ demo: setup  ## synthetic CASME II → cache → all folds × {apex, uv} × {sof
 	$(BIN)/mer-train -m experiment=demo hydra.sweep.dir=$(DEMO_DIR)
 	$(BIN)/mer-report $(DEMO_DIR)
 
-paper: setup  ## the paper's Tables 2 and 3 on a real release: make paper DATA=/path/to/CASME2
+paper: setup  ## the paper's Tables 2 + 3 as written (recipe=paper) on a real release: make paper DATA=/path/to/CASME2
 	@test -n "$(DATA)" || { echo "error: give the CASME II folder: make paper DATA=/path/to/CASME2"; exit 2; }
-	$(BIN)/mer-train -m experiment=paper_table2 data.root=$(DATA) hydra.sweep.dir=$(PAPER_DIR)
-	$(BIN)/mer-train -m experiment=paper_table3 data.root=$(DATA) hydra.sweep.dir=$(PAPER_DIR)
+	$(BIN)/mer-train -m experiment=paper_ablation data.root=$(DATA) hydra.sweep.dir=$(PAPER_DIR) $(ARGS)
 	$(BIN)/mer-report $(PAPER_DIR)
 
 test: setup  ## the whole suite (about 8 minutes on 2 cores)
