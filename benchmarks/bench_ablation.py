@@ -39,7 +39,7 @@ from hydra_plugins.mer_launcher.gpus_launcher import job_slots
 from mer.data.synthetic import generate_synthetic
 from mer.errors import MerError, user_facing
 from mer.preprocess.cache import load_cache
-from mer.runs import CHECKPOINT, PREDICTIONS, SCORE_PREFIX
+from mer.runs import CHECKPOINT, METRICS, PREDICTIONS, SCORE_PREFIX
 
 ROOT = Path(__file__).resolve().parents[1]
 LEDGER = "bench-ablation.json"  # in the sweep dir: the settings, the parts, and every command run
@@ -120,7 +120,7 @@ def job_name(record: dict) -> str:
 def trained_here(record: dict) -> bool:
     """Whether the job trained in the command of its record (not skipped as already finished)."""
     return record["metrics"] is not None and \
-        (record["dir"] / "metrics.json").stat().st_mtime >= record["start"]
+        (record["dir"] / METRICS).stat().st_mtime >= record["start"]
 
 
 def print_records(records: list[dict], commands: list[dict]) -> None:
@@ -136,7 +136,7 @@ def print_records(records: list[dict], commands: list[dict]) -> None:
               f"{r['start'] - command['start'] if command else math.nan:.1f} | "
               f"{r['end'] - r['start']:.1f}{' (finished earlier, skipped)' if skipped else ''} | "
               f"{r['returncode']} | {timing.get('fit_s', '—')} | {timing.get('ms_per_step', '—')} | "
-              f"{metrics.get('accuracy', math.nan):.3f} |")
+              f"{format(metrics['accuracy'], '.3f') if metrics else '—'} |")
 
 
 def print_commands(records: list[dict], commands: list[dict]) -> float:
