@@ -14,7 +14,7 @@ included. Last, `mer-predict` loads one GPU-trained checkpoint with `CUDA_VISIBL
 CPU) and must give the scores that job wrote to its `predictions.csv`.
 
 Full size, on a GPU:    python benchmarks/bench_ablation.py            (or one part: --part 1)
-Small scale, on a CPU:  python benchmarks/bench_ablation.py --small   (4 subjects, 48², 2 epochs)
+Small scale, on a CPU:  python benchmarks/bench_ablation.py --small   (3 subjects, 48², 2 epochs)
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ LEDGER = "bench-ablation.json"  # in the sweep dir: the settings, the parts, and
 TARGET_S = 15 * 60
 #: (subjects, clips per subject, crop size, epochs): CASME II's size and the paper's, or a CPU dry run.
 FULL = (26, 10, 224, 200)
-SMALL = (4, 5, 48, 2)
+SMALL = (3, 5, 48, 2)
 
 
 def fold_parts(n_folds: int, parts: int) -> list[list[int]]:
@@ -209,7 +209,7 @@ def check_prediction(records: list[dict], release: Path, cache_dir: Path, atol: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true",
-                        help="the CPU dry run: 4 subjects × 5 clips, 48², 2 epochs, CPU slots")
+                        help="the CPU dry run: 3 subjects × 5 clips, 48², 2 epochs, CPU slots")
     parser.add_argument("--parts", type=int, default=2,
                         help="commands the folds are split over (disjoint ranges, one sweep dir)")
     parser.add_argument("--part", type=int, action="append", metavar="K",
