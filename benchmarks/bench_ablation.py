@@ -36,6 +36,7 @@ import pandas as pd
 from bench_sweep import CELLS, job_records, prepare  # the sibling scripts: the same cells and records
 from bench_train import GPU_OVERRIDES
 from hydra_plugins.mer_launcher.gpus_launcher import job_slots
+from mer.data.casme2 import read_casme2
 from mer.data.synthetic import generate_synthetic
 from mer.errors import MerError, user_facing
 from mer.preprocess.cache import load_cache
@@ -56,6 +57,11 @@ def fold_parts(n_folds: int, parts: int) -> list[list[int]]:
     size, extra = divmod(n_folds, parts)
     bounds = [k * size + min(k, extra) for k in range(parts + 1)]
     return [list(range(a, b)) for a, b in zip(bounds, bounds[1:])]
+
+
+def fold_range(folds: list[int]) -> str:
+    """"0–12", or "25" for one fold."""
+    return f"{folds[0]}–{folds[-1]}" if len(folds) > 1 else str(folds[0])
 
 
 def read_ledger(sweep_dir: Path, settings: list[str], parts: list[list[int]]) -> dict:
@@ -93,7 +99,7 @@ def run_part(part: int, folds: list[int], sweep: list[str], limit_s: int) -> dic
     # INT at the limit (the launcher stops its jobs within its grace period), KILL 30 s later.
     command = ["timeout", "-s", "INT", "-k", "30", str(limit_s), mer_train, "-m", *sweep,
                f"data.fold={','.join(map(str, folds))}"]
-    print(f"\n== part {part}: folds {folds[0]}–{folds[-1]} ({len(folds) * len(CELLS)} jobs), "
+    print(f"\n== part {part}: folds {fold_range(folds)} ({len(folds) * len(CELLS)} jobs), "
           f"stopped after {limit_s} s\n{' '.join(command)}", flush=True)
     start = time.time()
     job = subprocess.Popen(command)
@@ -150,16 +156,21 @@ def print_commands(records: list[dict], commands: list[dict]) -> float:
         first = f"{min(r['start'] for r in ran) - c['start']:.1f}" if ran else "—"
         last = f"{max(r['end'] for r in ran) - c['start']:.1f}" if ran else "—"
         median = f"{len(trained)} ({statistics.median(trained):.1f})" if trained else "0"
-        print(f"| {n} | {c['part']} | {c['folds'][0]}–{c['folds'][-1]} | {c['returncode']} | "
+        print(f"| {n} | {c['part']} | {fold_range(c['folds'])} | {c['returncode']} | "
               f"{c['end'] - c['start']:.1f} | {first} | {last} | {median} |")
     return sum(c["end"] - c["start"] for c in commands)
 
 
-def unfinished_jobs(records: list[dict], n_folds: int) -> list[str]:
-    """The ablation's jobs (cell × fold) that hold no finished run."""
+def unfinished_jobs(records: list[dict], folds: list[int]) -> list[str]:
+    """The ablation's jobs (cell × fold) over these folds that hold no finished run."""
     done = {job_name(r) for r in records if r["metrics"] is not None}
-    return [name for name in (f"{cell} fold {f}" for cell in CELLS for f in range(n_folds))
-            if name not in done]
+    return [name for name in (f"{cell} fold {f}" for cell in CELLS for f in folds) if name not in done]
+
+
+def part_done(ledger: dict, part: int, folds: list[int], records: list[dict]) -> bool:
+    """Whether a part needs no more running: its last command ran to its end and every one of
+    its jobs finished (a failed job, which the sweep went on past, runs again)."""
+    return part_finished(ledger, part) and not unfinished_jobs(records, folds)
 
 
 def report_and_total(sweep_dir: Path, commands: list[dict], sweep_s: float, what: str,
@@ -189,12 +200,18 @@ def check_prediction(records: list[dict], release: Path, cache_dir: Path, atol: 
     job = with_ckpt[0]
     written = pd.read_csv(job["dir"] / PREDICTIONS).iloc[0]
     sample = load_cache(cache_dir).samples.set_index("sample_id").loc[written["sample_id"]]
+    frames = [release / sample["onset_path"], release / sample["apex_path"]]
+    if not all(f.is_file() for f in frames):
+        raise MerError(f"{frames[0]} or {frames[1]}: no such frames of {written['sample_id']} in "
+                       f"{release}; was the cache built from another release?")
     command = [str(Path(sys.executable).with_name("mer-predict")), str(job["dir"] / CHECKPOINT),
-               str(release / sample["onset_path"]), str(release / sample["apex_path"]), "--json"]
+               *map(str, frames), "--json"]
     print(f"\n== mer-predict on the CPU, {job_name(job)}'s checkpoint, clip {written['sample_id']}\n"
           f"CUDA_VISIBLE_DEVICES= {' '.join(command)}", flush=True)
     out = subprocess.run(command, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
-                         stdout=subprocess.PIPE, text=True, check=True)
+                         stdout=subprocess.PIPE, text=True)
+    if out.returncode != 0:  # its own error line is above, on stderr
+        raise SystemExit(f"mer-predict failed (exit code {out.returncode}) on the CPU")
     predicted = json.loads(out.stdout)
     gap = max(abs(predicted["scores"][c[len(SCORE_PREFIX):]] - written[c])
               for c in written.index if c.startswith(SCORE_PREFIX))
@@ -222,6 +239,8 @@ def main() -> None:
     parser.add_argument("--predict-atol", type=float, default=None,
                         help="largest score difference allowed between mer-predict on the CPU and "
                              "the job's predictions.csv (default 1e-3 on the CPU, 0.1 after bf16)")
+    parser.add_argument("--cache", type=Path,
+                        help="a cache of this synthetic release built elsewhere (skips mer-prepare)")
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench")
     parser.add_argument("--sweep-dir", type=Path, help="default: OUT/ablation-<size>px-<epochs>ep")
     parser.add_argument("--fresh", action="store_true", help="delete the sweep dir first")
@@ -244,8 +263,17 @@ def main() -> None:
     started = time.perf_counter()
     release = generate_synthetic(out / f"synthetic-casme2-{subjects}x{clips}", n_subjects=subjects,
                                  clips_per_subject=clips, progress=False)
-    cache = load_cache(prepare(["data=casme2", f"data.root={release}", f"paths.output_dir={out}",
-                                f"preprocess.size={size}"]))
+    if args.cache:  # built elsewhere: the sweep then needs no dlib (mer-predict still does)
+        cache = load_cache(args.cache.resolve())
+        if cache.size != size:
+            raise MerError(f"--cache {cache.path} was built at {cache.size}², this run trains at "
+                           f"{size}²: give a cache of that size, or drop --cache to build it")
+        if set(cache.samples["sample_id"]) != set(read_casme2(release).rows["sample_id"]):
+            raise MerError(f"--cache {cache.path} holds other clips than the release {release}: "
+                           "give a cache built from it, or drop --cache to build it")
+    else:
+        cache = load_cache(prepare(["data=casme2", f"data.root={release}", f"paths.output_dir={out}",
+                                    f"preprocess.size={size}"]))
     n_folds = cache.samples["subject"].nunique()
     print(f"synthetic release {release}, cache {cache.path}: {len(cache.samples)} clips, "
           f"{n_folds} subjects, {size}² ({time.perf_counter() - started:.1f} s, not in the figure)")
@@ -260,8 +288,8 @@ def main() -> None:
     if any(not 1 <= part <= len(parts) for part in wanted):
         raise MerError(f"--part {args.part}: choose parts 1 to {len(parts)} (--parts {len(parts)})")
     for part in wanted:
-        if part_finished(ledger, part):
-            print(f"part {part} already ran to its end in {sweep_dir}: not run again")
+        if part_done(ledger, part, parts[part - 1], job_records(sweep_dir)):
+            print(f"part {part}: every job already finished in {sweep_dir}, not run again")
             continue
         ledger["commands"].append(run_part(part, parts[part - 1],
                                            [*settings, f"hydra.sweep.dir={sweep_dir}"], args.limit))
@@ -273,21 +301,21 @@ def main() -> None:
     print(f"\nJobs of {sweep_dir} ({len(records)} records):")
     print_records(records, ledger["commands"])
     sweep_s = print_commands(records, ledger["commands"])
-    missing = unfinished_jobs(records, n_folds)
-    left = [k for k in range(1, len(parts) + 1) if not part_finished(ledger, k)]
-    if missing or left:
+    missing = unfinished_jobs(records, list(range(n_folds)))
+    left = [k for k in range(1, len(parts) + 1) if not part_done(ledger, k, parts[k - 1], records)]
+    if left:
         print(f"\nNot finished: {len(missing)} of {len(CELLS) * n_folds} jobs "
-              f"({', '.join(missing[:5])}{', …' if len(missing) > 5 else ''}); parts not run to "
-              f"their end: {', '.join(map(str, left)) or 'none'}. No figure yet: rerun with the "
-              f"same flags (and --part K) to go on in {sweep_dir}.")
-        cut_off = any(not part_finished(ledger, k) for k in wanted)
-        raise SystemExit(1 if cut_off else 0)
+              f"({', '.join(missing[:5])}{', …' if len(missing) > 5 else ''}), in part(s) "
+              f"{', '.join(map(str, left))}. No figure yet: rerun with the same flags (and "
+              f"--part K) to go on in {sweep_dir}.")
+        raise SystemExit(1 if set(left) & set(wanted) else 0)  # 0: the parts asked for are done
     where = "CPU slots" if args.small else f"{args.jobs_per_gpu} jobs per GPU under MPS, warm, graphed"
     report_and_total(sweep_dir, ledger["commands"], sweep_s,
                      f"{len(CELLS)} cells × {n_folds} folds = {len(CELLS) * n_folds} jobs, {size}², "
                      f"{epochs} epochs, {where}", check_target=not args.small)
     atol = args.predict_atol if args.predict_atol is not None else (1e-3 if args.small else 0.1)
     check_prediction(records, release, cache.path, atol)
+
 
 if __name__ == "__main__":
     main()

@@ -56,12 +56,16 @@ def test_the_ledger_refuses_a_sweep_dir_run_with_other_settings_or_parts(tmp_pat
         bench_ablation.read_ledger(tmp_path, settings, parts)
 
 
-def test_unfinished_jobs_names_every_cell_and_fold_without_metrics() -> None:
+def test_a_part_with_a_failed_job_is_not_done_though_its_command_ended() -> None:
     done = [{"overrides": [f"ablation={cell}", f"data.fold={fold}"], "metrics": {"accuracy": 0.5}}
             for cell in bench_ablation.CELLS for fold in (0, 1)]
     failed = {"overrides": ["ablation=uv_hinge", "data.fold=2"], "metrics": None}
-    missing = bench_ablation.unfinished_jobs([*done, failed], 3)
+    missing = bench_ablation.unfinished_jobs([*done, failed], [0, 1, 2])
     assert missing == [f"{cell} fold 2" for cell in bench_ablation.CELLS]
+    assert bench_ablation.unfinished_jobs([*done, failed], [1]) == []
+    ran = {"commands": [{"part": 1, "returncode": 0}, {"part": 2, "returncode": 0}]}
+    assert bench_ablation.part_done(ran, 1, [0, 1], [*done, failed])
+    assert not bench_ablation.part_done(ran, 2, [2], [*done, failed])  # its command ended, a job failed
 
 
 @pytest.mark.slow
@@ -72,10 +76,10 @@ def test_small_dry_run_resumes_over_two_invocations_then_reports(tmp_path: Path)
     first = subprocess.run([*script, "--part", "2"], capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "Not finished: 10 of 15 jobs (apex_hinge fold 0, " in first.stdout
-    assert "parts not run to their end: 1. No figure yet" in first.stdout
+    assert "in part(s) 1. No figure yet" in first.stdout
     second = subprocess.run(script, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr[-3000:]
-    assert "part 2 already ran to its end" in second.stdout
+    assert "part 2: every job already finished" in second.stdout
     assert "== part 1: folds 0–1 (10 jobs)" in second.stdout and "== part 2:" not in second.stdout
 
     ledger = json.loads((tmp_path / "ablation-48px-2ep" / bench_ablation.LEDGER).read_text())
