@@ -7,7 +7,7 @@ STAMP := $(VENV)/.mer-installed
 DEMO_DIR ?= outputs/demo
 PAPER_DIR ?= outputs/paper
 
-.PHONY: setup demo paper test bench-prepare bench-train bench-sweep bench-step clean
+.PHONY: setup demo paper test bench-prepare bench-train bench-sweep bench-step bench-ablation clean
 
 setup: $(STAMP)
 
@@ -41,6 +41,9 @@ bench-sweep: setup  ## Table 2 + 3 ablation through the gpus launcher (small sca
 
 bench-step: setup  ## GPU only: a new process's first steps, one step eager vs CUDA graphs, the GPU-time floor
 	$(BIN)/python benchmarks/bench_step.py $(BENCH_ARGS)
+
+bench-ablation: setup  ## GPU: the whole Table 2 + 3 ablation (130 jobs, 224², 200 epochs) timed to its report; --small on a CPU
+	$(BIN)/python benchmarks/bench_ablation.py $(BENCH_ARGS)
 
 clean:
 	rm -rf outputs

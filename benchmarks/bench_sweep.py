@@ -42,15 +42,29 @@ CELLS = (OmegaConf.load(Path(CONFIG_DIR) / "experiment" / "paper_ablation.yaml")
          .hydra.sweeper.params.ablation.split(","))
 
 
+def prepare(overrides: list[str]) -> Path:
+    """`mer-prepare` with these overrides (the cache built on a miss); the cache dir it prints."""
+    out = subprocess.run([sys.executable, "-m", "mer.preprocess.prepare", *overrides],
+                         check=True, stdout=subprocess.PIPE, text=True)
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
 def build_cache(args: argparse.Namespace) -> Path:
     """`mer-prepare` on the synthetic CASME II-sized release; returns the cache dir it prints."""
-    out = subprocess.run(
-        [sys.executable, "-m", "mer.preprocess.prepare",
-         f"data.root={args.out / 'synthetic-casme2-26x10'}", "data.reader.n_subjects=26",
-         "data.reader.clips_per_subject=10", f"paths.output_dir={args.out}",
-         f"preprocess.size={args.size}"],
-        check=True, stdout=subprocess.PIPE, text=True)
-    return Path(out.stdout.strip().splitlines()[-1])
+    return prepare([f"data.root={args.out / 'synthetic-casme2-26x10'}", "data.reader.n_subjects=26",
+                    "data.reader.clips_per_subject=10", f"paths.output_dir={args.out}",
+                    f"preprocess.size={args.size}"])
+
+
+def job_records(sweep_dir: Path) -> list[dict]:
+    """Each job's launcher record (`launcher.json`: slot, start, end, exit code, overrides) with
+    its `dir` and its `metrics` (`metrics.json`, None where the job did not finish)."""
+    records = []
+    for path in sorted(sweep_dir.rglob(LAUNCHER_RECORD)):
+        metrics = path.with_name(METRICS)
+        records.append({**json.loads(path.read_text()), "dir": path.parent,
+                        "metrics": json.loads(metrics.read_text()) if metrics.is_file() else None})
+    return records
 
 
 def sweep(args: argparse.Namespace, common: list[str], how: str, n_folds: int,
@@ -71,8 +85,8 @@ def sweep(args: argparse.Namespace, common: list[str], how: str, n_folds: int,
     if code and not interrupted:
         raise SystemExit(f"the {how} sweep failed (exit code {code}); see its output above")
     total = time.perf_counter() - started
-    records = [json.loads(p.read_text()) for p in sweep_dir.rglob(LAUNCHER_RECORD)]
-    timings = [json.loads(p.read_text())["timing"] for p in sweep_dir.rglob(METRICS)]
+    records = job_records(sweep_dir)
+    timings = [r["metrics"]["timing"] for r in records if r["metrics"]]
     failed = sum(r["returncode"] != 0 for r in records)
     rows = {"jobs (failed)": f"{len(records)} ({failed})",
             "whole sweep (wall)": f"{total:.1f} s" + (" (interrupted)" if interrupted else "")}
