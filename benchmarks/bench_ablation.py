@@ -40,6 +40,7 @@ from mer.data.casme2 import read_casme2
 from mer.data.synthetic import generate_synthetic
 from mer.errors import MerError, user_facing
 from mer.preprocess.cache import load_cache
+from mer.train.pretrained import imagenet_file
 from mer.runs import CHECKPOINT, METRICS, PREDICTIONS, SCORE_PREFIX
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -278,9 +279,16 @@ def main() -> None:
     print(f"synthetic release {release}, cache {cache.path}: {len(cache.samples)} clips, "
           f"{n_folds} subjects, {size}² ({time.perf_counter() - started:.1f} s, not in the figure)")
 
+    # The paper recipe starts from torchvision's ImageNet weights. A machine without them (no network,
+    # nothing installed) times the same network from scratch: the weights set where training starts,
+    # not how long a step takes.
+    scratch = [] if imagenet_file().is_file() else ["model.pretrained=none"]
+    if scratch:
+        print(f"no ImageNet weights at {imagenet_file()} (`mer-weights --install FILE` puts them there): "
+              "model.pretrained=none, the same time per step")
     settings = ["experiment=paper_ablation", f"data.root={release}", f"cache={cache.path}",
                 f"preprocess.size={size}", f"trainer.max_epochs={epochs}", "save_checkpoint=true",
-                "trainer.enable_progress_bar=false", "hydra/launcher=gpus", *fast, *args.set]
+                "trainer.enable_progress_bar=false", "hydra/launcher=gpus", *scratch, *fast, *args.set]
     parts = fold_parts(n_folds, args.parts)
     sweep_dir.mkdir(parents=True, exist_ok=True)
     ledger = read_ledger(sweep_dir, settings, parts)
