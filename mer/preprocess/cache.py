@@ -77,8 +77,7 @@ class FlowCache:
     @cached_property
     def samples(self) -> pd.DataFrame:
         """The sample table, row i ↔ index i of every array."""
-        return pd.read_csv(self.path / SAMPLES, dtype={"clip": str, "subject": str,
-                                                              "action_units": str})
+        return pd.read_csv(self.path / SAMPLES, dtype={"clip": str, "subject": str, "action_units": str})
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -100,7 +99,8 @@ def load_cache(path: str | Path, verify: bool = False) -> FlowCache:
     not there, not finished or damaged is one `MerError` line naming the file."""
     path = Path(path)
     if not path.is_dir():
-        raise MerError(f"{path} is not a mer cache (no such directory): build it with mer-prepare")
+        raise MerError(f"{path} is not a mer cache (not a directory): pass the directory mer-prepare "
+                       "printed, or build it with mer-prepare")
     cache = FlowCache(path)
     check_cache(cache)
     if verify:
