@@ -256,7 +256,8 @@ def summarise(runs: pd.DataFrame, preds: pd.DataFrame,
         row["missing_folds"] = _missing_folds(jobs, expected)
         failed = jobs[jobs["status"] != "ok"]
         row["failed_jobs"] = "; ".join(failed["job"])
-        row["failure_reasons"] = "; ".join(f"{j}: {e or 'unfinished'}" for j, e in zip(failed["job"], failed["error"]))
+        row["failure_reasons"] = "; ".join(f"{job}: {error or 'unfinished'}"
+                                           for job, error in zip(failed["job"], failed["error"]))
         row["other_overrides"] = jobs["rest"].iloc[0]
         rows.append(row)
     report = pd.DataFrame(rows).sort_values(["dataset", "other_overrides", "input", "head"], key=_order_key)
