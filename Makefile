@@ -30,7 +30,7 @@ paper: setup  ## the paper's Tables 2 + 3 as written (recipe=paper) on a real re
 test: setup  ## the whole suite (about 8 minutes on 2 cores)
 	$(BIN)/pytest -q
 
-bench-prepare: setup  ## align+flow samples/s with 1 worker and all cores; cache-hit time on 250 clips
+bench-prepare: setup  ## align+flow samples/s with 1 worker and all cores; cache-hit, integrity-check and --verify time on 250 clips
 	$(BIN)/python benchmarks/bench_prepare.py
 
 bench-train: setup  ## one LOSO job through mer-train vs a bare PyTorch loop on the same tensors

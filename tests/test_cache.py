@@ -1,14 +1,19 @@
-"""The flow cache through the real `mer-prepare`: hit, miss, atomicity, concurrent writers."""
+"""The flow cache through the real `mer-prepare`: hit, miss, atomicity, concurrent writers, and
+damage (cut short, edited, deleted, changed, a full disk) named, moved aside and rebuilt."""
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +22,10 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from mer.data.synthetic import generate_synthetic
+from mer.errors import MerError, user_facing
+from mer.files import write_atomically
 from mer.preprocess.cache import CHANNELS, load_cache
+from mer.preprocess.integrity import REPAIR
 from mer.preprocess.prepare import prepare
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -136,3 +144,171 @@ def test_user_mistake_is_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in stderr
     (line,) = [l for l in stderr.splitlines() if l.strip()]
     assert line.startswith("error: ") and "nowhere" in line
+
+
+# ─── integrity: damaged caches are named, moved aside and rebuilt ───────────────────────────────
+
+SMALL = ("preprocess.size=32", "preprocess.workers=1")
+
+
+@pytest.fixture(scope="module")
+def built(release: Path, tmp_path_factory) -> Path:
+    """An output dir holding one sound cache of `release` at 32² (copied by each damage test)."""
+    out = tmp_path_factory.mktemp("built")
+    prepare_in_process(*overrides(release, out, *SMALL))
+    return out
+
+
+def copy_of(built: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A private copy of the built output dir, and the path of the cache in it."""
+    out = tmp_path / "out"
+    shutil.copytree(built, out)
+    (cache,) = cache_dirs(out)
+    return out, cache
+
+
+def truncate(cache: Path) -> str:
+    """Cut v.npy short by 1,000 bytes (a copy interrupted); returns the problem mer must name."""
+    size = (cache / "v.npy").stat().st_size
+    os.truncate(cache / "v.npy", size - 1000)
+    return f"v.npy is {size - 1000:,} bytes, the manifest records {size:,} (cut short)"
+
+
+def rename_manifest_key(cache: Path) -> str:
+    """Rename params.size in the manifest (a hand edit gone wrong)."""
+    manifest = json.loads((cache / "manifest.json").read_text())
+    manifest["params"]["crop"] = manifest["params"].pop("size")
+    (cache / "manifest.json").write_text(json.dumps(manifest))
+    return "manifest.json has no `params.size` entry (edited or damaged)"
+
+
+def delete_array(cache: Path) -> str:
+    """Delete one channel array (a partial copy)."""
+    (cache / "strain.npy").unlink()
+    return "strain.npy is missing"
+
+
+def change_one_byte(cache: Path) -> str:
+    """Flip one byte in the middle of u.npy's data: same size, same header, other content."""
+    data = bytearray((cache / "u.npy").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (cache / "u.npy").write_bytes(bytes(data))
+    return "u.npy has the recorded size but not the recorded sha256 (its content changed since it was built)"
+
+
+def load_as_entry_point(cache: Path, capsys, verify: bool = False) -> tuple[int, list[str]]:
+    """`load_cache` under `user_facing`, as mer-train / mer-show call it: exit code, stderr lines."""
+    with pytest.raises(SystemExit) as exit_:
+        user_facing(load_cache)(cache, verify)
+    return exit_.value.code, capsys.readouterr().err.splitlines()
+
+
+def expected_line(cache: Path, problem: str) -> str:
+    """The one line a damaged cache gets."""
+    return f"error: damaged cache {cache}: {problem}; {REPAIR}"
+
+
+def assert_moved_aside_and_rebuilt(release: Path, out: Path, cache: Path, problem: str,
+                                   *extra: str) -> None:
+    """Under mer-prepare: one warning naming the problem, the damaged copy kept aside, a sound rebuild."""
+    damaged_bytes = {p.name: p.read_bytes() for p in cache.iterdir()}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rebuilt = prepare_in_process(*overrides(release, out, *SMALL, *extra))
+    moved = [str(w.message) for w in caught if "is damaged" in str(w.message)]
+    (aside,) = [p for p in cache_dirs(out) if p != cache]
+    assert aside.name.startswith(f"{cache.name}.damaged-")
+    assert moved == [f"cache {cache} is damaged ({problem}): moved it to {aside.name} and rebuilding it"]
+    assert {p.name: p.read_bytes() for p in aside.iterdir()} == damaged_bytes  # kept as it was
+    assert rebuilt.path == cache
+    load_cache(cache, verify=True)  # sound, hashes included
+    assert np.abs(rebuilt.array("v")).max() > 0.1
+
+
+@pytest.mark.parametrize("damage", [truncate, rename_manifest_key, delete_array])
+def test_damaged_cache_is_named_then_moved_aside_and_rebuilt(damage, release, built, tmp_path, capsys):
+    out, cache = copy_of(built, tmp_path)
+    problem = damage(cache)
+    code, lines = load_as_entry_point(cache, capsys)
+    assert code == 2 and lines == [expected_line(cache, problem)]
+    assert_moved_aside_and_rebuilt(release, out, cache, problem)
+
+
+def test_verify_catches_one_changed_byte(release, built, tmp_path, capsys):
+    out, cache = copy_of(built, tmp_path)
+    problem = change_one_byte(cache)
+    load_cache(cache)  # the cheap check cannot see it: sizes and headers agree
+    code, lines = load_as_entry_point(cache, capsys, verify=True)
+    assert code == 2 and lines == [expected_line(cache, problem)]
+    assert_moved_aside_and_rebuilt(release, out, cache, problem, "preprocess.verify=true")
+
+
+def test_manifest_records_every_file_as_sha256sum_would(built):
+    (cache,) = cache_dirs(built)
+    files = json.loads((cache / "manifest.json").read_text())["files"]
+    assert sorted(files) == sorted(["samples.csv", "landmarks.npy", "transform.npy",
+                                    *(f"{c}.npy" for c in CHANNELS)])
+    for name, record in files.items():
+        data = (cache / name).read_bytes()
+        assert record["bytes"] == len(data) and record["sha256"] == hashlib.sha256(data).hexdigest()
+    assert files["u.npy"]["shape"] == [12, 32, 32] and files["u.npy"]["dtype"] == "<f2"
+    assert files["landmarks.npy"]["shape"] == [12, 68, 2] and files["transform.npy"]["dtype"] == "<f4"
+
+
+def test_full_disk_while_building_leaves_no_half_cache(release, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    real_save = np.save
+
+    def save_until_the_disk_fills(path, array, *args, **kwargs):
+        if Path(path).name == "transform.npy":  # the channel arrays are on disk by now
+            Path(path).write_bytes(b"\x93NUMPY half")
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_save(path, array, *args, **kwargs)
+
+    monkeypatch.setattr(np, "save", save_until_the_disk_fills)
+    with pytest.raises(MerError) as err:
+        prepare_in_process(*overrides(release, out, *SMALL))
+    assert str(err.value).startswith(f"no space left on the disk of {out / 'cache'} while writing the cache ")
+    assert str(err.value).endswith("nothing half-written was kept; free space there (or write elsewhere) "
+                                   "and run again")
+    assert cache_dirs(out) == []  # neither a finished nor a temporary cache
+
+
+def test_write_atomically_leaves_no_half_file_on_a_full_disk(tmp_path):
+    target = tmp_path / "run" / "predictions.csv"
+    target.parent.mkdir()
+
+    def half_then_full(tmp: Path) -> None:
+        tmp.write_text("sample_id,subject,la")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(MerError, match=f"^no space left on the disk of {re.escape(str(target.parent))} "
+                                       "while writing predictions.csv: "):
+        write_atomically(target, half_then_full)
+    assert list(target.parent.iterdir()) == []
+    write_atomically(target, lambda tmp: tmp.write_text("sample_id\n"))
+    assert [p.name for p in target.parent.iterdir()] == ["predictions.csv"]
+
+
+@pytest.mark.slow
+def test_damage_through_the_entry_points(release, built, tmp_path):
+    """`mer-train cache=PATH` on a cut-short cache: one line, exit 2; `mer-prepare --verify` on a
+    changed byte: one warning, the cache rebuilt, its path printed last."""
+    out, cache = copy_of(built, tmp_path)
+    problem = truncate(cache)
+    exe = Path(sys.executable).with_name("mer-train")
+    train = subprocess.run([str(exe), f"cache={cache}", "preprocess.size=32", f"paths.output_dir={out}"],
+                           capture_output=True, text=True, timeout=300)
+    assert train.returncode == 2 and "Traceback" not in train.stderr
+    assert train.stderr.strip().splitlines()[-1] == expected_line(cache, problem)
+
+    out, cache = copy_of(built, tmp_path / "verify")
+    problem = change_one_byte(cache)
+    proc = mer_prepare(*overrides(release, out, *SMALL), "--verify")
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    (aside,) = [p for p in cache_dirs(out) if p != cache]
+    assert f"warning: cache {cache} is damaged ({problem}): moved it to {aside.name} and rebuilding it" \
+        in stderr.splitlines()
+    assert stdout.strip().splitlines()[-1] == str(cache)
+    load_cache(cache, verify=True)

@@ -297,6 +297,45 @@ def test_predictions_missing_columns_names_the_file(tmp_path):
         build_report(tmp_path)
 
 
+def test_broken_job_files_are_listed_as_failed_and_the_rest_reported(tmp_path, capsys):
+    sweep = tmp_path / "sweep"
+    jobs = {(head, fold): write_job(sweep, "synthetic", "uv", head, fold)
+            for head in ("softmax", "hinge") for fold in range(FOLDS)}
+    garbled_csv, garbled_json = jobs["softmax", 1], jobs["hinge", 2]
+    (garbled_csv / "predictions.csv").write_bytes(b"sample_id,subject\n\xff\xfe\x00garbled\"\n")
+    (garbled_json / "metrics.json").write_text('{"accuracy": 0.5, "uf1"')  # cut short
+    main([str(sweep)])  # no SystemExit: something could be reported
+    out = capsys.readouterr().out
+    assert "wrote" in out
+    written = pd.read_csv(sweep / "report.csv").set_index("head")
+    for head, broken, fold in (("softmax", garbled_csv, 1), ("hinge", garbled_json, 2)):
+        r = written.loc[head]
+        assert r["failed_jobs"] == broken.name and str(r["missing_folds"]) == str(fold)
+        assert r["n_folds"] == FOLDS - 1
+        assert r["n_samples"] == sum(len(fold_samples(f)) for f in range(FOLDS) if f != fold)
+    csv_reason = (f"{garbled_csv / 'predictions.csv'}: not a readable CSV ('utf-8' codec can't decode "
+                  "byte 0xff in position 0: invalid start byte)")
+    json_reason = f"{garbled_json / 'metrics.json'}: not readable JSON (Expecting ':' delimiter: line 1 column 24"
+    assert written.loc["softmax", "failure_reasons"] == f"{garbled_csv.name}: {csv_reason}"
+    assert written.loc["hinge", "failure_reasons"].startswith(f"{garbled_json.name}: {json_reason}")
+    md = (sweep / "report.md").read_text()
+    failures = md.split("## Failed or unfinished jobs")[1].strip().splitlines()
+    assert len(failures) == 2
+    assert f"- `{garbled_csv.name}` (fold 1, seed 0): {csv_reason}" in failures
+    assert any(line.startswith(f"- `{garbled_json.name}` (fold 2, seed 0): {json_reason}") for line in failures)
+
+
+def test_nothing_reportable_is_one_line_and_exit_2(tmp_path, capsys):
+    job = write_job(tmp_path, "synthetic", "uv", "hinge", 0)
+    (job / "predictions.csv").write_bytes(b"\x00\xff not a csv")
+    with pytest.raises(SystemExit) as exited:
+        main([str(tmp_path)])
+    assert exited.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: nothing to report: no job has readable predictions, e.g. {job.name}: "
+                           f"{job / 'predictions.csv'}: ")
+
+
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """`mer-report ARGS` as a user runs it (the console script next to this Python)."""
     return subprocess.run([MER_REPORT, *args], capture_output=True, text=True, env=env, timeout=120)

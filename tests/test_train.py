@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import subprocess
 import sys
@@ -62,6 +63,25 @@ def test_fast_dev_run_every_input_and_head(workspace: Path, tmp_path: Path, inpu
     assert saved["timing"]["train_steps"] == 1 and saved["timing"]["fit_s"] > 0  # fast_dev_run: 1 step
     expected = pooled_metrics(predictions["label"], predictions["pred"], classes)
     assert saved["accuracy"] == pytest.approx(expected["accuracy"])
+
+
+def test_full_disk_while_writing_predictions_leaves_no_half_file(workspace: Path, tmp_path: Path,
+                                                                 monkeypatch) -> None:
+    real_to_csv = pd.DataFrame.to_csv
+
+    def to_csv_until_the_disk_fills(frame, path=None, *args, **kwargs):
+        if PREDICTIONS in str(path):  # half the table reaches the disk, then it is full
+            real_to_csv(frame.head(1), path, *args, **kwargs)
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_to_csv(frame, path, *args, **kwargs)
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", to_csv_until_the_disk_fills)
+    cfg = compose_train(workspace, "+trainer.fast_dev_run=1")
+    with pytest.raises(MerError) as err:
+        train(cfg, tmp_path)
+    assert str(err.value) == (f"no space left on the disk of {tmp_path} while writing {PREDICTIONS}: "
+                              "nothing half-written was kept; free space there (or write elsewhere) and run again")
+    assert not [p.name for p in tmp_path.iterdir() if PREDICTIONS in p.name or p.name == METRICS]
 
 
 def test_no_test_subject_sample_reaches_training(workspace: Path) -> None:

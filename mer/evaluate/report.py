@@ -80,12 +80,14 @@ def _job_row(job_dir: Path, sweep_dir: Path) -> dict:
     failed = job_dir / FAILED
     error = next((ln.strip() for ln in failed.read_text(errors="replace").splitlines() if ln.strip()), "") \
         if failed.is_file() else ""
+    broken = _metrics_problem(job_dir / METRICS)
     return {
         "job": str(job_dir.relative_to(sweep_dir)), "job_dir": str(job_dir),
         "dataset": dataset, "input": input_name, "head": head,
         "configuration": ",".join(sorted(rest + [f"head={head}", f"input={input_name}"])),
         "rest": ",".join(rest), "fold": str(fold), "seed": int(cfg.get("seed") or 0),
-        "status": "ok" if (job_dir / METRICS).is_file() else "failed", "error": error[:300],
+        "status": "ok" if (job_dir / METRICS).is_file() and not broken else "failed",
+        "error": (broken or error)[:300],
         "size": (cfg.get("preprocess") or {}).get("size"),
         "epochs": (cfg.get("trainer") or {}).get("max_epochs"),
     }
@@ -100,6 +102,17 @@ def _recipe(job_dir: Path) -> str | None:
     choices = ((_read_yaml(hydra_path) or {}).get("hydra") or {}).get("runtime", {}).get("choices") or {}
     recipe = choices.get("recipe")
     return None if recipe in (None, "null") else str(recipe)
+
+
+def _metrics_problem(path: Path) -> str:
+    """Why a job's metrics.json cannot be trusted ("" when it is absent or a JSON object)."""
+    if not path.is_file():
+        return ""
+    try:
+        metrics = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        return f"{path}: not readable JSON ({err})"
+    return "" if isinstance(metrics, dict) else f"{path}: not a JSON object of metrics"
 
 
 def _drop_duplicates(runs: pd.DataFrame) -> pd.DataFrame:
@@ -150,7 +163,7 @@ def read_predictions(job_dir: str | Path) -> pd.DataFrame:
         raise MerError(f"{path} is missing but {METRICS} is there: rerun that job or delete its dir")
     try:
         table = pd.read_csv(path, dtype={c: str for c in REQUIRED_COLUMNS})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise MerError(f"{path}: not a readable CSV ({str(err).strip().splitlines()[0]})") from err
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
     if not any(c.startswith(SCORE_PREFIX) for c in table.columns):
@@ -161,22 +174,31 @@ def read_predictions(job_dir: str | Path) -> pd.DataFrame:
     return table
 
 
-def load_predictions(runs: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, list[str]]]:
-    """All finished jobs' predictions in one frame tagged with the job's keys, and each dataset's
-    class order (score columns of predictions.csv, then any other label seen)."""
-    frames, classes = [], {}
-    for _, run in runs[runs["status"] == "ok"].iterrows():
-        table = read_predictions(run["job_dir"])
+def load_predictions(runs: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, list[str]], pd.DataFrame]:
+    """All finished jobs' predictions in one frame tagged with the job's keys, each dataset's class
+    order (score columns of predictions.csv, then any other label seen), and `runs` with every job
+    whose predictions.csv is unreadable marked failed, the reason in `error`; the rest is reported."""
+    frames, classes, runs = [], {}, runs.copy()
+    for i, run in runs[runs["status"] == "ok"].iterrows():
+        try:
+            table = read_predictions(run["job_dir"])
+        except MerError as err:
+            runs.loc[i, ["status", "error"]] = ["failed", str(err)[:300]]
+            continue
         order = classes.setdefault(run["dataset"], [])
         order += [c[len(SCORE_PREFIX):] for c in table.columns
                   if c.startswith(SCORE_PREFIX) and c[len(SCORE_PREFIX):] not in order]
         tags = run[["job", *KEY, "rest", "fold", "seed"]].to_dict()
         frames.append(table[list(REQUIRED_COLUMNS)].assign(**tags))
+    if not frames:
+        example = runs.loc[runs["status"] != "ok"].iloc[0]
+        raise MerError(f"nothing to report: no job has readable predictions, e.g. {example['job']}: "
+                       f"{example['error']}")
     preds = pd.concat(frames, ignore_index=True)
     for dataset, order in classes.items():
         seen = preds.loc[preds["dataset"] == dataset, ["label", "pred"]].to_numpy().ravel()
         order += sorted(set(seen) - set(order))
-    return preds, classes
+    return preds, classes, runs
 
 
 # ─── scoring ────────────────────────────────────────────────────────────────────────────────────
@@ -255,7 +277,10 @@ def summarise(runs: pd.DataFrame, preds: pd.DataFrame, classes: dict[str, list[s
         for metric in SCORE_NAMES:
             row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = intervals.get(metric, (np.nan, np.nan))
         row["missing_folds"] = _missing_folds(jobs, expected)
-        row["failed_jobs"] = "; ".join(jobs.loc[jobs["status"] != "ok", "job"])
+        failed = jobs[jobs["status"] != "ok"]
+        row["failed_jobs"] = "; ".join(failed["job"])
+        row["failure_reasons"] = "; ".join(f"{job}: {error or 'unfinished'}"
+                                           for job, error in zip(failed["job"], failed["error"]))
         row["other_overrides"] = jobs["rest"].iloc[0]
         rows.append(row)
     report = pd.DataFrame(rows).sort_values(["dataset", "other_overrides", "input", "head"], key=_order_key)
@@ -685,7 +710,8 @@ def _samples_section(samples: pd.DataFrame, preds: pd.DataFrame) -> list[str]:
 
 
 def _failures_section(runs: pd.DataFrame) -> list[str]:
-    """Failed or unfinished jobs (a `.hydra/` dir but no metrics.json), with failed.txt's first line."""
+    """Failed or unfinished jobs (a `.hydra/` dir but no metrics.json, or a broken metrics.json or
+    predictions.csv), with failed.txt's first line or what is wrong with the file."""
     failed = runs[runs["status"] != "ok"]
     if failed.empty:
         return []
@@ -703,8 +729,7 @@ def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None,
     report_sensitivity.csv into `out_dir` (default: the sweep dir); return the report.csv frame."""
     sweep_dir = Path(sweep_dir)
     out_dir = Path(out_dir) if out_dir is not None else sweep_dir
-    runs = collect_runs(sweep_dir)
-    preds, classes = load_predictions(runs)
+    preds, classes, runs = load_predictions(collect_runs(sweep_dir))
     report, seeds = summarise(runs, preds, classes, boot)
     out_dir.mkdir(parents=True, exist_ok=True)
     report.to_csv(out_dir / REPORT_CSV, index=False)

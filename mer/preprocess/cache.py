@@ -3,7 +3,8 @@
 Layout of one cache directory (`{cache_dir}/{dataset}-{key[:16]}/`):
 
 - `manifest.json`: format, key, parameters, reader provenance, counts, the data checks of
-  `mer.preprocess.data_check` (`paper_counts`, `degenerate`), versions;
+  `mer.preprocess.data_check` (`paper_counts`, `degenerate`), versions, and per file its byte size
+  and sha256 (an array's also shape and dtype): see `mer.preprocess.integrity`;
 - `samples.csv`: the sample table, row i ↔ index i of every array;
 - one `{channel}.npy` per channel of `CHANNELS`, `[N, size, size]` float16 (flow in pixels of the
   aligned crop; onset/apex grey in [0, 1]);
@@ -13,6 +14,8 @@ Layout of one cache directory (`{cache_dir}/{dataset}-{key[:16]}/`):
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -36,13 +39,14 @@ from tqdm import tqdm
 import mer
 from mer.data.samples import SampleTable
 from mer.errors import MerError
+from mer.files import disk_full_error, is_disk_full
 from mer.preprocess.clip import CHANNELS, ClipResult, FlowFn, clip_settings, preprocess_clip
 from mer.preprocess.data_check import degenerate_clips, paper_counts
+from mer.preprocess.integrity import (CACHE_FORMAT, FILES, MANIFEST, SAMPLES, CacheDamaged, check_cache,
+                                      file_record, read_manifest, verify_cache)
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1
-MANIFEST = "manifest.json"
 #: Channel arrays are stored at half precision (mer-predict rounds a new clip's channels alike).
 CACHE_DTYPE = np.float16
 
@@ -69,14 +73,13 @@ class FlowCache:
 
     @cached_property
     def manifest(self) -> dict[str, Any]:
-        """The parsed manifest.json."""
-        return json.loads((self.path / MANIFEST).read_text())
+        """The parsed manifest.json (`CacheDamaged` if it is missing, broken or lacks an entry)."""
+        return read_manifest(self.path)
 
     @cached_property
     def samples(self) -> pd.DataFrame:
         """The sample table, row i ↔ index i of every array."""
-        return pd.read_csv(self.path / "samples.csv", dtype={"clip": str, "subject": str,
-                                                              "action_units": str})
+        return pd.read_csv(self.path / SAMPLES, dtype={"clip": str, "subject": str, "action_units": str})
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -93,12 +96,18 @@ class FlowCache:
         return np.load(self.path / f"{name}.npy", mmap_mode="r")
 
 
-def load_cache(path: str | Path) -> FlowCache:
-    """Open a cache directory, or a clear error if it is not a finished cache."""
+def load_cache(path: str | Path, verify: bool = False) -> FlowCache:
+    """Open a cache directory after the cheap check (and, with `verify`, the hashes): a cache that is
+    not there, not finished or damaged is one `MerError` line naming the file."""
     path = Path(path)
-    if not (path / MANIFEST).is_file():
-        raise MerError(f"{path} is not a mer cache (no {MANIFEST}): build it with mer-prepare")
-    return FlowCache(path)
+    if not path.is_dir():
+        raise MerError(f"{path} is not a mer cache (not a directory): pass the directory mer-prepare "
+                       "printed, or build it with mer-prepare")
+    cache = FlowCache(path)
+    check_cache(cache)
+    if verify:
+        verify_cache(cache)
+    return cache
 
 
 def build_cache(
@@ -107,36 +116,58 @@ def build_cache(
     flow_fn: FlowFn,
     cache_root: str | Path,
     workers: int | None = None,
+    verify: bool = False,
 ) -> FlowCache:
     """Return the cache for `table` under `params`, building it first on a miss.
 
-    A hit reads only the manifest. On a miss, one process per key builds (a file lock makes a
-    concurrent second run wait and then hit); it writes into a temporary sibling and renames it into
-    place, so a run killed midway leaves no half cache.
+    A hit reads the manifest, the sample table and the arrays' headers (the cheap check; with
+    `verify` also every file's sha256). A damaged cache is moved aside (`<name>.damaged-<time>`, with
+    a warning) and rebuilt. One process per key builds (a file lock makes a concurrent second run
+    wait and then hit); it writes into a temporary sibling and renames it into place, so a run
+    killed midway, or a disk that fills up, leaves no half cache.
     """
     cache_root = Path(cache_root).resolve()
     final = cache_dir_for(cache_root, table, params)
-    if (final / MANIFEST).is_file():
-        log.info("cache hit: %s", final)
-        return FlowCache(final)
+    if final.exists():
+        with contextlib.suppress(CacheDamaged):  # a damaged one is moved aside under the lock
+            cache = load_cache(final, verify)
+            log.info("cache hit: %s", final)
+            return cache
     cache_root.mkdir(parents=True, exist_ok=True)
     with FileLock(str(final) + ".lock"):
-        if (final / MANIFEST).is_file():  # another run built it while we waited
-            log.info("cache hit (built by a concurrent run): %s", final)
-            return FlowCache(final)
+        if final.exists():
+            try:
+                cache = load_cache(final, verify)
+                log.info("cache hit (built by a concurrent run): %s", final)
+                return cache
+            except CacheDamaged as damage:
+                _move_aside(final, damage)
         for stale in cache_root.glob(f".tmp-{final.name}-*"):  # left by a killed run
             shutil.rmtree(stale, ignore_errors=True)
-        if final.exists():  # a directory without manifest can only be a partial foreign copy
-            shutil.rmtree(final)
         tmp = cache_root / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
-        tmp.mkdir()
         try:
+            tmp.mkdir()
             _write_cache(tmp, table, params, flow_fn, workers)
             os.rename(tmp, final)
+        except OSError as err:
+            if is_disk_full(err):
+                raise disk_full_error(cache_root, f"the cache {final.name}") from err
+            raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     log.info("cache built: %s", final)
     return FlowCache(final)
+
+
+def _move_aside(path: Path, damage: CacheDamaged) -> Path:
+    """Rename a damaged cache to `<name>.damaged-<time>` (kept for a look, never deleted) and say so."""
+    aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    if aside.exists():
+        aside = aside.with_name(f"{aside.name}-{uuid.uuid4().hex[:4]}")
+    os.rename(path, aside)
+    warnings.warn(f"cache {path} is damaged ({damage.problem}): moved it to {aside.name} and "
+                  "rebuilding it", stacklevel=3)
+    return aside
 
 
 def _write_cache(
@@ -148,6 +179,8 @@ def _write_cache(
         name: np.lib.format.open_memmap(out / f"{name}.npy", "w+", CACHE_DTYPE, (n, size, size))
         for name in CHANNELS
     }
+    for name in CHANNELS:  # claim the disk space now: a full disk is an OSError here, not a crash later
+        _allocate(out / f"{name}.npy")
     landmarks = np.full((n, 68, 2), np.nan, np.float32)
     transforms = np.zeros((n, 2, 3), np.float32)
     no_face: list[str] = []
@@ -195,7 +228,7 @@ def _write_cache(
     del arrays
     np.save(out / "landmarks.npy", landmarks)
     np.save(out / "transform.npy", transforms)
-    rows.to_csv(out / "samples.csv", index=False)
+    rows.to_csv(out / SAMPLES, index=False)
     manifest = {
         "format": CACHE_FORMAT,
         "key": cache_key(table, params),
@@ -213,8 +246,24 @@ def _write_cache(
         "versions": _versions(),
         "build_seconds": round(elapsed, 2),
         "workers": workers,
+        "files": {name: file_record(out / name) for name in FILES},
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
+
+
+def _allocate(path: Path) -> None:
+    """Reserve a memory-mapped file's blocks on disk (where the filesystem can), so that a disk
+    that is too small fails before the build, as an OSError, rather than as a bus error mid-write."""
+    if not hasattr(os, "posix_fallocate"):
+        return
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
+    except OSError as err:
+        if err.errno not in (errno.EOPNOTSUPP, errno.EINVAL):  # filesystems without fallocate
+            raise
+    finally:
+        os.close(fd)
 
 
 def _init_worker() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 import hydra
@@ -19,10 +20,15 @@ from mer.preprocess.data_check import log_data_checks
 log = logging.getLogger(__name__)
 
 
+#: `preprocess` keys that change how a cache is built or checked, never its content.
+NOT_CONTENT = ("workers", "verify")
+
+
 def cache_params(preprocess_cfg: DictConfig) -> dict[str, Any]:
-    """The preprocessing parameters that key the cache: all of `preprocess` but `workers`."""
+    """The preprocessing parameters that key the cache: all of `preprocess` but `NOT_CONTENT`."""
     params = OmegaConf.to_container(preprocess_cfg, resolve=True)
-    params.pop("workers", None)
+    for key in NOT_CONTENT:
+        params.pop(key, None)
     return params
 
 
@@ -43,6 +49,7 @@ def prepare(cfg: DictConfig) -> FlowCache:
         flow_fn=instantiate(cfg.preprocess.flow),
         cache_root=cfg.paths.cache_dir,
         workers=cfg.preprocess.workers,
+        verify=cfg.preprocess.verify,
     )
 
 
@@ -56,7 +63,9 @@ def hydra_main(cfg: DictConfig) -> None:
 
 
 def main() -> None:
-    """Console script: check config-group choices, then run the Hydra app."""
+    """Console script: `--verify` stands for `preprocess.verify=true`; check config-group choices,
+    then run the Hydra app."""
+    sys.argv = [arg if arg != "--verify" else "preprocess.verify=true" for arg in sys.argv]
     checked_cli(hydra_main)
 
 

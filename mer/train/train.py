@@ -25,6 +25,7 @@ from mer.data.folds import register_resolvers
 from mer.config import CONFIG_DIR, checked_cli
 from mer.errors import MerError, user_error_in, user_facing
 from mer.evaluate.metrics import pooled_metrics
+from mer.files import write_atomically
 from mer.preprocess.cache import FlowCache, load_cache
 from mer.preprocess.prepare import prepare
 from mer.runs import CHECKPOINT, FAILED, METRICS, PREDICTIONS, RUN_CONFIG, SCORE_PREFIX
@@ -42,9 +43,10 @@ warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` i
 
 def fold_cache(cfg: DictConfig) -> FlowCache:
     """The cache `mer-prepare` builds for these `data`/`preprocess` settings (built if missing),
-    or the one `cache=PATH` names, which must match `preprocess.size`."""
+    or the one `cache=PATH` names (checked, with `preprocess.verify=true` also hashed), which must
+    match `preprocess.size`."""
     if cfg.get("cache"):
-        cache = load_cache(cfg.cache)
+        cache = load_cache(cfg.cache, verify=cfg.preprocess.verify)
         if cache.size != cfg.preprocess.size:
             raise MerError(
                 f"cache {cache.path} was built at {cache.size}×{cache.size} but "
@@ -101,14 +103,14 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     scores = torch.cat([s for s, _ in batches])
     index = torch.cat([i for _, i in batches])
     predictions = predictions_table(dm, scores, index)
-    predictions.to_csv(run_dir / PREDICTIONS, index=False)
+    write_atomically(run_dir / PREDICTIONS, lambda tmp: predictions.to_csv(tmp, index=False))
     metrics = pooled_metrics(predictions["label"], predictions["pred"], dm.classes)
     metrics.update(test_subject=dm.test_subject, input=cfg.input.name, head=cfg.head.name,
                    cache=str(cache.path), timing=timing)
-    (run_dir / METRICS).write_text(json.dumps(metrics, indent=2))
+    write_atomically(run_dir / METRICS, lambda tmp: tmp.write_text(json.dumps(metrics, indent=2)))
     if cfg.get("save_checkpoint"):
         model.inference_record = inference_record(cache, dm, cfg.input.name, model.svm)
-        trainer.save_checkpoint(run_dir / CHECKPOINT)
+        write_atomically(run_dir / CHECKPOINT, trainer.save_checkpoint)
     close_loggers(trainer.loggers, metrics)
     return metrics
 
@@ -119,12 +121,18 @@ def finished_with(run_dir: Path, resolved: str) -> bool:
     return (run_dir / METRICS).is_file() and done.is_file() and done.read_text() == resolved
 
 
-def record_failure(run_dir: Path, err: BaseException) -> None:
-    """Leave the error in the job's dir (`failed.txt`): the report lists it, the sweep goes on."""
+def record_failure(run_dir: Path, err: BaseException) -> str:
+    """Leave the error in the job's dir (`failed.txt`): the report lists it, the sweep goes on.
+    Returns its first line."""
     cause = user_error_in(err)
-    text = f"{type(cause or err).__name__}: {cause or err}\n\n"
+    summary = f"{type(cause or err).__name__}: {cause or err}"
+    text = f"{summary}\n\n"
     text += "".join(traceback.format_exception(err))
-    (run_dir / FAILED).write_text(text)
+    try:
+        (run_dir / FAILED).write_text(text)
+    except OSError as write_err:  # a full disk: the error itself still reaches the user
+        log.warning("could not record the failure in %s (%s)", run_dir / FAILED, write_err)
+    return summary
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
@@ -146,13 +154,13 @@ def hydra_main(cfg: DictConfig) -> None:
     try:
         metrics = train(cfg, run_dir)
     except Exception as err:
-        record_failure(run_dir, err)
+        summary = record_failure(run_dir, err)
         if hydra_cfg.mode != RunMode.MULTIRUN:
             raise
-        print(f"{run_dir}: FAILED ({(run_dir / FAILED).read_text().splitlines()[0]}); "
+        print(f"{run_dir}: FAILED ({summary.splitlines()[0]}); "
               "the sweep goes on", file=sys.stderr, flush=True)
         return
-    (run_dir / RUN_CONFIG).write_text(resolved)
+    write_atomically(run_dir / RUN_CONFIG, lambda tmp: tmp.write_text(resolved))
     print(f"{run_dir}: accuracy {metrics['accuracy']:.3f}, UF1 {metrics['uf1']:.3f} "
           f"on {metrics['n']} samples of {metrics['test_subject']}", flush=True)
 
