@@ -1,13 +1,38 @@
-"""Where the Hydra configs live, and a one-line check of config-group choices on the command line."""
+"""Where the Hydra configs live, the resolvers they use, and a one-line check of config-group
+choices on the command line."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
+from omegaconf import DictConfig, OmegaConf
+
 from mer.errors import MerError, user_facing
+from mer.runs import NOT_IN_JOB_NAME
 
 CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+
+
+def _all_folds(*, _root_: DictConfig) -> str:
+    """`${mer_folds:}`: every LOSO fold of the configured dataset (reads its subjects when used)."""
+    from mer.data.folds import all_folds
+
+    return all_folds(_root_=_root_)
+
+
+def register_resolvers() -> None:
+    """Make mer's resolvers available to the configs: `${mer_folds:}` (`folds=all`) and
+    `${mer_not_in_job_name:}` (the keys Hydra leaves out of a sweep job's dir name)."""
+    if not OmegaConf.has_resolver("mer_folds"):
+        OmegaConf.register_new_resolver("mer_folds", _all_folds)
+    if not OmegaConf.has_resolver("mer_not_in_job_name"):
+        OmegaConf.register_new_resolver("mer_not_in_job_name", lambda: list(NOT_IN_JOB_NAME))
+
+
+# Every Hydra entry point reads CONFIG_DIR from here, so its configs resolve wherever it runs: in
+# mer-train and mer-prepare, and in a job process a launcher starts (submitit unpickles the task).
+register_resolvers()
 
 
 def group_options(group: str) -> list[str]:

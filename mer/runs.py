@@ -23,11 +23,16 @@ METRICS = "metrics.json"
 CHECKPOINT = "model.ckpt"
 SCORE_PREFIX = "score_"
 
-#: Override keys that name a job *within* a configuration (which fold, which seed) or where it
-#: reads and writes, rather than the configuration itself.
-NOT_CONFIGURATION = ("data.fold", "data.test_subject", "seed", "folds", "experiment", "data.root", "data.roots.",
-                     "paths.", "hydra.", "trainer.accelerator", "trainer.devices", "trainer.enable_progress_bar", "logger",
-                     "cache", "save_checkpoint")
+#: Override keys left out of a sweep job's dir name (`hydra.job.override_dirname`, through the
+#: `${mer_not_in_job_name:}` resolver): where a job reads and writes, and how it is watched.
+NOT_IN_JOB_NAME = ("folds", "experiment", "data.root", "data.roots.casme2", "data.roots.samm", "data.roots.smic",
+                   "paths.output_dir", "paths.data_dir", "paths.cache_dir", "cache", "logger",
+                   "trainer.enable_progress_bar")
+#: Override keys that are not part of a configuration (a key ending in "." covers all below it):
+#: those of `NOT_IN_JOB_NAME`, and those that name a job *within* a configuration (which fold, which
+#: seed) or the hardware it ran on.
+NOT_CONFIGURATION = (*NOT_IN_JOB_NAME, "data.fold", "data.test_subject", "seed", "data.roots.", "paths.", "hydra.",
+                     "trainer.accelerator", "trainer.devices", "save_checkpoint")
 
 
 def override_key(override: str) -> str:

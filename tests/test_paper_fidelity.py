@@ -20,7 +20,6 @@ from omegaconf import OmegaConf
 
 from mer import paper
 from mer.config import CONFIG_DIR
-from mer.data.folds import register_resolvers
 from mer.data.samples import COLUMNS, SampleTable
 from mer.data.synthetic import generate_synthetic
 from mer.preprocess.data_check import log_data_checks, paper_counts
@@ -93,7 +92,6 @@ def test_mers_recipe_is_the_paper_plus_precise_bn() -> None:
 
 
 def test_the_sensitivity_sweep_changes_one_choice_each_and_is_7_x_3_x_folds_jobs(release: Path) -> None:
-    register_resolvers()
     cfg = compose_train("experiment=paper_sensitivity", f"data.root={release}", hydra_config=True)
     params = OmegaConf.to_container(cfg.hydra.sweeper.params, resolve=True)
     parsed = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from mer.data import read_samples
 
@@ -10,9 +10,3 @@ from mer.data import read_samples
 def all_folds(*, _root_: DictConfig) -> str:
     """Hydra sweep range over every subject of the configured dataset, e.g. "range(0,26)"."""
     return f"range(0,{len(read_samples(_root_.data).subjects)})"
-
-
-def register_resolvers() -> None:
-    """Make `${mer_folds:}` available to configs (used by `folds=all`)."""
-    if not OmegaConf.has_resolver("mer_folds"):
-        OmegaConf.register_new_resolver("mer_folds", all_folds)

@@ -21,7 +21,6 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from mer.data.folds import register_resolvers
 from mer.config import CONFIG_DIR, checked_cli
 from mer.errors import MerError, user_error_in, user_facing
 from mer.evaluate.metrics import pooled_metrics
@@ -34,7 +33,6 @@ from mer.train.datamodule import LosoDataModule
 from mer.train.loggers import close_loggers, make_loggers
 
 log = logging.getLogger(__name__)
-register_resolvers()
 # Per-job chatter that says nothing about the run (GPU/TPU probes, tips, a torch-version deprecation
 # inside Lightning); Lightning's warnings and errors still show.
 logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
