@@ -22,6 +22,9 @@ LAUNCHER_RECORD = "launcher.json"
 METRICS = "metrics.json"
 CHECKPOINT = "model.ckpt"
 SCORE_PREFIX = "score_"
+#: The environment variable in which `hydra/launcher=gpus` tells a job it starts as a process of its
+#: own (a single Hydra run) which sweep dir it belongs to: W&B groups the sweep's runs by it.
+SWEEP_DIR_ENV = "MER_SWEEP_DIR"
 
 #: Override keys left out of a sweep job's dir name (`hydra.job.override_dirname`, through the
 #: `${mer_not_in_job_name:}` resolver): where a job reads and writes, and how it is watched.

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import os
+import warnings
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
@@ -11,40 +11,38 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 from omegaconf import DictConfig
 
-from mer.runs import configuration_name
+from mer.runs import SWEEP_DIR_ENV, configuration_name
 from mer.tracking import wandb_credentials
 
-log = logging.getLogger(__name__)
-_said_offline = False
+
+def sweep_group() -> str:
+    """The W&B group of this run: its sweep dir's name (from Hydra in a multirun, from the gpus
+    launcher's `SWEEP_DIR_ENV` in a job it started as its own process), or "single-runs"."""
+    if os.environ.get(SWEEP_DIR_ENV):
+        return Path(os.environ[SWEEP_DIR_ENV]).name
+    if HydraConfig.initialized() and HydraConfig.get().mode.name == "MULTIRUN":
+        return Path(HydraConfig.get().sweep.dir).name
+    return "single-runs"
 
 
 def make_loggers(cfg: DictConfig, run_dir: Path, dm) -> list[Logger]:
     """CSV logger in the run dir, plus the configured ones (W&B: group = sweep, name = fold)."""
-    global _said_offline
     loggers: list[Logger] = [CSVLogger(save_dir=str(run_dir), name="csv", version="")]
     for name, node in (cfg.get("logger") or {}).items():
         if name != "wandb":
             loggers.append(instantiate(node, save_dir=str(run_dir)))
             continue
-        overrides, group = [], "single-runs"
-        if HydraConfig.initialized():
-            hydra_cfg = HydraConfig.get()
-            overrides = list(hydra_cfg.overrides.task)
-            if hydra_cfg.mode.name == "MULTIRUN":
-                group = Path(hydra_cfg.sweep.dir).name
-        if os.environ.get("MER_SWEEP_DIR"):  # a job the gpus launcher started as its own process
-            group = Path(os.environ["MER_SWEEP_DIR"]).name
+        overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
         offline = node.get("offline") or not wandb_credentials()
-        if offline and not _said_offline:
-            log.warning("W&B: no credentials (WANDB_API_KEY or ~/.netrc), logging offline under "
-                        "%s/wandb; upload later with `wandb sync <run dir>/wandb/offline-run-*`",
-                        run_dir)
-            _said_offline = True
+        if offline:  # one warning per process: Python's warning registry repeats no identical text
+            warnings.warn("W&B: no credentials (WANDB_API_KEY or ~/.netrc), logging offline into each "
+                          "run dir's wandb/; upload later with `wandb sync <run dir>/wandb/offline-run-*`",
+                          stacklevel=2)
         loggers.append(instantiate(
             # mode= reaches wandb.init itself: Lightning's own offline switch is an environment
             # variable that an earlier wandb.setup() in the same process no longer reads.
             node, save_dir=str(run_dir), offline=offline, mode="offline" if offline else "online",
-            group=group,
+            group=sweep_group(),
             job_type=configuration_name(overrides),
             name=f"fold{cfg.data.get('fold')}-{dm.test_subject}",
         ))
