@@ -33,10 +33,13 @@ from mer.train.datamodule import LosoDataModule
 from mer.train.loggers import close_loggers, make_loggers
 
 log = logging.getLogger(__name__)
-# Per-job chatter that says nothing about the run (GPU/TPU probes, tips, a torch-version deprecation
-# inside Lightning); Lightning's warnings and errors still show.
-logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+
+
+def quiet_libraries() -> None:
+    """Hide per-job chatter that says nothing about the run (Lightning's GPU/TPU probes and tips, a
+    torch-version deprecation inside Lightning); Lightning's warnings and errors still show."""
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
 
 
 def fold_cache(cfg: DictConfig) -> FlowCache:
@@ -89,6 +92,24 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     log.info("fold %s: test subject %s (%d samples), training on %d samples of %d subjects",
              cfg.data.get("fold"), dm.test_subject, len(dm.test_index), len(dm.train_index),
              len(dm.subjects) - 1 - len(dm.val_subjects))
+    predictions, timing = fit_and_predict(trainer, model, dm)
+    log.info("fold %s: fit %.1f s (%d steps, %.2f ms each), predict %.1f s", cfg.data.get("fold"),
+             timing["fit_s"], timing["train_steps"], timing["ms_per_step"], timing["predict_s"])
+    metrics = pooled_metrics(predictions["label"], predictions["pred"], dm.classes)
+    metrics.update(test_subject=dm.test_subject, input=cfg.input.name, head=cfg.head.name,
+                   cache=str(cache.path), timing=timing)
+    write_run_files(run_dir, predictions, metrics)
+    if cfg.get("save_checkpoint"):
+        model.inference_record = inference_record(cache, dm, cfg.input.name, model.svm)
+        write_atomically(run_dir / CHECKPOINT, trainer.save_checkpoint)
+    close_loggers(trainer.loggers, metrics)
+    return metrics
+
+
+def fit_and_predict(trainer: L.Trainer, model: L.LightningModule,
+                    dm: LosoDataModule) -> tuple[pd.DataFrame, dict]:
+    """Fit on the training fold, predict the test subject: its predictions table and the timing
+    that goes into metrics.json (fit and predict seconds, steps, ms per step)."""
     started = time.perf_counter()
     trainer.fit(model, datamodule=dm)
     fitted = time.perf_counter()
@@ -96,21 +117,15 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     timing = {"fit_s": round(fitted - started, 3), "train_steps": trainer.global_step,
               "ms_per_step": round(1e3 * (fitted - started) / max(1, trainer.global_step), 3),
               "predict_s": round(time.perf_counter() - fitted, 3)}
-    log.info("fold %s: fit %.1f s (%d steps, %.2f ms each), predict %.1f s", cfg.data.get("fold"),
-             timing["fit_s"], timing["train_steps"], timing["ms_per_step"], timing["predict_s"])
     scores = torch.cat([s for s, _ in batches])
     index = torch.cat([i for _, i in batches])
-    predictions = predictions_table(dm, scores, index)
+    return predictions_table(dm, scores, index), timing
+
+
+def write_run_files(run_dir: Path, predictions: pd.DataFrame, metrics: dict) -> None:
+    """predictions.csv and metrics.json (the `mer.runs` contract), each written atomically."""
     write_atomically(run_dir / PREDICTIONS, lambda tmp: predictions.to_csv(tmp, index=False))
-    metrics = pooled_metrics(predictions["label"], predictions["pred"], dm.classes)
-    metrics.update(test_subject=dm.test_subject, input=cfg.input.name, head=cfg.head.name,
-                   cache=str(cache.path), timing=timing)
     write_atomically(run_dir / METRICS, lambda tmp: tmp.write_text(json.dumps(metrics, indent=2)))
-    if cfg.get("save_checkpoint"):
-        model.inference_record = inference_record(cache, dm, cfg.input.name, model.svm)
-        write_atomically(run_dir / CHECKPOINT, trainer.save_checkpoint)
-    close_loggers(trainer.loggers, metrics)
-    return metrics
 
 
 def finished_with(run_dir: Path, resolved: str) -> bool:
@@ -141,6 +156,7 @@ def hydra_main(cfg: DictConfig) -> None:
     Resumable: a job whose dir already holds metrics.json for the same resolved config is skipped.
     Fault-isolated: in a sweep, a failing job leaves `failed.txt` and the sweep goes on.
     """
+    quiet_libraries()
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     resolved = OmegaConf.to_yaml(cfg, resolve=True)
