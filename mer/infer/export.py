@@ -187,9 +187,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--format", action="append", choices=FORMATS, default=None, dest="formats",
                         help="a format to write (repeatable; default: both)")
     parser.add_argument("--upgrade", action="store_true",
-                        help="instead of exporting, rewrite a checkpoint of an older mer (whose svm "
-                        "head is a pickle) in the safe format, as NAME.upgraded.ckpt; this unpickles "
-                        "it once, so use it only for a file whose author you trust")
+                        help="instead of exporting, rewrite a checkpoint of an older mer (format 1, "
+                        "which pickled its svm head) in the safe format, as NAME.upgraded.ckpt; this "
+                        "creates nothing but the SVM and the OmegaConf classes format 1 holds")
     args = parser.parse_args(argv)
     out_dir = args.out if args.out is not None else args.checkpoint.parent
     if args.upgrade:

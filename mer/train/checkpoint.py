@@ -13,8 +13,9 @@
 
 Every entry is a plain type or a tensor, so the file opens with `torch.load(weights_only=True)`,
 which creates no object a file names and so runs no code from it. A file that only an unsafe load
-opens (format 1, whose SVM was a pickle, or one carrying foreign objects) is refused unless the
-user trusts it on purpose (`mer-predict --trust-checkpoint`, `mer-export --upgrade`).
+opens is refused in one line: format 1 (OmegaConf hyperparameters, the SVM pickled) names
+`mer-export --upgrade`, which converts it without running any of its code; a file carrying other
+objects opens only when the user trusts it on purpose (`mer-predict --trust-checkpoint`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from mer.train.svm_record import svm_from_pickle, svm_record
 
 MER_KEY = "mer"
 #: Bumped whenever a checkpoint's contents change meaning; a reader accepts its own format only
-#: (and, when trusted, format 1).
+#: (and format 1 when trusted; `mer-export --upgrade` converts format 1).
 CHECKPOINT_FORMAT = 2
 #: Format 1 (mer 0.1.0 before safe checkpoints) stored the fitted SVM as a pickle.
 PICKLED_SVM_FORMAT = 1
@@ -93,12 +94,17 @@ FORMAT1_GLOBALS = [DictConfig, ListConfig, ContainerMetadata, Metadata, AnyNode,
 FORMAT1_NAMES = {global_name(obj) for obj in FORMAT1_GLOBALS}
 
 
+def older_mer_refusal(path: Path) -> MerError:
+    """The one line refusing a format-1 checkpoint, naming the command that upgrades it."""
+    return MerError(f"{path} is a checkpoint of an older mer (format 1, which pickled OmegaConf "
+                    "objects and the svm head), which mer no longer unpickles: "
+                    f"`{UPGRADE_HINT} {path}` rewrites it in the safe format {CHECKPOINT_FORMAT}")
+
+
 def unsafe_refusal(path: Path, foreign: list[str]) -> MerError:
     """The one line refusing a file that only an unsafe load opens: why, and what to do."""
     if set(foreign) <= FORMAT1_NAMES:
-        return MerError(f"{path} is a checkpoint of an older mer (format 1, which pickled OmegaConf "
-                        "objects and the svm head), which mer no longer unpickles: "
-                        f"`{UPGRADE_HINT} {path}` rewrites it in the safe format {CHECKPOINT_FORMAT}")
+        return older_mer_refusal(path)
     shown = sorted(foreign, key=lambda name: (name.startswith("builtins."), name))
     named = ", ".join(shown[:4]) + (f" and {len(shown) - 4} more" if len(shown) > 4 else "")
     return MerError(f"{path} carries objects that only an unsafe load creates ({named}), and "
@@ -169,9 +175,7 @@ def read_checkpoint(path: str | Path, trust: bool = False) -> dict[str, Any]:
     record = checked_record(checkpoint, path)
     if record["format"] == PICKLED_SVM_FORMAT:
         if not trust:
-            raise MerError(f"{path} is a checkpoint of an older mer (format 1, its svm head "
-                           f"pickled), which mer no longer unpickles: `{UPGRADE_HINT} {path}` "
-                           f"rewrites it in the safe format {CHECKPOINT_FORMAT}")
+            raise older_mer_refusal(path)
         return upgraded(checkpoint, path)
     return checkpoint
 
