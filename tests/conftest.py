@@ -1,4 +1,4 @@
-"""Shared fixtures: real face images built from the photo scikit-image ships; two trained models."""
+"""Shared fixtures: real face images built from the photo scikit-image ships; four trained models."""
 
 from __future__ import annotations
 
@@ -62,3 +62,13 @@ def trained(tmp_path_factory) -> TrainedRuns:
             train(cfg, base / head)
             runs[head] = base / head
     return TrainedRuns(release=release, cache=prepare(cfg).path, runs=runs)
+
+
+def cache_inputs(trained: TrainedRuns, channels: list[str]) -> "torch.Tensor":
+    """Every sample of the trained models' cache as raw network input (what mer-predict feeds it)."""
+    import torch
+
+    from mer.preprocess.cache import load_cache
+
+    cache = load_cache(trained.cache)
+    return torch.from_numpy(np.stack([cache.array(c) for c in channels], axis=1).astype(np.float32))

@@ -20,7 +20,7 @@ from mer.train.checkpoint import CHECKPOINT_FORMAT
 from mer.train.heads import fit_svm, svm_scores
 from mer.train.svm_record import svm_from_pickle, svm_from_record, svm_record
 
-from conftest import TrainedRuns
+from conftest import TrainedRuns, cache_inputs
 
 
 class CreatesMarker:
@@ -31,12 +31,6 @@ class CreatesMarker:
 
     def __reduce__(self):
         return open, (str(self.marker), "w")
-
-
-def cache_inputs(trained: TrainedRuns, channels: list[str]) -> torch.Tensor:
-    """Every sample of the synthetic cache as raw network input."""
-    cache = load_cache(trained.cache)
-    return torch.from_numpy(np.stack([cache.array(c) for c in channels], axis=1).astype(np.float32))
 
 
 def refusal(entry_point, argv: list[str], capsys) -> str:
