@@ -31,7 +31,8 @@ class TrainedRuns:
 
     release: Path
     cache: Path
-    runs: dict[str, Path]  # "hinge" (train_standardize), "softmax", "svm" (post-hoc LinearSVC), "rbf" (SVC) → run dir
+    # head → run dir: "hinge" (train_standardize), "softmax", "svm" (post-hoc LinearSVC), "rbf" (SVC)
+    runs: dict[str, Path]
 
 
 @pytest.fixture(scope="session")
