@@ -1,4 +1,4 @@
-"""Shared fixtures: real face images built from the photo scikit-image ships; two trained models."""
+"""Shared fixtures: real face images built from the photo scikit-image ships; four trained models."""
 
 from __future__ import annotations
 
@@ -52,18 +52,20 @@ def smooth_texture(shape: tuple[int, int], seed: int = 0, sigma: float = 2.0) ->
 
 @dataclass(frozen=True)
 class TrainedRuns:
-    """A small synthetic release, its cache, and the run dirs of two models trained on it."""
+    """A small synthetic release, its cache, and the run dirs of four models trained on it."""
 
     release: Path
     cache: Path
-    runs: dict[str, Path]  # "hinge" (train_standardize) and "svm" (post-hoc LinearSVC) → run dir
+    # head → run dir: "hinge" (train_standardize), "softmax", "svm" (post-hoc LinearSVC), "rbf" (SVC)
+    runs: dict[str, Path]
 
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory) -> TrainedRuns:
-    """Two tiny models trained through the real config with save_checkpoint=true (3 subjects,
+    """Four tiny models trained through the real config with save_checkpoint=true (3 subjects,
     48² crops, 1 epoch, fold 0): the hinge head with per-fold standardisation, whose statistics
-    the checkpoint must carry, and the post-hoc SVM head, whose fitted SVM it must carry."""
+    the checkpoint must carry, the softmax head, and the post-hoc SVM head with a linear and an
+    RBF kernel, whose fitted SVM it must carry as arrays."""
     from hydra import compose, initialize_config_dir
 
     from mer.config import CONFIG_DIR
@@ -74,7 +76,8 @@ def trained(tmp_path_factory) -> TrainedRuns:
     base = tmp_path_factory.mktemp("trained")
     release = generate_synthetic(base / "release", n_subjects=3, clips_per_subject=5,
                                         frames_per_clip=(5, 9), seed=6, progress=False)
-    heads = {"hinge": ["head=hinge", "datamodule.normalization=train_standardize"], "svm": ["head=svm"]}
+    heads = {"hinge": ["head=hinge", "datamodule.normalization=train_standardize"],
+             "softmax": ["head=softmax"], "svm": ["head=svm"], "rbf": ["head=svm", "head.kernel=rbf"]}
     runs = {}
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         for head, overrides in heads.items():
@@ -85,3 +88,13 @@ def trained(tmp_path_factory) -> TrainedRuns:
             train(cfg, base / head)
             runs[head] = base / head
     return TrainedRuns(release=release, cache=prepare(cfg).path, runs=runs)
+
+
+def cache_inputs(trained: TrainedRuns, channels: list[str]) -> "torch.Tensor":
+    """Every sample of the trained models' cache as raw network input (what mer-predict feeds it)."""
+    import torch
+
+    from mer.preprocess.cache import load_cache
+
+    cache = load_cache(trained.cache)
+    return torch.from_numpy(np.stack([cache.array(c) for c in channels], axis=1).astype(np.float32))

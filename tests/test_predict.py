@@ -24,7 +24,7 @@ from conftest import TrainedRuns, smooth_texture
 
 @pytest.fixture(scope="module")
 def models(trained: TrainedRuns) -> dict[str, TrainedModel]:
-    """The two trained models, loaded from their checkpoints alone."""
+    """The trained models, loaded (safely) from their checkpoints alone."""
     return {head: load_trained(run / CHECKPOINT) for head, run in trained.runs.items()}
 
 
@@ -33,7 +33,7 @@ def sample_rows(trained: TrainedRuns) -> pd.DataFrame:
     return load_cache(trained.cache).samples.set_index("sample_id")
 
 
-@pytest.mark.parametrize("head", ["hinge", "svm"])
+@pytest.mark.parametrize("head", ["hinge", "softmax", "svm", "rbf"])
 def test_a_clip_folder_scores_as_in_training(trained: TrainedRuns, models, head) -> None:
     """Same frames, same preprocessing from the checkpoint → the scores of predictions.csv."""
     model, samples = models[head], sample_rows(trained)
@@ -114,7 +114,7 @@ def bad_inputs(trained: TrainedRuns, tmp: Path) -> dict[str, tuple[list[str], st
     """Each bad input: the mer-predict arguments and the start of its one-line message."""
     checkpoint = trained.runs["hinge"] / CHECKPOINT
     clip = str(trained.release / sample_rows(trained).iloc[0].clip_dir)
-    saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
     saved["mer"].update(format=99, mer_version="9.0.0")
     torch.save(saved, tmp / "future.ckpt")
     (tmp / "corrupt.ckpt").write_bytes(checkpoint.read_bytes()[: 100_000])
@@ -129,7 +129,7 @@ def bad_inputs(trained: TrainedRuns, tmp: Path) -> dict[str, tuple[list[str], st
     return {
         "other version": ([str(tmp / "future.ckpt"), clip],
                           f"{tmp / 'future.ckpt'} was written by mer 9.0.0 (checkpoint format 99); "
-                          "this mer 0.1.0 reads format 1"),
+                          "this mer 0.1.0 reads format 2"),
         "corrupt": ([str(tmp / "corrupt.ckpt"), clip], f"cannot read checkpoint {tmp / 'corrupt.ckpt'} ("),
         "not mer's": ([str(tmp / "plain.ckpt"), clip], f"{tmp / 'plain.ckpt'} holds no mer record"),
         "no face": ([ckpt, str(tmp / "no_face")],
@@ -155,7 +155,7 @@ def test_each_bad_input_is_one_clear_line(trained: TrainedRuns, tmp_path: Path, 
 
 def test_a_model_trained_with_centred_crops_uses_one_where_no_face_is_found(trained: TrainedRuns,
                                                                           tmp_path: Path) -> None:
-    saved = torch.load(trained.runs["hinge"] / CHECKPOINT, map_location="cpu", weights_only=False)
+    saved = torch.load(trained.runs["hinge"] / CHECKPOINT, map_location="cpu", weights_only=True)
     saved["mer"]["preprocess"]["align"]["no_face"] = "center"
     torch.save(saved, tmp_path / "center.ckpt")
     for n in (1, 2):

@@ -139,10 +139,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     parser.add_argument("--show", type=Path, default=None, metavar="PNG",
                         help="also write the aligned onset, apex and colour-coded flow as a PNG")
+    parser.add_argument("--trust-checkpoint", action="store_true",
+                        help="also open a checkpoint that only an unsafe load (unpickling) can: one of "
+                        "an older mer, or carrying foreign objects; this runs any code the file "
+                        "holds, so use it only for a file whose author you trust")
     args = parser.parse_args(argv)
     if len(args.inputs) > 2:
         parser.error("give one clip folder or video, or two images (onset and apex)")
-    model = load_trained(args.checkpoint)
+    model = load_trained(args.checkpoint, trust=args.trust_checkpoint)
     clip = read_clip(args.inputs)
     prediction = predict_clip(model, clip, args.onset, args.apex)
     if args.json:

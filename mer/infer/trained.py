@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 from hydra.utils import instantiate
+from sklearn.svm import SVC, LinearSVC
 
 from mer.errors import MerError
 from mer.preprocess.cache import CACHE_DTYPE
@@ -19,6 +19,7 @@ from mer.train.checkpoint import MER_KEY, read_checkpoint
 from mer.train.heads import svm_scores
 from mer.train.module import MerModule
 from mer.train.normalization import InputNormalization
+from mer.train.svm_record import svm_from_record
 
 #: Module arguments that change only how training ran, reset for inference on any machine.
 INFERENCE_OVERRIDES = {"pretrained": "none", "compile": False, "channels_last": False}
@@ -26,12 +27,14 @@ INFERENCE_OVERRIDES = {"pretrained": "none", "compile": False, "channels_last": 
 
 @dataclass(frozen=True)
 class TrainedModel:
-    """The network in eval mode, its input normalisation, and the checkpoint's mer record."""
+    """The network in eval mode, its input normalisation, the svm head's fitted SVM (else None),
+    and the checkpoint's mer record."""
 
     path: Path
     module: MerModule
     normalization: InputNormalization
     record: dict[str, Any]
+    svm: LinearSVC | SVC | None
 
     @property
     def classes(self) -> list[str]:
@@ -52,11 +55,6 @@ class TrainedModel:
     def head(self) -> str:
         """The head's name: softmax, hinge or svm."""
         return self.module.head_cfg["name"]
-
-    @cached_property
-    def svm(self) -> Any:
-        """The fitted scikit-learn SVM of the `svm` head, else None."""
-        return pickle.loads(self.record["svm"]) if self.record.get("svm") is not None else None
 
     @cached_property
     def flow_fn(self) -> FlowFn:
@@ -85,10 +83,11 @@ class TrainedModel:
         return self.module(x).numpy()
 
 
-def load_trained(path: str | Path) -> TrainedModel:
-    """Load a `mer-train` checkpoint on the CPU, or one clear error saying what is wrong with it."""
+def load_trained(path: str | Path, trust: bool = False) -> TrainedModel:
+    """Load a `mer-train` checkpoint on the CPU, or one clear error saying what is wrong with it;
+    `trust=True` also opens one that only an unsafe load can (`read_checkpoint`)."""
     path = Path(path)
-    checkpoint = read_checkpoint(path)
+    checkpoint = read_checkpoint(path, trust)
     record = checkpoint[MER_KEY]
     module = MerModule(**{**checkpoint["hyper_parameters"], **INFERENCE_OVERRIDES})
     try:
@@ -99,6 +98,7 @@ def load_trained(path: str | Path) -> TrainedModel:
                        f"written by mer {record.get('mer_version')}: use that version with it") from None
     module.eval()
     normalization = record["normalization"]
-    return TrainedModel(path=path, module=module, record=record,
+    svm = svm_from_record(record["svm"], str(path)) if record.get("svm") is not None else None
+    return TrainedModel(path=path, module=module, record=record, svm=svm,
                         normalization=InputNormalization(**normalization).eval())
 

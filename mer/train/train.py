@@ -83,9 +83,11 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     # Partial first, then the call: instantiate would turn the FlowCache dataclass into a config.
     dm: LosoDataModule = instantiate(cfg.datamodule, _partial_=True)(
         cache=cache, channels=list(cfg.input.channels))
+    # _convert_="all": plain lists and dicts, so the checkpoint's hyperparameters hold no OmegaConf
+    # object and it opens with a weights-only load (mer.train.checkpoint).
     model = instantiate(cfg.model, in_channels=len(dm.channels), classes=list(dm.classes),
                         head=OmegaConf.to_container(cfg.head, resolve=True),
-                        class_weights=dm.class_weights, seed=cfg.seed)
+                        class_weights=dm.class_weights, seed=cfg.seed, _convert_="all")
     no_val = {} if len(dm.val_index) else {"limit_val_batches": 0}
     trainer: L.Trainer = instantiate(cfg.trainer, logger=make_loggers(cfg, run_dir, dm),
                                      default_root_dir=str(run_dir), **no_val)
