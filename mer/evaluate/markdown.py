@@ -4,6 +4,7 @@ and the data checks; the fixed paragraphs come from `report_prose.md`."""
 
 from __future__ import annotations
 
+import re
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -17,6 +18,15 @@ from mer.evaluate.files import SAMPLES_CSV
 from mer.evaluate.runs import KEY, SYNTHETIC_NOTE, is_synthetic
 from mer.evaluate.scores import HEAD_ORDER, INPUT_ORDER, SENSITIVITY_REFERENCE, rank
 from mer.evaluate.statistics import Bootstrap
+
+
+def _prose_blocks(text: str) -> dict[str, str]:
+    """report_prose.md's blocks by name (`<!-- name -->` starts one), each joined into one line."""
+    parts = re.split(r"^<!-- (\w+) -->$", text, flags=re.M)
+    return {name: " ".join(block.strip().splitlines()) for name, block in zip(parts[1::2], parts[2::2])}
+
+
+PROSE = _prose_blocks(files("mer.evaluate").joinpath("report_prose.md").read_text(encoding="utf-8"))
 
 
 def _md_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
@@ -104,35 +114,20 @@ def render_markdown(sweep_dir: Path, runs: pd.DataFrame, report: pd.DataFrame, s
            f"Sweep `{sweep_dir}`: {n_ok} finished jobs, {len(runs) - n_ok} failed or unfinished, "
            f"{len(report)} configurations.", "", _settings_line(runs), ""]
     if report["dataset"].map(is_synthetic).any():
-        out += ["> **Warning — synthetic data: proves the pipeline; these are NOT the paper's numbers.** "
-                "(`data.name` starts with `synthetic`: generated clips in the releases' layouts, not the "
-                "releases.)", ""]
-    out += ["**Protocol.** Pooled: the predictions of all LOSO folds are concatenated and scored once "
-            "(the paper's protocol; the main number everywhere). UF1 = unweighted mean over classes of "
-            "2TP/(2TP+FP+FN) (the paper's F1); UAR = mean over classes of TP/N. *Per-fold mean ± std* "
-            "averages each fold's own score (a LOSO fold is one subject, often 1–3 samples): shown for "
-            "reference, labelled, never the main number. Std is the sample std (ddof=1).", "",
-            f"**Intervals.** [low, high] is a {100 * boot.confidence:g} % subject-level bootstrap interval: "
-            f"subjects (= LOSO folds) resampled with replacement {boot.n_resamples} times (seed "
-            f"{boot.seed}), their predictions pooled and scored again (the percentile interval; with "
-            "several seeds, of the mean over seeds). On a few dozen subjects these are wide: a 2-point "
-            "difference inside them is not evidence.", "",
-            "**Recipes.** `recipe=paper` is the paper as written (where it is silent, a cited default: "
-            "conf/recipe/paper.yaml says which); `recipe=mer` is mer's own recipe; a configuration without "
-            "`recipe=` ran mer-train's defaults. Only `recipe=paper` rows are the paper's method.", "",
-            f"**Paper numbers** ({paper.SOURCE}) The paper's \"SVM\" head is our `hinge` head; our `svm` "
-            "head (scikit-learn SVM fitted post hoc on the penultimate features) is an extension with no "
-            "paper number.", "", *data_check, "## 1. Results", ""]
+        out += [PROSE["synthetic_warning"].format(synthetic_note=SYNTHETIC_NOTE), ""]
+    out += [PROSE["protocol"], "",
+            PROSE["intervals"].format(confidence=f"{100 * boot.confidence:g}", n_resamples=boot.n_resamples,
+                                      seed=boot.seed), "",
+            PROSE["recipes"], "", PROSE["paper_numbers"].format(source=paper.SOURCE), "",
+            *data_check, "## 1. Results", ""]
     for (dataset, rest), family in report.groupby(["dataset", "other_overrides"], sort=False):
         out += [f"### {dataset}" + (f" · `{rest}`" if rest else ""), ""]
         if is_synthetic(dataset):
-            out += ["> synthetic data: proves the pipeline; these are NOT the paper's numbers.", ""]
+            out += [f"> {SYNTHETIC_NOTE}", ""]
         out += _family_tables(family)
     out += ["### All configurations", ""] + _all_configurations(report) + [""]
     out += _sources_section(sources)
-    out += ["## 2. Confusion matrices", "",
-            "Rows true, columns predicted; counts summed over seeds; percentages are % of the true class "
-            "(Table 5 style).", ""]
+    out += ["## 2. Confusion matrices", "", PROSE["confusion"], ""]
     for _, r in report.iterrows():
         key = tuple(r[KEY])
         if key not in figures:
@@ -178,10 +173,7 @@ def _sources_section(sources: pd.DataFrame) -> list[str]:
     """Per source dataset scores of multi-source (composite) configurations, as MEGC2019 reports."""
     if sources.empty:
         return []
-    out = ["### Per source dataset", "",
-           "Each source's predictions pooled over its folds and scored alone (MEGC2019 reports UF1 and "
-           "UAR per dataset beside the composite).", ""]
-    return out + _md_table(
+    return ["### Per source dataset", "", PROSE["sources"], ""] + _md_table(
         ["dataset", "configuration", "source", "samples", "accuracy %", "UF1", "UAR"],
         [[r["dataset"], f"`{r['configuration']}`", r["source"], r["n_samples"],
           number(r["accuracy"], 100, 2), number(r["uf1"], 1, 4), number(r["uar"], 1, 4)]
@@ -190,11 +182,7 @@ def _sources_section(sources: pd.DataFrame) -> list[str]:
 
 def _pairs_section(pairs: pd.DataFrame) -> list[str]:
     """Section 3: paired McNemar tests between heads."""
-    out = ["## 3. Paired McNemar tests between heads", "",
-           "Same dataset, input, other overrides and seed; paired on sample_id. b = samples head A got "
-           "right and head B wrong, c = the reverse; p = exact two-sided binomial test of b among the "
-           "b + c discordant pairs at 1/2 (scipy.stats.binomtest). Δ = A − B, with the subject-bootstrap "
-           "interval of the difference (both heads resampled on the same subjects).", ""]
+    out = ["## 3. Paired McNemar tests between heads", "", PROSE["mcnemar"], ""]
     if pairs.empty:
         return out + ["No two heads ran on the same samples.", ""]
     return out + _md_table(
@@ -211,10 +199,7 @@ def _sensitivity_section(sensitivity: pd.DataFrame) -> list[str]:
     if sensitivity.empty:
         return []
     out = ["## Sensitivity: the choices the paper leaves open", "",
-           f"Each setting changes one choice of the paper recipe (`sensitivity={SENSITIVITY_REFERENCE}`); "
-           "scores are pooled over folds and averaged over seeds, with 95 % subject-bootstrap intervals. "
-           "Δ is the setting minus the paper recipe on the same subjects, its interval from resampling "
-           "both together: an interval that holds 0 is no evidence the choice matters.", ""]
+           PROSE["sensitivity"].format(reference=SENSITIVITY_REFERENCE), ""]
     return out + _md_table(
         ["dataset", "input", "head", "other overrides", "setting", "seeds", "samples", "accuracy % [CI]",
          "UF1 [CI]", "Δ accuracy % [CI]", "Δ UF1 [CI]"],
@@ -230,8 +215,8 @@ def _seeds_section(report: pd.DataFrame, seeds: pd.DataFrame) -> list[str]:
     """Section 4: per-seed pooled scores and their mean ± std when seeds were swept."""
     out = ["## 4. Seeds", ""]
     if report["n_seeds"].max() <= 1:
-        return out + ["One seed per configuration (sweep `seed=0,1,2,3,4` for mean ± std over seeds).", ""]
-    out += ["Each seed is pooled over its folds, then the seeds are averaged (mean ± sample std).", ""]
+        return out + [PROSE["one_seed"], ""]
+    out += [PROSE["seeds"], ""]
     rows = []
     by_key = dict(list(seeds.groupby(KEY, sort=False)))
     for _, r in report.iterrows():
