@@ -8,8 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from mer.evaluate.figures import confusion_figures
-from mer.evaluate.files import (REPORT_CSV, REPORT_MD, SAMPLES_CSV, SEEDS_CSV, SENSITIVITY_CSV,
-                                SOURCES_CSV)
+from mer.evaluate.files import REPORT_CSV, REPORT_MD, SAMPLES_CSV, SEEDS_CSV, SENSITIVITY_CSV, SOURCES_CSV
 from mer.evaluate.markdown import data_check_lines, render_markdown
 from mer.evaluate.runs import cache_manifests, collect_runs, load_predictions, sample_list
 from mer.evaluate.scores import head_pairs, sensitivity_scores, source_scores, summarise
@@ -38,7 +37,7 @@ def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None,
         sensitivity.to_csv(out_dir / SENSITIVITY_CSV, index=False)
     figures = confusion_figures(report, preds, classes, out_dir)
     pairs = head_pairs(preds, classes, boot)
+    data_check = data_check_lines(cache_manifests(runs))
     (out_dir / REPORT_MD).write_text(render_markdown(sweep_dir, runs, report, seeds, pairs, samples, preds,
-                                                     figures, sources, sensitivity, data_check_lines(cache_manifests(runs)),
-                                                     boot))
+                                                     figures, sources, sensitivity, data_check, boot))
     return report

@@ -1,5 +1,5 @@
-"""A sweep dir → the runs table (one row per job: identity, status, why it failed) and every
-finished job's predictions pooled in one frame.
+"""A sweep dir → the runs table (one row per job: identity, status, why it failed), every finished
+job's predictions in one frame, and the cache manifests the jobs trained on: what the report reads.
 
 Reads the run-directory contract of `mer.runs` (`.hydra/`, metrics.json, predictions.csv, failed.txt)
 and never re-trains. A broken file marks its job failed, with the reason; the rest is reported.
@@ -23,6 +23,7 @@ REQUIRED_COLUMNS = ("sample_id", "subject", "label", "pred")
 KEY = ["dataset", "input", "head", "configuration"]
 # Overrides already named by the dataset/input/head columns (an `ablation` cell sets input and head).
 OWN_KEYS = ("data", "input", "head", "ablation")
+#: Said beside every result of a generated release (`is_synthetic`), in report.md and the terminal.
 SYNTHETIC_NOTE = "synthetic data: proves the pipeline; these are NOT the paper's numbers."
 
 
