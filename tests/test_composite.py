@@ -18,7 +18,9 @@ from mer.config import CONFIG_DIR
 from mer.data import read_samples
 from mer.data.composite import restrict_to_list
 from mer.errors import MerError
-from mer.evaluate.report import SOURCES_CSV, build_report, source_scores
+from mer.evaluate.files import SOURCES_CSV
+from mer.evaluate.report import build_report
+from mer.evaluate.scores import source_scores
 from mer.preprocess.prepare import prepare
 from mer.runs import PREDICTIONS
 from mer.train.datamodule import LosoDataModule

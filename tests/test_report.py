@@ -19,7 +19,10 @@ from scipy.stats import binomtest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
 from mer.errors import MerError
-from mer.evaluate.report import build_report, collect_runs, main, mcnemar, push_to_wandb
+from mer.evaluate.cli import main, push_to_wandb
+from mer.evaluate.report import build_report
+from mer.evaluate.runs import collect_runs
+from mer.evaluate.scores import mcnemar
 from mer.evaluate.statistics import Bootstrap, paired_bootstrap, subject_bootstrap
 
 CLASSES = ["happiness", "disgust", "repression", "surprise", "others"]

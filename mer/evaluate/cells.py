@@ -1,0 +1,32 @@
+"""How a score reads in a table cell: scaled and rounded, ± its std over seeds, its interval; the
+same in report.md and in the terminal."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def number(value: float, scale: float, digits: int) -> str:
+    """A number scaled and rounded, "—" for NaN."""
+    return "—" if value is None or pd.isna(value) else f"{scale * value:.{digits}f}"
+
+
+def interval(row: pd.Series, metric: str, scale: float, digits: int) -> str:
+    """A metric's subject-bootstrap interval, "[low, high]" ("" where none was computed)."""
+    low, high = row.get(f"{metric}_ci_low"), row.get(f"{metric}_ci_high")
+    return "" if low is None or pd.isna(low) else f" [{number(low, scale, digits)}, {number(high, scale, digits)}]"
+
+
+def score(row: pd.Series, metric: str, scale: float, digits: int) -> str:
+    """A pooled score, ± its std over seeds where several seeds ran, then its CI."""
+    spread = f" ± {number(row[f'{metric}_seed_std'], scale, digits)}" if row["n_seeds"] > 1 else ""
+    return number(row[metric], scale, digits) + spread + interval(row, metric, scale, digits)
+
+
+def signed(row: pd.Series, column: str, scale: float, digits: int) -> str:
+    """A difference with its sign and its CI, "+2.41 [−3.10, +7.90]" ("—" where none)."""
+    value = row.get(column)
+    if value is None or pd.isna(value):
+        return "—"
+    low, high = row[f"{column}_ci_low"], row[f"{column}_ci_high"]
+    return f"{scale * value:+.{digits}f} [{scale * low:+.{digits}f}, {scale * high:+.{digits}f}]"

@@ -1,0 +1,17 @@
+"""The files `mer-report` writes into its output dir (by default the sweep dir): their names, the
+report dir's contract.
+
+- `report.csv`: one row per configuration (dataset, input, head, configuration): pooled scores
+  (mean over seeds), their std over seeds, subject-bootstrap CIs, per-fold mean ± std, missing folds
+  and failed jobs;
+- `report_seeds.csv`: the same pooled scores per seed;
+- `samples.csv`: the exact samples scored (sample_id, subject, label);
+- `report_sources.csv`: per source dataset scores, only for configurations spanning several;
+- `report_sensitivity.csv`: each `sensitivity=` setting against the paper recipe, only for such sweeps;
+- `confusion/<dataset>-<configuration>.png`: each configuration's pooled confusion matrix;
+- `report.md`: all of it as paper-style tables with the protocol's prose.
+"""
+
+REPORT_CSV, REPORT_MD, SEEDS_CSV, SAMPLES_CSV = "report.csv", "report.md", "report_seeds.csv", "samples.csv"
+SOURCES_CSV, SENSITIVITY_CSV = "report_sources.csv", "report_sensitivity.csv"
+CONFUSION_DIR = "confusion"

@@ -1,0 +1,263 @@
+"""report.md: the scored tables as paper-style markdown (Tables 2, 3 and 5 beside the paper's
+numbers), with confusion matrices, McNemar tests, the sensitivity table, seeds, samples, failures
+and the data checks; the fixed paragraphs come from `report_prose.md`."""
+
+from __future__ import annotations
+
+import re
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from mer import paper
+from mer.evaluate.cells import interval, number, score, signed
+from mer.evaluate.files import SAMPLES_CSV
+from mer.evaluate.runs import KEY, SYNTHETIC_NOTE, is_synthetic
+from mer.evaluate.scores import HEAD_ORDER, INPUT_ORDER, SENSITIVITY_REFERENCE, rank
+from mer.evaluate.statistics import Bootstrap
+
+
+def _prose_blocks(text: str) -> dict[str, str]:
+    """report_prose.md's blocks by name (`<!-- name -->` starts one), each joined into one line."""
+    parts = re.split(r"^<!-- (\w+) -->$", text, flags=re.M)
+    return {name: " ".join(block.strip().splitlines()) for name, block in zip(parts[1::2], parts[2::2])}
+
+
+PROSE = _prose_blocks(files("mer.evaluate").joinpath("report_prose.md").read_text(encoding="utf-8"))
+
+
+def _md_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
+    """A GitHub markdown table."""
+    lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(map(str, row)) + " |" for row in rows]
+
+
+def cell(row: pd.Series | None) -> str:
+    """"acc % [CI] / UF1 [CI]" pooled, with ± std over seeds when several seeds were run."""
+    if row is None or not row["n_samples"]:
+        return "—"
+    return f"{score(row, 'accuracy', 100, 2)} / {score(row, 'uf1', 1, 4)}"
+
+
+def _paper_cell(result: paper.Result | None) -> str:
+    """A published "acc % / F1" cell, "—" where the paper has none."""
+    return "—" if result is None else f"{result.accuracy:.2f} / {result.f1:.4f}"
+
+
+def _family_tables(family: pd.DataFrame) -> list[str]:
+    """Table 2 style (inputs × heads) and Table 3 style (heads on u+v) for one dataset+overrides."""
+    find = {(r["input"], r["head"]): r for _, r in family.iterrows()}
+    inputs = sorted(set(family["input"]), key=lambda v: rank(v, INPUT_ORDER))
+    heads = sorted(set(family["head"]), key=lambda v: rank(v, HEAD_ORDER))
+    head_names = [f"`{h}`" + {"hinge": " (paper's SVM)", "svm": " (post-hoc sklearn, extension)"}.get(h, "")
+                  for h in heads]
+    lines = ["#### Table 2 style: input ablation", "",
+             "Cells: accuracy % / UF1, pooled over all folds" + (" (mean ± std over seeds)"
+                                                               if family["n_seeds"].max() > 1 else "")
+             + ", each with its 95 % subject-bootstrap interval in brackets.", ""]
+    lines += _md_table(["input", *head_names, "paper (SVM head)"],
+                       [[paper.INPUT_LABELS.get(i, i), *[cell(find.get((i, h))) for h in heads],
+                         _paper_cell(paper.TABLE2.get(i))] for i in inputs])
+    lines += ["", f"#### Table 3 style: head ablation on {paper.INPUT_LABELS['uv']}", ""]
+    if paper.TABLE3_INPUT not in inputs:
+        return lines + [f"No `{paper.TABLE3_INPUT}` runs in this group (the paper's Table 3 is on u + v).", ""]
+    lines += _md_table(["head", "ours", "paper"],
+                       [[f"`{h}`: " + paper.HEAD_LABELS.get(h, h), cell(find.get((paper.TABLE3_INPUT, h))),
+                         _paper_cell(paper.TABLE3.get(h))] for h in heads])
+    return lines + [""]
+
+
+def _all_configurations(report: pd.DataFrame) -> list[str]:
+    """Every configuration's pooled scores, per-fold mean ± std (labelled), missing folds, failures."""
+    rows = [[r["dataset"], f"`{r['configuration']}`", r["n_samples"], r["n_folds"], r["n_seeds"],
+             number(r["accuracy"], 100, 2) + interval(r, "accuracy", 100, 2), number(r["uf1"], 1, 4) + interval(r, "uf1", 1, 4),
+             number(r["uar"], 1, 4) + interval(r, "uar", 1, 4),
+             f"{number(r['per_fold_mean_accuracy'], 100, 2)} ± {number(r['per_fold_std_accuracy'], 100, 2)}",
+             f"{number(r['per_fold_mean_uf1'], 1, 4)} ± {number(r['per_fold_std_uf1'], 1, 4)}",
+             r["missing_folds"] or "none", r["failed_jobs"] or "none"] for _, r in report.iterrows()]
+    return _md_table(["dataset", "configuration", "samples", "folds", "seeds", "accuracy % [CI]", "UF1 [CI]", "UAR [CI]",
+                      "per-fold mean accuracy % ± std", "per-fold mean UF1 ± std", "missing folds",
+                      "failed jobs"], rows)
+
+
+def _percent_table(matrix: np.ndarray, classes: Sequence[str], with_paper: bool) -> list[str]:
+    """Table 5 style: % of the true class (rows true), with the paper's diagonal where it applies."""
+    support = matrix.sum(axis=1)
+    rows = []
+    for i, name in enumerate(classes):
+        share = [number(matrix[i, j] / support[i], 100, 2) if support[i] else "—" for j in range(len(classes))]
+        extra = [f"{paper.TABLE5_DIAGONAL[name]:.2f}" if name in paper.TABLE5_DIAGONAL else "—"] if with_paper else []
+        rows.append([name, *share, support[i], *extra])
+    return _md_table(["true \\ predicted (%)", *classes, "n", *(["paper % correct"] if with_paper else [])], rows)
+
+
+def _settings_line(runs: pd.DataFrame) -> str:
+    """Input sizes and epoch counts of the sweep, beside the paper's 224² input."""
+    sizes = ", ".join(f"{s}×{s}" for s in sorted(runs["size"].dropna().unique()))
+    epochs = ", ".join(str(e) for e in sorted(runs["epochs"].dropna().unique()))
+    note = "" if set(runs["size"].dropna()) <= {224} else " — smaller than the paper's 224×224"
+    return f"**Settings.** Input size {sizes}{note}; {epochs} epochs per fold."
+
+
+def render_markdown(sweep_dir: Path, runs: pd.DataFrame, report: pd.DataFrame, seeds: pd.DataFrame,
+                    pairs: pd.DataFrame, samples: pd.DataFrame, preds: pd.DataFrame,
+                    figures: dict[tuple, tuple[str, np.ndarray, list[str]]],
+                    sources: pd.DataFrame, sensitivity: pd.DataFrame, data_check: list[str],
+                    boot: Bootstrap) -> str:
+    """report.md: paper-style tables with CIs, confusion matrices, McNemar tests, the sensitivity
+    table, seeds, the sample list."""
+    n_ok = int((runs["status"] == "ok").sum())
+    out = [f"# mer report: {sweep_dir.name}", "",
+           f"Sweep `{sweep_dir}`: {n_ok} finished jobs, {len(runs) - n_ok} failed or unfinished, "
+           f"{len(report)} configurations.", "", _settings_line(runs), ""]
+    if report["dataset"].map(is_synthetic).any():
+        out += [PROSE["synthetic_warning"].format(synthetic_note=SYNTHETIC_NOTE), ""]
+    out += [PROSE["protocol"], "",
+            PROSE["intervals"].format(confidence=f"{100 * boot.confidence:g}", n_resamples=boot.n_resamples,
+                                      seed=boot.seed), "",
+            PROSE["recipes"], "", PROSE["paper_numbers"].format(source=paper.SOURCE), "",
+            *data_check, "## 1. Results", ""]
+    for (dataset, rest), family in report.groupby(["dataset", "other_overrides"], sort=False):
+        out += [f"### {dataset}" + (f" · `{rest}`" if rest else ""), ""]
+        if is_synthetic(dataset):
+            out += [f"> {SYNTHETIC_NOTE}", ""]
+        out += _family_tables(family)
+    out += ["### All configurations", ""] + _all_configurations(report) + [""]
+    out += _sources_section(sources)
+    out += ["## 2. Confusion matrices", "", PROSE["confusion"], ""]
+    for _, r in report.iterrows():
+        key = tuple(r[KEY])
+        if key not in figures:
+            continue
+        png, matrix, classes = figures[key]
+        with_paper = (r["input"], r["head"]) == (paper.TABLE5_INPUT, paper.TABLE5_HEAD)
+        out += [f"### {r['dataset']} · `{r['configuration']}`", "", f"![confusion matrix]({png})", ""]
+        out += _percent_table(matrix, classes, with_paper) + [""]
+    out += _pairs_section(pairs) + _sensitivity_section(sensitivity) + _seeds_section(report, seeds)
+    out += _samples_section(samples, preds)
+    out += _failures_section(runs)
+    return "\n".join(out) + "\n"
+
+
+def data_check_lines(manifests: dict[str, dict | None]) -> list[str]:
+    """The data checks of each dataset's cache (`mer.preprocess.data_check`), for report.md: its
+    counts beside the paper's, and its degenerate clips; said where that cache is gone (None)."""
+    out = []
+    for dataset, manifest in manifests.items():
+        if manifest is None:
+            out += [f"**Data check ({dataset}).** Not shown: the cache these runs trained on is not "
+                    "readable here (moved, or runs from before mer recorded it).", ""]
+            continue
+        check = manifest.get("paper_counts")
+        if check and check["differ"]:
+            out += [f"**Data check ({dataset}): the counts differ from the paper's** "
+                    f"(`{check['sheet']}` read). Compare the numbers above with that in mind.", ""]
+            out += _md_table(["", "paper", "ours", "Δ"], [[r["what"], r["paper"], r["ours"],
+                                                           f"{r['ours'] - r['paper']:+d}"] for r in check["rows"]])
+            out += [""]
+        elif check:
+            out += [f"**Data check ({dataset}).** The counts match the paper's: {paper.N_SAMPLES} clips of "
+                    f"{paper.N_SUBJECTS} subjects (`{check['sheet']}` read).", ""]
+        degenerate = manifest.get("degenerate") or []
+        if degenerate:
+            out += [f"**Degenerate clips ({dataset}):** {len(degenerate)}, a blank input after per-sample "
+                    "min–max normalisation: " + "; ".join(f"`{d['sample_id']}` ({d['why']})" for d in degenerate)
+                    + ".", ""]
+    return out
+
+
+def _sources_section(sources: pd.DataFrame) -> list[str]:
+    """Per source dataset scores of multi-source (composite) configurations, as MEGC2019 reports."""
+    if sources.empty:
+        return []
+    return ["### Per source dataset", "", PROSE["sources"], ""] + _md_table(
+        ["dataset", "configuration", "source", "samples", "accuracy %", "UF1", "UAR"],
+        [[r["dataset"], f"`{r['configuration']}`", r["source"], r["n_samples"],
+          number(r["accuracy"], 100, 2), number(r["uf1"], 1, 4), number(r["uar"], 1, 4)]
+         for _, r in sources.iterrows()]) + [""]
+
+
+def _pairs_section(pairs: pd.DataFrame) -> list[str]:
+    """Section 3: paired McNemar tests between heads."""
+    out = ["## 3. Paired McNemar tests between heads", "", PROSE["mcnemar"], ""]
+    if pairs.empty:
+        return out + ["No two heads ran on the same samples.", ""]
+    return out + _md_table(
+        ["dataset", "input", "other overrides", "seed", "head A", "head B", "paired samples",
+         "accuracy A %", "accuracy B %", "b", "c", "p", "Δ accuracy % [CI]", "Δ UF1 [CI]"],
+        [[r["dataset"], r["input"], r["other"] or "—", r["seed"], r["a"], r["b_head"], r["n"],
+          number(r["accuracy_a"], 100, 2), number(r["accuracy_b"], 100, 2), r["b"], r["c"], f"{r['p']:.4f}",
+          signed(r, "accuracy_diff", 100, 2), signed(r, "uf1_diff", 1, 4)]
+         for _, r in pairs.iterrows()]) + [""]
+
+
+def _sensitivity_section(sensitivity: pd.DataFrame) -> list[str]:
+    """Which open choice of the paper moves the result: each setting against the paper recipe."""
+    if sensitivity.empty:
+        return []
+    out = ["## Sensitivity: the choices the paper leaves open", "",
+           PROSE["sensitivity"].format(reference=SENSITIVITY_REFERENCE), ""]
+    return out + _md_table(
+        ["dataset", "input", "head", "other overrides", "setting", "seeds", "samples", "accuracy % [CI]",
+         "UF1 [CI]", "Δ accuracy % [CI]", "Δ UF1 [CI]"],
+        [[r["dataset"], r["input"], r["head"], r["other"] or "—", f"`{r['setting']}`", r["n_seeds"],
+          r["n_samples"], number(r["accuracy"], 100, 2) + interval(r, "accuracy", 100, 2),
+          number(r["uf1"], 1, 4) + interval(r, "uf1", 1, 4),
+          signed(r, "accuracy_diff", 100, 2) if r["setting"] != SENSITIVITY_REFERENCE else "reference",
+          signed(r, "uf1_diff", 1, 4) if r["setting"] != SENSITIVITY_REFERENCE else "reference"]
+         for _, r in sensitivity.iterrows()]) + [""]
+
+
+def _seeds_section(report: pd.DataFrame, seeds: pd.DataFrame) -> list[str]:
+    """Section 4: per-seed pooled scores and their mean ± std when seeds were swept."""
+    out = ["## 4. Seeds", ""]
+    if report["n_seeds"].max() <= 1:
+        return out + [PROSE["one_seed"], ""]
+    out += [PROSE["seeds"], ""]
+    rows = []
+    by_key = dict(list(seeds.groupby(KEY, sort=False)))
+    for _, r in report.iterrows():
+        mine = by_key.get(tuple(r[KEY]), seeds.iloc[:0]).sort_values("seed")
+        per_seed = ", ".join(f"{s['seed']}: {number(s['accuracy'], 100, 2)} / {number(s['uf1'], 1, 4)}"
+                             for _, s in mine.iterrows())
+        rows.append([r["dataset"], f"`{r['configuration']}`", r["n_seeds"], per_seed,
+                     f"{number(r['accuracy'], 100, 2)} ± {number(r['accuracy_seed_std'], 100, 2)}",
+                     f"{number(r['uf1'], 1, 4)} ± {number(r['uf1_seed_std'], 1, 4)}",
+                     f"{number(r['uar'], 1, 4)} ± {number(r['uar_seed_std'], 1, 4)}"])
+    return out + _md_table(["dataset", "configuration", "n_seeds", "seed: accuracy % / UF1",
+                            "accuracy % (mean ± std)", "UF1 (mean ± std)", "UAR (mean ± std)"], rows) + [""]
+
+
+def _samples_section(samples: pd.DataFrame, preds: pd.DataFrame) -> list[str]:
+    """Section 5: how many samples, per label, and whether configurations scored different sets."""
+    out = ["## 5. Samples", "",
+           f"`{SAMPLES_CSV}` lists the exact {samples['sample_id'].nunique()} samples scored "
+           f"({samples['subject'].nunique()} subjects; union over configurations). Labels: "
+           + ", ".join(f"{k} {v}" for k, v in samples["label"].value_counts().items()) + ".", ""]
+    for dataset, p in preds.groupby("dataset"):
+        union = set(p["sample_id"])
+        sets = {c: set(g["sample_id"]) for c, g in p.groupby("configuration")}
+        if all(s == union for s in sets.values()):
+            out += [f"- {dataset}: all {len(sets)} configurations with predictions use the same "
+                    f"{len(union)} samples (union over their folds and seeds)."]
+        else:
+            out += [f"- {dataset}: configurations differ in their sample sets (union {len(union)}): "
+                    + "; ".join(f"`{c}` {len(s)} (lacks {len(union - s)})" for c, s in sets.items())
+                    + ". Missing folds or failed jobs explain most differences."]
+    if samples["sample_id"].duplicated().any():
+        out += ["- Some sample_ids carry different labels in different configurations (label sets differ)."]
+    return out + [""]
+
+
+def _failures_section(runs: pd.DataFrame) -> list[str]:
+    """Failed or unfinished jobs (a `.hydra/` dir but no metrics.json, or a broken metrics.json or
+    predictions.csv), with failed.txt's first line or what is wrong with the file."""
+    failed = runs[runs["status"] != "ok"]
+    if failed.empty:
+        return []
+    return ["## Failed or unfinished jobs", ""] + [
+        f"- `{r['job']}` (fold {r['fold']}, seed {r['seed']})" + (f": {r['error']}" if r["error"] else "")
+        for _, r in failed.iterrows()] + [""]

@@ -1,0 +1,209 @@
+"""A sweep dir → the runs table (one row per job: identity, status, why it failed), every finished
+job's predictions in one frame, and the cache manifests the jobs trained on: what the report reads.
+
+Reads the run-directory contract of `mer.runs` (`.hydra/`, metrics.json, predictions.csv, failed.txt)
+and never re-trains. A broken file marks its job failed, with the reason; the rest is reported.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from mer.errors import MerError
+from mer.runs import FAILED, METRICS, PREDICTIONS, SCORE_PREFIX, configuration_overrides, override_key
+
+REQUIRED_COLUMNS = ("sample_id", "subject", "label", "pred")
+#: What names a configuration: a row of report.csv.
+KEY = ["dataset", "input", "head", "configuration"]
+# Overrides already named by the dataset/input/head columns (an `ablation` cell sets input and head).
+OWN_KEYS = ("data", "input", "head", "ablation")
+#: Said beside every result of a generated release (`is_synthetic`), in report.md and the terminal.
+SYNTHETIC_NOTE = "synthetic data: proves the pipeline; these are NOT the paper's numbers."
+
+
+def _read_yaml(path: Path) -> Any:
+    """A YAML file's content; a broken file is a one-line error naming it."""
+    try:
+        return yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise MerError(f"{path}: cannot read it as YAML ({str(err).splitlines()[0]})") from err
+
+
+def _config_value(cfg: dict, dotted: str, path: Path) -> Any:
+    """`cfg["a"]["b"]` for "a.b"; a missing key names the file (it is not a mer-train run dir)."""
+    node: Any = cfg
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise MerError(f"{path}: no `{dotted}` in this config; is this a mer-train run dir?")
+        node = node[part]
+    return node
+
+
+def _job_row(job_dir: Path, sweep_dir: Path) -> dict:
+    """One job's identity (dataset, input, head, other overrides, fold, seed) and status."""
+    config_path = job_dir / ".hydra" / "config.yaml"
+    cfg = _read_yaml(config_path) or {}
+    overrides_path = job_dir / ".hydra" / "overrides.yaml"
+    overrides = [str(o) for o in (_read_yaml(overrides_path) or [])] if overrides_path.is_file() else []
+    dataset = str(_config_value(cfg, "data.name", config_path))
+    input_name = str(_config_value(cfg, "input.name", config_path))
+    head = str(_config_value(cfg, "head.name", config_path))
+    test_subject = (cfg.get("data") or {}).get("test_subject")
+    fold = test_subject if test_subject not in (None, "") else _config_value(cfg, "data.fold", config_path)
+    rest = [o for o in configuration_overrides(overrides) if override_key(o) not in OWN_KEYS]
+    recipe = _recipe(job_dir)
+    if recipe and not any(override_key(o) == "recipe" for o in rest):  # chosen by an experiment
+        rest = sorted(rest + [f"recipe={recipe}"])
+    failed = job_dir / FAILED
+    error = next((ln.strip() for ln in failed.read_text(errors="replace").splitlines() if ln.strip()), "") \
+        if failed.is_file() else ""
+    broken = _metrics_problem(job_dir / METRICS)
+    return {
+        "job": str(job_dir.relative_to(sweep_dir)), "job_dir": str(job_dir),
+        "dataset": dataset, "input": input_name, "head": head,
+        "configuration": ",".join(sorted(rest + [f"head={head}", f"input={input_name}"])),
+        "rest": ",".join(rest), "fold": str(fold), "seed": int(cfg.get("seed") or 0),
+        "status": "ok" if (job_dir / METRICS).is_file() and not broken else "failed",
+        "error": (broken or error)[:300],
+        "size": (cfg.get("preprocess") or {}).get("size"),
+        "epochs": (cfg.get("trainer") or {}).get("max_epochs"),
+    }
+
+
+def _recipe(job_dir: Path) -> str | None:
+    """The job's `recipe` choice (paper, mer) from Hydra's record, None where none was chosen: an
+    experiment picks it in its defaults, so it is not among the job's overrides."""
+    hydra_path = job_dir / ".hydra" / "hydra.yaml"
+    if not hydra_path.is_file():
+        return None
+    choices = ((_read_yaml(hydra_path) or {}).get("hydra") or {}).get("runtime", {}).get("choices") or {}
+    recipe = choices.get("recipe")
+    return None if recipe in (None, "null") else str(recipe)
+
+
+def _metrics_problem(path: Path) -> str:
+    """Why a job's metrics.json cannot be trusted ("" when it is absent or a JSON object)."""
+    if not path.is_file():
+        return ""
+    try:
+        metrics = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        return f"{path}: not readable JSON ({err})"
+    return "" if isinstance(metrics, dict) else f"{path}: not a JSON object of metrics"
+
+
+def _drop_duplicates(runs: pd.DataFrame) -> pd.DataFrame:
+    """Keep one job per configuration+fold+seed (a finished one first) and warn naming both dirs."""
+    runs = runs.assign(_failed=runs["status"] != "ok").sort_values(["_failed", "job"], kind="stable")
+    for (_, configuration, fold, seed), group in runs.groupby(["dataset", "configuration", "fold", "seed"]):
+        for other in group["job"].iloc[1:]:
+            warnings.warn(f"{configuration} fold {fold} seed {seed} appears twice: kept "
+                          f"{group['job'].iloc[0]}, ignored {other}", stacklevel=2)
+    runs = runs.drop_duplicates(["dataset", "configuration", "fold", "seed"], keep="first")
+    return runs.drop(columns="_failed").sort_values(["dataset", "configuration", "seed", "fold"],
+                                                   key=_natural_key).reset_index(drop=True)
+
+
+def fold_key(value: Any) -> tuple:
+    """Sort key that puts fold "10" after "9" (numbers first, then names)."""
+    text = str(value)
+    return (0, int(text), "") if text.lstrip("-").isdigit() else (1, 0, text)
+
+
+def _natural_key(values: pd.Series) -> pd.Series:
+    """`fold_key` over a column, for `sort_values(key=...)`."""
+    return values.map(fold_key)
+
+
+def collect_runs(sweep_dir: str | Path) -> pd.DataFrame:
+    """One row per job dir under `sweep_dir` (searched recursively): finished (`status` "ok") or
+    failed/unfinished (`.hydra/` but no metrics.json); a repeated configuration+fold+seed is kept once."""
+    sweep_dir = Path(sweep_dir)
+    if not sweep_dir.is_dir():
+        raise MerError(f"sweep dir {sweep_dir} does not exist: pass the dir `mer-train -m` wrote "
+                       "(e.g. outputs/train-multirun/<date>)")
+    jobs = sorted(d.parent for d in sweep_dir.rglob(".hydra") if (d / "config.yaml").is_file())
+    runs = pd.DataFrame([_job_row(job, sweep_dir) for job in jobs],
+                        columns=["job", "job_dir", *KEY, "rest", "fold", "seed", "status", "error",
+                                 "size", "epochs"])
+    if not (runs["status"] == "ok").any():
+        failed = f"; found {len(runs)} failed or unfinished job dirs, e.g. {runs['job'].iloc[0]}" if len(runs) else ""
+        raise MerError(f"no runs under {sweep_dir}: expected job dirs with {METRICS} "
+                       f"(from mer-train -m ...){failed}")
+    return _drop_duplicates(runs)
+
+
+def read_predictions(job_dir: str | Path) -> pd.DataFrame:
+    """A job's predictions.csv, checked for the contract's columns (the error names the file)."""
+    path = Path(job_dir) / PREDICTIONS
+    if not path.is_file():
+        raise MerError(f"{path} is missing but {METRICS} is there: rerun that job or delete its dir")
+    try:
+        table = pd.read_csv(path, dtype={c: str for c in REQUIRED_COLUMNS})
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise MerError(f"{path}: not a readable CSV ({str(err).strip().splitlines()[0]})") from err
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
+    if not any(c.startswith(SCORE_PREFIX) for c in table.columns):
+        missing.append(f"{SCORE_PREFIX}<class>")
+    if missing:
+        raise MerError(f"{path}: missing required columns {', '.join(missing)} (mer-train writes "
+                       f"{', '.join(REQUIRED_COLUMNS)}, then {SCORE_PREFIX}<class> per class)")
+    return table
+
+
+def load_predictions(runs: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, list[str]], pd.DataFrame]:
+    """All finished jobs' predictions in one frame tagged with the job's keys, each dataset's class
+    order (score columns of predictions.csv, then any other label seen), and `runs` with every job
+    whose predictions.csv is unreadable marked failed, the reason in `error`; the rest is reported."""
+    frames, classes, runs = [], {}, runs.copy()
+    for i, run in runs[runs["status"] == "ok"].iterrows():
+        try:
+            table = read_predictions(run["job_dir"])
+        except MerError as err:
+            runs.loc[i, ["status", "error"]] = ["failed", str(err)[:300]]
+            continue
+        order = classes.setdefault(run["dataset"], [])
+        order += [c[len(SCORE_PREFIX):] for c in table.columns
+                  if c.startswith(SCORE_PREFIX) and c[len(SCORE_PREFIX):] not in order]
+        tags = run[["job", *KEY, "rest", "fold", "seed"]].to_dict()
+        frames.append(table[list(REQUIRED_COLUMNS)].assign(**tags))
+    if not frames:
+        example = runs.loc[runs["status"] != "ok"].iloc[0]
+        raise MerError(f"nothing to report: no job has readable predictions, e.g. {example['job']}: "
+                       f"{example['error']}")
+    preds = pd.concat(frames, ignore_index=True)
+    for dataset, order in classes.items():
+        seen = preds.loc[preds["dataset"] == dataset, ["label", "pred"]].to_numpy().ravel()
+        order += sorted(set(seen) - set(order))
+    return preds, classes, runs
+
+
+def sample_list(preds: pd.DataFrame) -> pd.DataFrame:
+    """The exact samples scored: sample_id, subject, label (union over configurations)."""
+    return (preds[["sample_id", "subject", "label"]].drop_duplicates()
+            .sort_values(["sample_id", "label"]).reset_index(drop=True))
+
+
+def is_synthetic(dataset: str) -> bool:
+    """Whether a dataset name is one of the generated releases (`synthetic`, `synthetic_composite`)."""
+    return str(dataset).startswith("synthetic")
+
+
+def cache_manifests(runs: pd.DataFrame) -> dict[str, dict | None]:
+    """Per dataset, the manifest of the cache its first finished job trained on (named in its
+    metrics.json), which holds `mer.preprocess.data_check`'s record; None where that cache is not
+    readable here (moved, or runs from before mer recorded it)."""
+    manifests = {}
+    for dataset, jobs in runs[runs["status"] == "ok"].groupby("dataset"):
+        try:
+            cache = Path(json.loads((Path(jobs["job_dir"].iloc[0]) / METRICS).read_text())["cache"])
+            manifests[dataset] = json.loads((cache / "manifest.json").read_text())
+        except (OSError, ValueError, KeyError, TypeError):
+            manifests[dataset] = None
+    return manifests
