@@ -206,12 +206,13 @@ def test_every_configuration_has_subject_bootstrap_intervals(sweep, report, caps
     cell = f"{100 * r['accuracy']:.2f} [{100 * r['accuracy_ci_low']:.2f}, {100 * r['accuracy_ci_high']:.2f}]"
     md = (out / "report.md").read_text()
     assert cell in md and "95 % subject-level bootstrap interval" in md and "2000 times (seed 0)" in md
-    main([str(sweep), "--out", str(out / "cli"), "--bootstrap", "500", "--bootstrap-seed", "4"])
+    main([str(sweep), "--out", str(out / "cli"), "--bootstrap", "500", "--bootstrap-seed", "4", "--confidence", "0.9"])
     said = capsys.readouterr().out
     again = row(pd.read_csv(out / "cli" / "report.csv"), "uv", "hinge")
-    ci = subject_bootstrap(concatenated(sweep, "uv", "hinge").assign(seed=0), CLASSES, Bootstrap(500, seed=4))
+    ci = subject_bootstrap(concatenated(sweep, "uv", "hinge").assign(seed=0), CLASSES, Bootstrap(500, 0.9, seed=4))
     assert (again["uf1_ci_low"], again["uf1_ci_high"]) == pytest.approx(ci["uf1"])
     assert f"{again['uf1']:.4f} [{again['uf1_ci_low']:.4f}, {again['uf1_ci_high']:.4f}]" in said
+    assert "with its 90 % subject-bootstrap interval in brackets" in (out / "cli" / "report.md").read_text()
 
 
 def test_head_pairs_show_the_paired_interval_beside_mcnemar(sweep, report):

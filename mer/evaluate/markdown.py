@@ -47,7 +47,7 @@ def _paper_cell(result: paper.Result | None) -> str:
     return "—" if result is None else f"{result.accuracy:.2f} / {result.f1:.4f}"
 
 
-def _family_tables(family: pd.DataFrame) -> list[str]:
+def _family_tables(family: pd.DataFrame, confidence: str) -> list[str]:
     """Table 2 style (inputs × heads) and Table 3 style (heads on u+v) for one dataset+overrides."""
     find = {(r["input"], r["head"]): r for _, r in family.iterrows()}
     inputs = sorted(set(family["input"]), key=lambda v: rank(v, INPUT_ORDER))
@@ -57,7 +57,7 @@ def _family_tables(family: pd.DataFrame) -> list[str]:
     lines = ["#### Table 2 style: input ablation", "",
              "Cells: accuracy % / UF1, pooled over all folds" + (" (mean ± std over seeds)"
                                                                if family["n_seeds"].max() > 1 else "")
-             + ", each with its 95 % subject-bootstrap interval in brackets.", ""]
+             + f", each with its {confidence} % subject-bootstrap interval in brackets.", ""]
     lines += _md_table(["input", *head_names, "paper (SVM head)"],
                        [[paper.INPUT_LABELS.get(i, i), *[cell(find.get((i, h))) for h in heads],
                          _paper_cell(paper.TABLE2.get(i))] for i in inputs])
@@ -124,7 +124,7 @@ def render_markdown(sweep_dir: Path, runs: pd.DataFrame, report: pd.DataFrame, s
         out += [f"### {dataset}" + (f" · `{rest}`" if rest else ""), ""]
         if is_synthetic(dataset):
             out += [f"> {SYNTHETIC_NOTE}", ""]
-        out += _family_tables(family)
+        out += _family_tables(family, f"{100 * boot.confidence:g}")
     out += ["### All configurations", ""] + _all_configurations(report) + [""]
     out += _sources_section(sources)
     out += ["## 2. Confusion matrices", "", PROSE["confusion"], ""]
@@ -136,7 +136,7 @@ def render_markdown(sweep_dir: Path, runs: pd.DataFrame, report: pd.DataFrame, s
         with_paper = (r["input"], r["head"]) == (paper.TABLE5_INPUT, paper.TABLE5_HEAD)
         out += [f"### {r['dataset']} · `{r['configuration']}`", "", f"![confusion matrix]({png})", ""]
         out += _percent_table(matrix, classes, with_paper) + [""]
-    out += _pairs_section(pairs) + _sensitivity_section(sensitivity) + _seeds_section(report, seeds)
+    out += _pairs_section(pairs) + _sensitivity_section(sensitivity, f"{100 * boot.confidence:g}") + _seeds_section(report, seeds)
     out += _samples_section(samples, preds)
     out += _failures_section(runs)
     return "\n".join(out) + "\n"
@@ -194,12 +194,12 @@ def _pairs_section(pairs: pd.DataFrame) -> list[str]:
          for _, r in pairs.iterrows()]) + [""]
 
 
-def _sensitivity_section(sensitivity: pd.DataFrame) -> list[str]:
+def _sensitivity_section(sensitivity: pd.DataFrame, confidence: str) -> list[str]:
     """Which open choice of the paper moves the result: each setting against the paper recipe."""
     if sensitivity.empty:
         return []
     out = ["## Sensitivity: the choices the paper leaves open", "",
-           PROSE["sensitivity"].format(reference=SENSITIVITY_REFERENCE), ""]
+           PROSE["sensitivity"].format(reference=SENSITIVITY_REFERENCE, confidence=confidence), ""]
     return out + _md_table(
         ["dataset", "input", "head", "other overrides", "setting", "seeds", "samples", "accuracy % [CI]",
          "UF1 [CI]", "Δ accuracy % [CI]", "Δ UF1 [CI]"],
