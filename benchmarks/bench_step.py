@@ -26,7 +26,7 @@ import torch
 
 from mer.train.backbone import mobilenet_v2_features
 from mer.train.cuda_graph import GraphedTraining
-from mer.train.heads import head_loss
+from mer.train.heads import HingeHead
 
 LAYOUTS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}
 
@@ -92,7 +92,7 @@ def main() -> None:
     x = torch.randn(max([args.batch, *args.packed]), 2, args.size, args.size, device=device)
     x = x.contiguous(memory_format=layout)
     y = torch.randint(0, 5, (len(x),), device=device)
-    loss_fn = head_loss("hinge")
+    loss_fn = HingeHead(p=1, margin=1.0, weight_decay=None).loss(None)  # the paper's eq. 12
     opt = torch.optim.Adam(net.parameters(), lr=1e-4, weight_decay=1e-3, fused=True)
 
     def step(forward, rows: int = args.batch) -> None:

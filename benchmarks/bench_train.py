@@ -18,12 +18,13 @@ from pathlib import Path
 
 import torch
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
 from mer.config import CONFIG_DIR
 from mer.train.backbone import mobilenet_v2_features
 from mer.train.cuda_graph import GraphedTraining
 from mer.train.datamodule import LosoDataModule
-from mer.train.heads import head_loss
+from mer.train.heads import make_head
 from mer.train.train import fold_cache, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +60,7 @@ def bare_job(cache, cfg, device: torch.device) -> None:
     if on_gpu:
         net, x, test_x = (t.to(memory_format=torch.channels_last) for t in (net, x, test_x))
         torch.backends.cudnn.benchmark = bool(cfg.trainer.get("benchmark"))
-    loss_fn = head_loss(cfg.head.name, p=cfg.head.get("p", 2), margin=cfg.head.get("margin", 1.0))
+    loss_fn = make_head(OmegaConf.to_container(cfg.head)).loss(None)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.model.optimizer.lr,
                            weight_decay=cfg.model.optimizer.weight_decay, fused=on_gpu)
     batch = cfg.datamodule.batch_size

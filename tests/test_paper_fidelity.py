@@ -67,7 +67,9 @@ def test_paper_presets_are_the_paper_as_written(experiment: str) -> None:
     assert cfg.model.pretrained == "imagenet" and cfg.model.width_mult == 1.0  # §3.3
     assert cfg.model.precise_bn is False  # mer's addition, not the paper's
     assert cfg.preprocess.size == 224 and cfg.trainer.max_epochs == 200
-    assert (cfg.model.optimizer.name, cfg.model.optimizer.lr, cfg.model.optimizer.weight_decay) == ("adam", 1e-4, 1e-3)
+    assert (cfg.model.optimizer._target_, cfg.model.optimizer.lr, cfg.model.optimizer.weight_decay) == (
+        "torch.optim.Adam", 1e-4, 1e-3)
+    assert cfg.model.get("scheduler") is None  # constant lr
     assert (cfg.datamodule.normalization, cfg.datamodule.augment, cfg.datamodule.val_subjects) == (
         "sample_minmax", False, 0)
     assert cfg.data.name == "casme2" and cfg.data.reader.label_set == "5class"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+from functools import partial
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +23,7 @@ from mer.evaluate.metrics import pooled_metrics
 from mer.preprocess.prepare import prepare
 from mer.runs import METRICS, PREDICTIONS
 from mer.train.datamodule import LosoDataModule
-from mer.train.heads import head_loss
+from mer.train.heads import HingeHead, make_head
 from mer.train.train import train
 
 INPUTS = ["apex", "u", "v", "uv", "uvm", "uvs"]
@@ -120,8 +121,8 @@ def test_hinge_loss_is_eq12_on_hand_values() -> None:
     # MultiMarginLoss averages each sample's sum over the 3 classes, then over samples.
     p1 = ((0.5 + 0.0) / 3 + (1.1 + 1.8) / 3) / 2
     p2 = ((0.5**2) / 3 + (1.1**2 + 1.8**2) / 3) / 2
-    assert head_loss("hinge", p=1)(scores, target).item() == pytest.approx(p1)
-    assert head_loss("hinge", p=2)(scores, target).item() == pytest.approx(p2)
+    assert HingeHead(p=1, margin=1.0, weight_decay=None).loss(None)(scores, target).item() == pytest.approx(p1)
+    assert HingeHead(p=2, margin=1.0, weight_decay=None).loss(None)(scores, target).item() == pytest.approx(p2)
 
 
 def test_pooled_metrics_match_scikit_learn() -> None:
@@ -146,7 +147,7 @@ def test_bad_choices_are_one_clear_message(workspace: Path, tmp_path: Path) -> N
     with pytest.raises(MerError, match=r"data.test_subject='sub99' is not a subject"):
         LosoDataModule(cache, ["u"], test_subject="sub99")
     with pytest.raises(MerError, match=r"unknown head 'knn'"):
-        head_loss("knn")
+        make_head({"name": "knn"})
     with pytest.raises(MerError, match=r"was built at 32×32 but preprocess.size=64"):
         train(compose_train(workspace, f"cache={cache.path}", "preprocess.size=64"), tmp_path)
     with pytest.raises(MerError, match=r"model.cuda_graph=true needs a CUDA GPU, but training runs "
@@ -164,7 +165,8 @@ def test_precise_bn_and_the_svm_features_run_at_the_training_precision(workspace
     from mer.train.module import MerModule
 
     dm = LosoDataModule(prepare(compose_train(workspace)), ["u", "v"], fold=0, batch_size=4)
-    model = MerModule(2, dm.classes, {"name": "svm"}, width_mult=0.5)
+    model = MerModule(2, dm.classes, {"name": "svm", "kernel": "linear", "C": 1.0, "class_weight": None},
+                      width_mult=0.5, optimizer=partial(torch.optim.Adam, lr=1e-4))
     dtypes: list[torch.dtype] = []
     model.trunk.register_forward_hook(lambda module, args, out: dtypes.append(out.dtype))
     trainer = L.Trainer(accelerator="cpu", precision="bf16-mixed", max_epochs=1, logger=False,
@@ -224,7 +226,8 @@ def test_gpu_training_steps_never_wait_for_the_gpu(workspace: Path) -> None:
             torch.cuda.set_sync_debug_mode("default")
 
     dm = LosoDataModule(prepare(compose_train(workspace)), ["u", "v"], fold=0, batch_size=4)
-    model = MerModule(2, dm.classes, {"name": "hinge"}, width_mult=0.5, channels_last=True,
+    model = MerModule(2, dm.classes, {"name": "hinge", "p": 1, "margin": 1.0, "weight_decay": 1e-3},
+                      width_mult=0.5, optimizer=partial(torch.optim.Adam, lr=1e-4), channels_last=True,
                       cuda_graph=True)
     trainer = L.Trainer(accelerator="gpu", devices=1, precision="bf16-mixed", max_epochs=3,
                         logger=False, enable_checkpointing=False, enable_progress_bar=False,

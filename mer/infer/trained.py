@@ -21,8 +21,10 @@ from mer.train.module import MerModule
 from mer.train.normalization import InputNormalization
 from mer.train.svm_record import svm_from_record
 
-#: Module arguments that change only how training ran, reset for inference on any machine.
-INFERENCE_OVERRIDES = {"pretrained": "none", "compile": False, "channels_last": False}
+#: Module arguments that change only how training ran, reset for inference on any machine (an
+#: older checkpoint's hyperparameters still name its optimiser and schedule: they never run here).
+INFERENCE_OVERRIDES = {"pretrained": "none", "compile": False, "channels_last": False, "optimizer": None,
+                       "scheduler": None}
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class TrainedModel:
     @property
     def head(self) -> str:
         """The head's name: softmax, hinge or svm."""
-        return self.module.head_cfg["name"]
+        return self.module.head.name
 
     @cached_property
     def flow_fn(self) -> FlowFn:

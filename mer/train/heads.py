@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
 import numpy as np
 import torch
 from sklearn.svm import SVC, LinearSVC
@@ -9,31 +12,95 @@ from torch import nn
 
 from mer.errors import MerError
 
-HEADS = ("softmax", "hinge", "svm")
+
+class Head:
+    """A classifier head on the trunk's features: its training loss, how its parameters are
+    regularised, and (post-hoc heads) the classifier fitted after training."""
+
+    name: ClassVar[str]
+    #: Whether the head fits its own classifier on the training fold's features after training.
+    post_hoc: ClassVar[bool] = False
+
+    def loss(self, class_weights: torch.Tensor | None) -> nn.Module:
+        """The training loss of the network's scores."""
+        return nn.CrossEntropyLoss(weight=class_weights)
+
+    def param_groups(self, trunk: nn.Module, classifier: nn.Module) -> list[dict[str, Any]]:
+        """The optimiser's parameter groups: one for the whole network unless the head says otherwise."""
+        return [{"params": [*trunk.parameters(), *classifier.parameters()]}]
+
+    def fit(self, features: np.ndarray, labels: np.ndarray, seed: int):
+        """The post-hoc classifier of `post_hoc` heads, fitted on the training fold's features."""
+        raise NotImplementedError(f"the {self.name} head fits nothing after training")
 
 
-def head_loss(
-    name: str,
-    class_weights: torch.Tensor | None = None,
-    p: int = 1,
-    margin: float = 1.0,
-    label_smoothing: float = 0.0,
-) -> nn.Module:
-    """The training loss of a head.
+@dataclass(frozen=True)
+class SoftmaxHead(Head):
+    """Softmax classifier trained with cross-entropy (the paper's Table 3 baseline)."""
 
-    - softmax: cross-entropy;
-    - hinge: the paper's eq. 12, Weston–Watkins Σ_{j≠y} max(0, margin − x_y + x_j)^p averaged
-      over classes (`nn.MultiMarginLoss`, whose defaults p=1, margin=1 are eq. 12 as written);
-      p=2 is the squared-hinge L2-SVM of Tang (2013), a variant;
-    - svm: the backbone trains with cross-entropy, then a scikit-learn SVM replaces the layer.
-    """
+    label_smoothing: float
+    name: ClassVar[str] = "softmax"
+
+    def loss(self, class_weights: torch.Tensor | None) -> nn.Module:
+        return nn.CrossEntropyLoss(weight=class_weights, label_smoothing=self.label_smoothing)
+
+
+@dataclass(frozen=True)
+class HingeHead(Head):
+    """The paper's SVM (eq. 12): the Weston–Watkins multiclass hinge Σ_{j≠y} max(0, margin − x_y + x_j)^p
+    averaged over classes (`nn.MultiMarginLoss`, whose defaults p=1, margin=1 are eq. 12 as written;
+    p=2 is the squared-hinge L2-SVM of Tang 2013, a variant), with the SVM's ‖W‖² term as weight decay
+    on the classifier alone."""
+
+    p: int
+    margin: float
+    weight_decay: float | None
+    name: ClassVar[str] = "hinge"
+
+    def __post_init__(self) -> None:
+        if self.p not in (1, 2):
+            raise MerError(f"head.p={self.p}: the multiclass hinge takes p=1 or p=2")
+
+    def loss(self, class_weights: torch.Tensor | None) -> nn.Module:
+        return nn.MultiMarginLoss(p=self.p, margin=self.margin, weight=class_weights)
+
+    def param_groups(self, trunk: nn.Module, classifier: nn.Module) -> list[dict[str, Any]]:
+        if self.weight_decay is None:
+            return super().param_groups(trunk, classifier)
+        return [{"params": list(trunk.parameters())},
+                {"params": list(classifier.parameters()), "weight_decay": self.weight_decay}]
+
+
+@dataclass(frozen=True)
+class SvmHead(Head):
+    """Post-hoc SVM: the network trains with cross-entropy, then a scikit-learn SVM fitted on the
+    training fold's penultimate features replaces its last layer."""
+
+    kernel: str
+    C: float
+    class_weight: str | None
+    name: ClassVar[str] = "svm"
+    post_hoc: ClassVar[bool] = True
+
+    def fit(self, features: np.ndarray, labels: np.ndarray, seed: int):
+        return fit_svm(features, labels, kernel=self.kernel, C=self.C, class_weight=self.class_weight,
+                       seed=seed)
+
+
+#: The heads by the `name` their config (conf/head/*.yaml) and a checkpoint's hyperparameters give.
+HEADS: dict[str, type[Head]] = {head.name: head for head in (SoftmaxHead, HingeHead, SvmHead)}
+
+
+def make_head(cfg: dict[str, Any]) -> Head:
+    """The head a `head` config describes: its `name` picks the class, the other keys are its settings."""
+    settings = dict(cfg)
+    name = settings.pop("name", None)
     if name not in HEADS:
         raise MerError(f"unknown head '{name}': choose one of {list(HEADS)} (head=...)")
-    if name == "hinge":
-        if p not in (1, 2):
-            raise MerError(f"head.p={p}: the multiclass hinge takes p=1 or p=2")
-        return nn.MultiMarginLoss(p=p, margin=margin, weight=class_weights)
-    return nn.CrossEntropyLoss(weight=class_weights, label_smoothing=label_smoothing)
+    try:
+        return HEADS[name](**settings)
+    except TypeError as err:
+        raise MerError(f"head={name}: {err} (its settings are those of conf/head/{name}.yaml)") from None
 
 
 def fit_svm(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import inspect
+from typing import Any, Callable, Sequence
 
 import lightning as L
 import numpy as np
@@ -14,13 +15,16 @@ from mer.errors import MerError
 from mer.train.backbone import mobilenet_v2_features
 from mer.train.checkpoint import MER_KEY
 from mer.train.cuda_graph import GraphedTraining
-from mer.train.heads import fit_svm, head_loss, svm_scores
+from mer.train.heads import make_head, svm_scores
 
-OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+#: `model.optimizer`: the optimiser without its parameters (a Hydra partial, conf/model/optimizer/).
+OptimizerFactory = Callable[..., torch.optim.Optimizer]
+#: `model.scheduler`: a schedule given the optimiser and the run's step count (`mer.train.schedules`).
+SchedulerFactory = Callable[[torch.optim.Optimizer, int], torch.optim.lr_scheduler.LRScheduler]
 
 
 class MerModule(L.LightningModule):
-    """MobileNetV2 on flow (or apex) images with the head the `head` config names."""
+    """MobileNetV2 on flow (or apex) images, the head the `head` config names, the configured steps."""
 
     def __init__(
         self,
@@ -30,8 +34,8 @@ class MerModule(L.LightningModule):
         width_mult: float = 1.0,
         dropout: float = 0.2,
         pretrained: str = "none",
-        optimizer: dict[str, Any] | None = None,
-        scheduler: str = "none",
+        optimizer: OptimizerFactory | None = None,
+        scheduler: SchedulerFactory | None = None,
         precise_bn: bool = True,
         channels_last: bool = False,
         compile: bool = False,
@@ -40,19 +44,15 @@ class MerModule(L.LightningModule):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
+        # The optimiser and schedule only train: a checkpoint's hyperparameters stay plain data.
+        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
         self.classes = tuple(classes)
-        self.head_cfg = dict(head)
+        self.head = make_head(head)
         self.trunk, width = mobilenet_v2_features(in_channels, width_mult, pretrained)
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, len(self.classes)))
         weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
-        self.loss = head_loss(
-            self.head_cfg["name"], weights, p=self.head_cfg.get("p", 1),
-            margin=self.head_cfg.get("margin", 1.0),
-            label_smoothing=self.head_cfg.get("label_smoothing", 0.0),
-        )
-        self.optimizer_cfg = dict(optimizer or {"name": "adam", "lr": 1e-4, "weight_decay": 1e-3})
-        self.scheduler = scheduler
+        self.loss = self.head.loss(weights)
+        self.optimizer, self.scheduler = optimizer, scheduler
         self.precise_bn = precise_bn
         self.channels_last, self.compile_trunk = channels_last, compile
         self.cuda_graph = cuda_graph
@@ -153,15 +153,11 @@ class MerModule(L.LightningModule):
             checkpoint[MER_KEY] = self.inference_record
 
     def on_predict_start(self) -> None:
-        """For the svm head, fit scikit-learn's SVM on the training fold's features first."""
-        if self.head_cfg["name"] != "svm":
+        """For a post-hoc head (svm), fit its classifier on the training fold's features first."""
+        if not self.head.post_hoc:
             return
         x, y = self.trainer.datamodule.train_tensors()
-        feats = self._features_of(x)
-        self.svm = fit_svm(feats, y.cpu().numpy(), kernel=self.head_cfg.get("kernel", "linear"),
-                           C=self.head_cfg.get("C", 1.0),
-                           class_weight=self.head_cfg.get("class_weight"),
-                           seed=self.hparams.seed)
+        self.svm = self.head.fit(self._features_of(x), y.cpu().numpy(), seed=self.hparams.seed)
 
     def predict_step(self, batch, batch_idx: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Scores [B, n_classes] and sample indices of a test batch."""
@@ -184,28 +180,16 @@ class MerModule(L.LightningModule):
         return torch.cat(out).numpy()
 
     def configure_optimizers(self):
-        """The configured optimiser; for the hinge head the classifier's weight decay is the SVM's 1/C."""
-        cfg = dict(self.optimizer_cfg)
-        name = cfg.pop("name", "adam")
-        if name not in OPTIMIZERS:
-            raise MerError(f"model.optimizer.name={name!r}: choose one of {sorted(OPTIMIZERS)}")
-        groups = [{"params": self.trunk.parameters()}]
-        head_decay = self.head_cfg.get("weight_decay")
-        if self.head_cfg["name"] == "hinge" and head_decay is not None:
-            groups.append({"params": self.classifier.parameters(), "weight_decay": head_decay})
-        else:
-            groups[0]["params"] = list(self.trunk.parameters()) + list(self.classifier.parameters())
-        if name != "sgd" and self.device.type == "cuda":
-            cfg.setdefault("fused", True)  # the whole update in a few kernels, not several per tensor
-        optimizer = OPTIMIZERS[name](groups, **cfg)
-        if self.scheduler == "none":
+        """The configured optimiser over the head's parameter groups (the hinge head's classifier
+        decays by its own weight decay, the SVM's 1/C), and the schedule, stepped per batch."""
+        if self.optimizer is None:
+            raise MerError("this MerModule has no optimiser: pass optimizer= (model/optimizer=adam)")
+        fused = {}
+        kind = getattr(self.optimizer, "func", self.optimizer)  # the class behind the partial
+        if self.device.type == "cuda" and "fused" in inspect.signature(kind).parameters:
+            fused = {"fused": True}  # the whole update in a few kernels, not several per tensor
+        optimizer = self.optimizer(self.head.param_groups(self.trunk, self.classifier), **fused)
+        if self.scheduler is None:
             return optimizer
-        steps = max(1, int(self.trainer.estimated_stepping_batches))
-        if self.scheduler == "cosine":
-            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
-        elif self.scheduler == "onecycle":
-            schedule = torch.optim.lr_scheduler.OneCycleLR(
-                optimizer, max_lr=[g["lr"] for g in optimizer.param_groups], total_steps=steps)
-        else:
-            raise MerError(f"model.scheduler={self.scheduler!r}: use none, cosine or onecycle")
+        schedule = self.scheduler(optimizer, max(1, int(self.trainer.estimated_stepping_batches)))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
