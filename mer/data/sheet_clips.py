@@ -28,6 +28,7 @@ from mer.errors import MerError
 APEX_POLICIES = ("midpoint", "drop", "error")
 MISSING_FRAMES = ("error", "drop")
 
+
 @dataclass
 class SheetClip:
     """One sheet row on its way to a sample-table row."""

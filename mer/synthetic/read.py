@@ -34,9 +34,10 @@ def read_synthetic(
     """The synthetic release as a sample table, read by the real reader of its layout.
 
     Generates the release on first use (or when its parameters changed), so a fresh checkout
-    runs the whole pipeline with no download. `label_set` (None: the reader's default) and the
-    reader's policies (`apex_policy`, `missing_frames`, ...) pass through to that reader; a
-    policy that reader does not have (SMIC has no `apex_policy`) is not passed.
+    runs the whole pipeline with no download. `label_set` (None: the layout's config default)
+    and the reader's policies (`apex_policy`, `missing_frames`, ...) replace the values of
+    `conf/data/<layout>.yaml`; a policy that config has no key for (SMIC has no `apex_policy`)
+    is not passed.
     """
     params = synthetic_params(n_subjects, clips_per_subject, frames_per_clip, seed, layout=layout)
     root = Path(root).expanduser().absolute()
@@ -44,19 +45,20 @@ def read_synthetic(
         refuse_foreign(root)
         generate_synthetic(root, n_subjects, clips_per_subject, frames_per_clip, seed,
                            layout=layout)
-    reader = layout_reader_config(layout)
+    release = LAYOUTS[layout]
+    reader = layout_reader_config(release.name)
     reader.root = str(root)
-    options = {**LAYOUTS[layout].reader_options, **policies}
+    options = {**release.reader_options, **policies}
     if label_set is not None:
         options["label_set"] = label_set
     for key, value in options.items():
-        if key in reader:  # SMIC has no sheet apex: no apex_policy
+        if key in reader:
             reader[key] = value
     table = instantiate_reader(reader)
     provenance = {**table.provenance, "synthetic": params}
     return dataclasses.replace(table, provenance=provenance)
 
 
-def layout_reader_config(layout: str) -> DictConfig:
-    """The `reader` node of `conf/data/<layout>.yaml`: the real reader's target and defaults."""
-    return OmegaConf.load(Path(CONFIG_DIR) / "data" / f"{layout}.yaml").reader
+def layout_reader_config(name: str) -> DictConfig:
+    """The `reader` node of `conf/data/<name>.yaml`: the real reader's target and its defaults."""
+    return OmegaConf.load(Path(CONFIG_DIR) / "data" / f"{name}.yaml").reader
