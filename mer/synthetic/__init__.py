@@ -1,4 +1,4 @@
-"""Synthetic releases: the project's embedded default dataset, written in each real release's layout.
+"""Synthetic releases: the project's embedded default dataset, in each real release's layout.
 
 Nobody here holds the licensed CASME II, so this package writes a small dataset in its *exact*
 raw layout (``CASME2_RAW_selected/sub01/EP02_01f/img46.jpg`` and the 20140508 coding sheet) for
@@ -10,10 +10,10 @@ onset→apex optical flow recovers a known, class-specific field (saved to ``syn
 It proves the pipeline; it never stands in for the paper's numbers. It is not a reader: it may
 use later stages (dlib landmarks) and reads its releases back through `mer.data`'s readers.
 
-One job per module, in the order a release is made:
-`params` (the checked parameters) → `face` (the face and its motion model) → `plan` (every random
-choice) → `layouts` (the plan in each release's folders and sheet; `xlsx` writes stable sheets) →
-`render` (the frames) → `release` (the folder, atomic and locked) → `read` (the sample table).
+One job per module, in the order a release is made: `params` (the checked parameters) →
+`face` (the face and its motion model) → `plan` (every random choice) → `layouts` (the plan in
+each release's folders and sheet; `xlsx` writes sheets with stable bytes) → `render` (the
+frames) → `release` (the folder, atomic and locked) → `read` (the sample table).
 """
 
 from mer.synthetic.face import displacement_field, expression_profile

@@ -43,7 +43,8 @@ def base_face() -> tuple[np.ndarray, np.ndarray]:
     """scikit-image's astronaut photo (RGB float32) and its 68 dlib landmarks, found once."""
     from skimage import data
 
-    from mer.preprocess.landmarks import detect_landmarks  # deferred: reading a release needs no dlib
+    # deferred: reading a release back needs no dlib
+    from mer.preprocess.landmarks import detect_landmarks
 
     rgb = data.astronaut()
     landmarks = detect_landmarks(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))

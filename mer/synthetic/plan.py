@@ -1,4 +1,4 @@
-"""The release plan: every random choice (subjects, clips, classes, motion, quirks), before any pixel.
+"""The release plan: every random choice (subjects, clips, classes, motion, quirks), no pixel.
 
 `plan_release` turns the parameters into the ground-truth record `synthetic.json` holds, in CASME
 II's terms (a layout renames it for another release); rendering then only follows the plan, so the

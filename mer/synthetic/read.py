@@ -1,4 +1,4 @@
-"""The synthetic release as a sample table: generated on first use, then read by its layout's reader.
+"""The synthetic release as a sample table: generated on first use, read by its layout's reader.
 
 The reader is not chosen here: `conf/data/<layout>.yaml` names it and its defaults, as for a real
 release, so `data=synthetic data.reader.layout=samm` reads with the reader and defaults of

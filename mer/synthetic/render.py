@@ -1,8 +1,8 @@
 """Rendering: a planned clip's frames as image files, the face warped along its motion plus noise.
 
-Each frame is the subject's neutral face (`_subject_base`) warped by −p(t)·d, so onset→apex flow
-is +d (the plan's bumps), with the clip's head drift and seeded sensor noise; encoding options are
-fixed so the same plan gives the same bytes.
+Each frame is the subject's neutral face warped by −p(t)·d, so onset→apex flow is +d (the plan's
+bumps), with the clip's head drift and seeded sensor noise; encoding options are fixed so the
+same plan gives the same bytes.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-""".xlsx coding sheets with stable bytes: fixed timestamps, so a sheet's sha256 depends on its rows only.
+""".xlsx coding sheets with stable bytes: fixed timestamps, so the sha256 depends on the rows only.
 
 The sheet's sha256 is part of every reader's provenance and so of the flow cache's key: a sheet
 written twice from the same rows must be the same file.
