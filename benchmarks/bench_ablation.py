@@ -37,7 +37,7 @@ from bench_sweep import CELLS, job_records, prepare  # the sibling scripts: the 
 from bench_train import GPU_OVERRIDES
 from hydra_plugins.mer_launcher.gpus_launcher import job_slots
 from mer.data.casme2 import read_casme2
-from mer.data.synthetic import generate_synthetic
+from mer.synthetic import generate_synthetic
 from mer.errors import MerError, user_facing
 from mer.preprocess.cache import load_cache
 from mer.train.pretrained import imagenet_file

@@ -69,7 +69,7 @@ def trained(tmp_path_factory) -> TrainedRuns:
     from hydra import compose, initialize_config_dir
 
     from mer.config import CONFIG_DIR
-    from mer.data.synthetic import generate_synthetic
+    from mer.synthetic import generate_synthetic
     from mer.preprocess.prepare import prepare
     from mer.train.train import train
 

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 
-from mer.data.synthetic import generate_synthetic
+from mer.synthetic import generate_synthetic
 from mer.errors import MerError, user_facing
 from mer.files import write_atomically
 from mer.preprocess.cache import CHANNELS, load_cache

@@ -12,8 +12,8 @@ from omegaconf import OmegaConf
 
 from mer.data.casme3 import read_casme3
 from mer.data.labels import MAPPINGS
-from mer.data.synthetic import generate_synthetic, load_ground_truth
-from mer.data.synthetic_layouts import CASME3_SHEET
+from mer.synthetic import generate_synthetic, load_ground_truth
+from mer.synthetic.layouts import CASME3_SHEET
 from mer.errors import MerError
 
 CONFIG = Path(__file__).resolve().parents[1] / "conf" / "data" / "casme3.yaml"

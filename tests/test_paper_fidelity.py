@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 from mer import paper
 from mer.config import CONFIG_DIR
 from mer.data.samples import COLUMNS, SampleTable
-from mer.data.synthetic import generate_synthetic
+from mer.synthetic import generate_synthetic
 from mer.preprocess.data_check import log_data_checks, paper_counts
 from mer.preprocess.prepare import prepare
 from mer.train.backbone import mobilenet_v2_features

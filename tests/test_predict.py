@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from mer.data.synthetic import load_ground_truth
+from mer.synthetic import load_ground_truth
 from mer.evaluate.show import DPI, PANEL_INCHES
 from mer.infer.frames import read_clip
 from mer.infer.predict import main, predict_clip

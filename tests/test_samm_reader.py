@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 from mer.data.labels import CLASSES
 from mer.data.samm import list_frames, read_samm
 from mer.data.samples import COLUMNS, file_sha256
-from mer.data.synthetic import generate_synthetic, load_ground_truth
+from mer.synthetic import generate_synthetic, load_ground_truth
 from mer.errors import MerError
 
 CONFIG = Path(__file__).resolve().parents[1] / "conf" / "data" / "samm.yaml"

@@ -11,7 +11,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from mer.data.smic import read_smic
-from mer.data.synthetic import generate_synthetic, load_ground_truth
+from mer.synthetic import generate_synthetic, load_ground_truth
 from mer.errors import MerError
 
 CONFIG = Path(__file__).resolve().parents[1] / "conf" / "data" / "smic.yaml"

@@ -16,7 +16,7 @@ from typing import Callable
 import pandas as pd
 import pytest
 
-from mer.data.synthetic import generate_synthetic
+from mer.synthetic import generate_synthetic
 from mer.errors import MerError
 from mer.runs import FAILED, LAUNCHER_RECORD, METRICS, PREDICTIONS
 

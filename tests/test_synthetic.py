@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from mer.data.synthetic import (
+from mer.synthetic import (
     GROUND_TRUTH_FILE,
     displacement_field,
     expression_profile,
@@ -23,8 +23,8 @@ from mer.data.synthetic import (
     load_ground_truth,
     read_synthetic,
 )
-from mer.data.synthetic_layouts import CASME2_RAW_DIR as RAW_DIR
-from mer.data.synthetic_layouts import CASME2_SHEET as SHEET_FILE
+from mer.synthetic.layouts import CASME2_RAW_DIR as RAW_DIR
+from mer.synthetic.layouts import CASME2_SHEET as SHEET_FILE
 from mer.errors import MerError
 from mer.preprocess.flow import tvl1_flow
 from mer.preprocess.landmarks import detect_landmarks

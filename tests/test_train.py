@@ -17,7 +17,7 @@ from hydra import compose, initialize_config_dir
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
 from mer.config import CONFIG_DIR
-from mer.data.synthetic import generate_synthetic
+from mer.synthetic import generate_synthetic
 from mer.errors import MerError
 from mer.evaluate.metrics import pooled_metrics
 from mer.preprocess.prepare import prepare

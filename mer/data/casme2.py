@@ -11,8 +11,8 @@ import logging
 import re
 from pathlib import Path
 
-from mer.data import clips as shared
-from mer.data.clips import APEX_POLICIES, MISSING_FRAMES, SheetClip  # noqa: F401 (re-exported)
+from mer.data import sheet_clips
+from mer.data.frames import first_by_number, numbered_frames
 from mer.data.labels import label_set as get_label_set
 from mer.data.samples import SampleTable
 from mer.data.sheet import cell_text, read_sheet
@@ -64,49 +64,52 @@ def read_casme2(
     label_set: str = "5class",
 ) -> SampleTable:
     """Read a CASME II release into a `SampleTable`, applying the apex, frame and label policies."""
-    shared.check_choice("data.reader.layout", layout, LAYOUTS)
-    policies = shared.Policies(apex_policy, missing_frames, label_set)
+    sheet_clips.check_choice("data.reader.layout", layout, LAYOUTS)
+    policies = sheet_clips.Policies(apex_policy, missing_frames, label_set)
     policies.check(DATASET)
     classes, mapping = get_label_set(DATASET, label_set)
 
-    root = shared.resolve_root(
+    root = sheet_clips.resolve_root(
         root,
         "CASME II",
         f"one of {', '.join(FRAME_DIRS['raw'] + FRAME_DIRS['cropped'])} and the coding sheet",
     )
     sheet_path = find_sheet(root, sheet)
     frames_root, kind = find_frames_dir(root, layout, frames_dir)
-    release = shared.Release(DATASET, "CASME II", root, sheet_path, frames_root)
+    release = sheet_clips.Release(DATASET, "CASME II", root, sheet_path, frames_root)
     prefix = FRAME_PREFIX[kind]
-    frames_rel = shared.relative(frames_root, root)
+    frames_rel = sheet_clips.relative(frames_root, root)
     log.info(
         "CASME II: sheet %s, frames %s (%s, %sN.jpg)", release.sheet_rel, frames_rel, kind, prefix
     )
 
     table = read_sheet(sheet_path, SHEET_COLUMNS)
-    clips = shared.parse_clips(release, table, mapping, label_set, _sheet_format())
+    clips = sheet_clips.parse_clips(release, table, mapping, label_set, _sheet_format())
     _log_unlisted_folders(frames_root, clips)
-    frames = shared.FrameNames(
-        lambda clip_dir: shared.first_by_number(list_frames(clip_dir, prefix)),
+    frames = sheet_clips.FrameNames(
+        lambda clip_dir: first_by_number(list_frames(clip_dir, prefix)),
         lambda clip, number: f"{prefix}{number}.jpg",
         f"no frames ({prefix}N.jpg) in {{frames_root}}: none of the {{count}} clip folders the "
         "sheet names (e.g. {example}) holds one; check data.reader.layout (raw: imgN.jpg, "
         "cropped: reg_imgN.jpg) or data.reader.frames_dir",
     )
     layout_provenance = {"layout": frames_rel, "layout_kind": kind}
-    return shared.build_table(release, clips, classes, policies, frames, layout_provenance, log)
+    return sheet_clips.build_table(
+        release, clips, classes, policies, frames, layout_provenance, log
+    )
 
 
 def list_frames(clip_dir: Path, prefix: str) -> list[tuple[int, str]]:
     """(number, file name) of a clip's `{prefix}N.jpg` frames, sorted by number: img99 < img100."""
-    return shared.numbered_frames(clip_dir, re.compile(rf"^{re.escape(prefix)}(\d+)$"))
+    return numbered_frames(clip_dir, re.compile(rf"^{re.escape(prefix)}(\d+)$"))
 
 
 def find_sheet(root: Path, sheet: str | None = None) -> Path:
     """The coding sheet: the override, or the one sheet-like file in root or one level down."""
     if sheet is not None:
-        return shared.sheet_override(root, sheet)
-    found = [p for folder in shared.root_and_children(root) for p in _sheet_candidates(folder)]
+        return sheet_clips.sheet_override(root, sheet)
+    folders = sheet_clips.root_and_children(root)
+    found = [p for folder in folders for p in _sheet_candidates(folder)]
     if not found:
         raise MerError(
             f"no CASME II coding sheet in {root} or its subfolders: looked for "
@@ -114,7 +117,7 @@ def find_sheet(root: Path, sheet: str | None = None) -> Path:
             "pass one with data.reader.sheet=PATH"
         )
     if len(found) > 1:
-        names = ", ".join(shared.relative(p, root) for p in found)
+        names = ", ".join(sheet_clips.relative(p, root) for p in found)
         raise MerError(
             f"several CASME II coding sheets in {root}: {names}; "
             "choose one with data.reader.sheet=PATH"
@@ -127,7 +130,7 @@ def find_frames_dir(
 ) -> tuple[Path, str]:
     """The frames folder and its kind (raw/cropped): the override, or the first known one found."""
     if frames_dir is not None:
-        folder = shared.inside_root(root, frames_dir, "data.reader.frames_dir")
+        folder = sheet_clips.inside_root(root, frames_dir, "data.reader.frames_dir")
         if not folder.is_dir():
             raise MerError(f"frames folder {folder} (data.reader.frames_dir) does not exist")
         kind = layout if layout != "auto" else _guess_kind(folder, root)
@@ -162,7 +165,7 @@ def _sheet_candidates(folder: Path) -> list[Path]:
 
 def _guess_kind(folder: Path, root: Path) -> str:
     """raw or cropped for an overridden frames folder: by its name, else by its first frame file."""
-    rel = shared.relative(folder, root)
+    rel = sheet_clips.relative(folder, root)
     for kind, names in FRAME_DIRS.items():
         if rel in names or folder.name in names:
             return kind
@@ -183,11 +186,11 @@ def _read_emotion(value: object) -> tuple[str, str]:
 
 def _subject_folder(value: object, where: str) -> str:
     """Sheet `Subject` (1, "1", "sub01") → folder name `sub01`; anything else is refused."""
-    number = shared.subject_number(value, where, _SUBJECT, "(1-26) or a folder like sub01")
+    number = sheet_clips.subject_number(value, where, _SUBJECT, "(1-26) or a folder like sub01")
     return f"sub{number:02d}"
 
 
-def _log_unlisted_folders(frames_root: Path, clips: list[SheetClip]) -> None:
+def _log_unlisted_folders(frames_root: Path, clips: list[sheet_clips.SheetClip]) -> None:
     """Log (info) clip folders that have no sheet row: the release has some, they are ignored."""
     listed = {clip.name for clip in clips}
     folders = [
@@ -206,7 +209,7 @@ def _log_unlisted_folders(frames_root: Path, clips: list[SheetClip]) -> None:
         )
 
 
-def _sheet_format() -> shared.SheetFormat:
+def _sheet_format() -> sheet_clips.SheetFormat:
     """How the CASME II coding sheet writes subjects, frame numbers and emotions."""
     known = "known CASME II labels ({label_set}): {labels}"
-    return shared.SheetFormat(SHEET_COLUMNS, _subject_folder, _read_emotion, known)
+    return sheet_clips.SheetFormat(SHEET_COLUMNS, _subject_folder, _read_emotion, known)

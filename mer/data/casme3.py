@@ -13,7 +13,8 @@ import logging
 import re
 from pathlib import Path
 
-from mer.data import clips as shared
+from mer.data import sheet_clips
+from mer.data.frames import first_by_number, numbered_frames
 from mer.data.labels import label_set as get_label_set
 from mer.data.samples import SampleTable
 from mer.data.sheet import cell_text, read_sheet
@@ -51,34 +52,34 @@ def read_casme3(
     label_set: str = "all",
 ) -> SampleTable:
     """Read a CAS(ME)^3 part A release into a `SampleTable`, applying the policies."""
-    policies = shared.Policies(apex_policy, missing_frames, label_set)
+    policies = sheet_clips.Policies(apex_policy, missing_frames, label_set)
     policies.check(DATASET)
     classes, mapping = get_label_set(DATASET, label_set)
 
-    root = shared.resolve_root(root, "CAS(ME)^3", f"subject folders like spNO.1/ and {SHEET_NAMES[0]}")
-    sheet_path = shared.find_named_sheet(root, sheet, SHEET_NAMES, "CAS(ME)^3 part A")
-    release = shared.Release(DATASET, "CAS(ME)^3", root, sheet_path, find_frames_dir(root))
-    frames_rel = shared.relative(release.frames_root, root) or "."
+    root = sheet_clips.resolve_root(root, "CAS(ME)^3", f"subject folders like spNO.1/ and {SHEET_NAMES[0]}")
+    sheet_path = sheet_clips.find_named_sheet(root, sheet, SHEET_NAMES, "CAS(ME)^3 part A")
+    release = sheet_clips.Release(DATASET, "CAS(ME)^3", root, sheet_path, find_frames_dir(root))
+    frames_rel = sheet_clips.relative(release.frames_root, root) or "."
     log.info("CAS(ME)^3: sheet %s, frames %s", release.sheet_rel, frames_rel)
 
     table = read_sheet(release.sheet, SHEET_COLUMNS)
-    clips = shared.parse_clips(release, table, mapping, label_set, _sheet_format())
+    clips = sheet_clips.parse_clips(release, table, mapping, label_set, _sheet_format())
     for clip in clips:  # several expressions per video: the onset tells them apart
         clip.folder = f"{clip.clip}/{COLOUR_DIR}"
         clip.clip = f"{clip.clip}_{clip.onset}"
-    frames = shared.FrameNames(
-        lambda clip_dir: shared.first_by_number(shared.numbered_frames(clip_dir, _FRAME)),
+    frames = sheet_clips.FrameNames(
+        lambda clip_dir: first_by_number(numbered_frames(clip_dir, _FRAME)),
         lambda clip, number: f"{number}.jpg",
         "no CAS(ME)^3 frames (like 175.jpg) in {frames_root}: none of the {count} video folders "
         "the sheet names (e.g. {example}) holds one; check data.root",
     )
     layout = {"frames_dir": frames_rel, "clip_key": "video_onset"}
-    return shared.build_table(release, clips, classes, policies, frames, layout, log)
+    return sheet_clips.build_table(release, clips, classes, policies, frames, layout, log)
 
 
 def find_frames_dir(root: Path) -> Path:
     """The folder holding the `spNO.N/` subject folders: root itself or one of its subfolders."""
-    for folder in shared.root_and_children(root):
+    for folder in sheet_clips.root_and_children(root):
         if any(p.is_dir() and p.name.lower().startswith("spno.") for p in folder.iterdir()):
             return folder
     raise MerError(
@@ -96,10 +97,10 @@ def _read_emotion(value: object) -> tuple[str, str]:
 
 def _subject_folder(value: object, where: str) -> str:
     """Sheet `Subject` ("spNO.1", 1) → folder name `spNO.1`; anything else is refused."""
-    return f"spNO.{shared.subject_number(value, where, _SUBJECT, '(e.g. spNO.1)')}"
+    return f"spNO.{sheet_clips.subject_number(value, where, _SUBJECT, '(e.g. spNO.1)')}"
 
 
-def _sheet_format() -> shared.SheetFormat:
+def _sheet_format() -> sheet_clips.SheetFormat:
     """How the CAS(ME)^3 part A sheet writes subjects, frame numbers and emotions."""
     known = "known CAS(ME)^3 labels ({label_set}): {labels}"
-    return shared.SheetFormat(SHEET_COLUMNS, _subject_folder, _read_emotion, known)
+    return sheet_clips.SheetFormat(SHEET_COLUMNS, _subject_folder, _read_emotion, known)

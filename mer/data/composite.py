@@ -20,8 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from mer.data import clips as shared
-from mer.data import instantiate_reader
+from mer.data import instantiate_reader, sheet_clips
 from mer.data.samples import COLUMNS, SampleTable, file_sha256
 from mer.errors import MerError
 
@@ -81,7 +80,7 @@ def join_tables(name: str, tables: Mapping[str, SampleTable]) -> SampleTable:
         rows = table.rows.copy()
         rows["subject"] = rows["dataset"] + "_" + rows["subject"]
         for column in PATH_COLUMNS:
-            rows[column] = [shared.relative(table.root / p, root) for p in rows[column]]
+            rows[column] = [sheet_clips.relative(table.root / p, root) for p in rows[column]]
         frames.append(rows)
     rows = pd.concat(frames, ignore_index=True)[list(COLUMNS)]
     rows = rows.sort_values("sample_id", kind="stable").reset_index(drop=True)

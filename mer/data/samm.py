@@ -4,7 +4,7 @@ SAMM (Davison et al. 2018) ships greyscale 200 fps frames as `SAMM/006/006_1_2/0
 (subject folder `{:03d}`, frame number after the last `_`, padding varies) and
 `SAMM_Micro_FACS_Codes_v2.xlsx`, whose header row sits below ~13 note rows. Only directories are
 listed here; no image is opened. What every reader shares (cell checks, label, apex and
-missing-frame policies, paths, provenance) lives in `mer.data.clips`.
+missing-frame policies, paths, provenance) lives in `mer.data.sheet_clips`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import logging
 import re
 from pathlib import Path
 
-from mer.data import clips as shared
+from mer.data import sheet_clips
+from mer.data.frames import first_by_number, numbered_frames
 from mer.data.labels import label_set as get_label_set
 from mer.data.samples import SampleTable
 from mer.data.sheet import cell_text, read_sheet
@@ -55,31 +56,31 @@ def read_samm(
     label_set: str = "5class",
 ) -> SampleTable:
     """Read a SAMM release into a `SampleTable`, applying the apex, frame and label policies."""
-    policies = shared.Policies(apex_policy, missing_frames, label_set)
+    policies = sheet_clips.Policies(apex_policy, missing_frames, label_set)
     policies.check(DATASET)
     classes, mapping = get_label_set(DATASET, label_set)
 
-    root = shared.resolve_root(root, "SAMM", f"{FRAMES_DIR}/ and {SHEET_NAMES[0]}")
-    sheet_path = shared.find_named_sheet(root, sheet, SHEET_NAMES, "SAMM")
-    release = shared.Release(DATASET, "SAMM", root, sheet_path, find_frames_dir(root))
-    frames_rel = shared.relative(release.frames_root, root) or "."
+    root = sheet_clips.resolve_root(root, "SAMM", f"{FRAMES_DIR}/ and {SHEET_NAMES[0]}")
+    sheet_path = sheet_clips.find_named_sheet(root, sheet, SHEET_NAMES, "SAMM")
+    release = sheet_clips.Release(DATASET, "SAMM", root, sheet_path, find_frames_dir(root))
+    frames_rel = sheet_clips.relative(release.frames_root, root) or "."
     log.info("SAMM: sheet %s, frames %s", release.sheet_rel, frames_rel)
 
     table = read_sheet(release.sheet, SHEET_COLUMNS)
-    clips = shared.parse_clips(release, table, mapping, label_set, _sheet_format())
-    frames = shared.FrameNames(
-        lambda clip_dir: shared.first_by_number(list_frames(clip_dir)),
+    clips = sheet_clips.parse_clips(release, table, mapping, label_set, _sheet_format())
+    frames = sheet_clips.FrameNames(
+        lambda clip_dir: first_by_number(list_frames(clip_dir)),
         lambda clip, number: f"{clip.subject}_{number:05d}.jpg",
         "no SAMM frames (like 006_05562.jpg) in {frames_root}: none of the {count} clip folders "
         "the sheet names (e.g. {example}) holds one; check data.root",
     )
     layout = {"frames_dir": frames_rel}
-    return shared.build_table(release, clips, classes, policies, frames, layout, log)
+    return sheet_clips.build_table(release, clips, classes, policies, frames, layout, log)
 
 
 def list_frames(clip_dir: Path) -> list[tuple[int, str]]:
     """(number, file name) of a clip's `006_05562.jpg` frames, sorted by number, not by text."""
-    return shared.numbered_frames(clip_dir, _FRAME)
+    return numbered_frames(clip_dir, _FRAME)
 
 
 def find_frames_dir(root: Path) -> Path:
@@ -103,10 +104,10 @@ def _read_emotion(value: object) -> tuple[str, str]:
 
 def _subject_folder(value: object, where: str) -> str:
     """Sheet `Subject` (6, "006") → folder name `006`; anything else is refused."""
-    return f"{shared.subject_number(value, where, _SUBJECT, '(e.g. 6 or 006)'):03d}"
+    return f"{sheet_clips.subject_number(value, where, _SUBJECT, '(e.g. 6 or 006)'):03d}"
 
 
-def _sheet_format() -> shared.SheetFormat:
+def _sheet_format() -> sheet_clips.SheetFormat:
     """How the SAMM coding sheet writes subjects, frame numbers and emotions."""
     known = "known SAMM labels ({label_set}): {labels} (or Other)"
-    return shared.SheetFormat(SHEET_COLUMNS, _subject_folder, _read_emotion, known)
+    return sheet_clips.SheetFormat(SHEET_COLUMNS, _subject_folder, _read_emotion, known)

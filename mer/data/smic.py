@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from mer.data import clips as shared
+from mer.data import sheet_clips
+from mer.data.frames import numbered_frames
 from mer.data.labels import label_set as get_label_set
 from mer.data.samples import COLUMNS, SampleTable
 from mer.errors import MerError
@@ -44,19 +45,21 @@ def read_smic(
     label_set: str = "all",
 ) -> SampleTable:
     """Read a SMIC-HS release into a `SampleTable`: labels from folders, apex by position."""
-    shared.check_choice("data.reader.missing_frames", missing_frames, shared.MISSING_FRAMES)
+    sheet_clips.check_choice(
+        "data.reader.missing_frames", missing_frames, sheet_clips.MISSING_FRAMES
+    )
     if not isinstance(apex_position, (int, float)) or not 0 <= apex_position <= 1:
         raise MerError(
             f"data.reader.apex_position={apex_position!r}: give the apex as a fraction of the way "
             "from the first frame to the last, in [0, 1] (0.5 = the middle frame)"
         )
     classes, mapping = get_label_set(DATASET, label_set)
-    root = shared.resolve_root(root, "SMIC-HS", f"{HS_DIRS[0]}/ (or {HS_DIRS[1]}/)")
+    root = sheet_clips.resolve_root(root, "SMIC-HS", f"{HS_DIRS[0]}/ (or {HS_DIRS[1]}/)")
     hs = find_hs_dir(root, frames_dir)
-    hs_rel = shared.relative(hs, root) or "."
+    hs_rel = sheet_clips.relative(hs, root) or "."
     log.info("SMIC-HS: clips in %s/sN/%s/<label>/", hs_rel, MICRO)
 
-    clips: list[shared.SheetClip] = []
+    clips: list[sheet_clips.SheetClip] = []
     folders: dict[str, tuple[Path, list[tuple[int, str]]]] = {}  # sample_id → folder, frames
     non_micro = 0
     for subject_dir in subject_dirs(hs):
@@ -64,7 +67,7 @@ def read_smic(
         for label_dir in label_dirs(subject_dir / MICRO, mapping):
             emotion = label_dir.name.lower()
             for clip_dir in sorted(p for p in label_dir.iterdir() if p.is_dir()):
-                frames = shared.numbered_frames(clip_dir, _FRAME)
+                frames = numbered_frames(clip_dir, _FRAME)
                 clip = _clip(subject_dir.name, clip_dir.name, emotion, mapping[emotion], frames,
                              apex_position)
                 clips.append(clip)
@@ -72,10 +75,10 @@ def read_smic(
     if non_micro:
         log.info("SMIC-HS: skipped %d clips in %s/ folders (not micro-expressions)", non_micro,
                  NON_MICRO)
-    kept, dropped = shared.split_labels(clips, label_set, log, "SMIC-HS")
+    kept, dropped = sheet_clips.split_labels(clips, label_set, log, "SMIC-HS")
     short = [c for c in kept if len(folders[c.sample_id][1]) < 2]
     dropped += _short_clips(short, folders, missing_frames, root)
-    rows = [shared.sample_row(c, root, folders[c.sample_id][0], dict(folders[c.sample_id][1]))
+    rows = [sheet_clips.sample_row(c, root, folders[c.sample_id][0], dict(folders[c.sample_id][1]))
             for c in kept if c not in short]
     provenance = {
         "reader": DATASET,
@@ -95,7 +98,7 @@ def read_smic(
 def find_hs_dir(root: Path, frames_dir: str | None = None) -> Path:
     """The HS folder: the override, the first known one under root, or root if it holds `sN/`."""
     if frames_dir is not None:
-        folder = shared.inside_root(root, frames_dir, "data.reader.frames_dir")
+        folder = sheet_clips.inside_root(root, frames_dir, "data.reader.frames_dir")
         if not folder.is_dir():
             raise MerError(f"SMIC-HS folder {folder} (data.reader.frames_dir) does not exist")
         return folder
@@ -141,18 +144,18 @@ def count_folders(folder: Path) -> int:
 def _clip(
     subject: str, name: str, emotion: str, label: str | None, frames: list[tuple[int, str]],
     apex_position: float,
-) -> shared.SheetClip:
+) -> sheet_clips.SheetClip:
     """A clip from its folder: onset first frame, offset last, apex at `apex_position`."""
     numbers = [number for number, _ in frames] or [0]
     apex = numbers[int(apex_position * (len(numbers) - 1))]
-    return shared.SheetClip(
+    return sheet_clips.SheetClip(
         dataset=DATASET, row=0, subject=subject, clip=name, emotion=emotion, label=label,
         action_units="", onset=numbers[0], apex=apex, offset=numbers[-1], apex_text=str(apex),
     )
 
 
 def _short_clips(
-    short: list[shared.SheetClip], folders: dict[str, tuple[Path, list[tuple[int, str]]]],
+    short: list[sheet_clips.SheetClip], folders: dict[str, tuple[Path, list[tuple[int, str]]]],
     policy: str, root: Path,
 ) -> list[dict[str, str]]:
     """Refuse (error) or drop with one warning the clip folders with fewer than two frames."""
@@ -165,7 +168,7 @@ def _short_clips(
             f"SMIC-HS clip folder {folder} holds {count} frame(s); a clip needs at least two "
             "(onset and apex): restore its frames, or set data.reader.missing_frames=drop"
         )
-    names = ", ".join(f"{shared.relative(folder, root)} ({count})" for folder, count in counts.values())
+    names = ", ".join(f"{sheet_clips.relative(folder, root)} ({count})" for folder, count in counts.values())
     warnings.warn(f"SMIC-HS clips with fewer than 2 frames, dropped: {names}", UserWarning,
                   stacklevel=3)
     return [{"sample_id": sample_id, "reason": f"{count} frame(s)"}

@@ -1,9 +1,9 @@
-"""Sheet rows → sample-table rows: the parts every reader shares.
+"""Sheet rows → sample-table rows: the parts every reader shares, around its `SheetClip`.
 
-A reader (CASME II, SAMM) knows its own sheet names, folder layout and frame file names; what
-takes a sheet row to a sample-table row — cell checks, the label set, the apex policy, finding the
-onset/apex files, the missing-frame policy, relative paths, provenance — is the same for each and
-lives here.
+A reader (CASME II, SAMM, CAS(ME)^3; SMIC-HS, whose folders stand in for sheet rows) knows its own
+sheet names, folder layout and frame file names; what takes a sheet row to a sample-table row —
+cell checks, the label set, the apex policy, finding the onset/apex files, the missing-frame
+policy, relative paths, provenance — is the same for each and lives here.
 """
 
 from __future__ import annotations
@@ -27,9 +27,6 @@ from mer.errors import MerError
 
 APEX_POLICIES = ("midpoint", "drop", "error")
 MISSING_FRAMES = ("error", "drop")
-
-#: File name suffixes counted as frames (compared ignoring case).
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
 @dataclass
@@ -355,25 +352,6 @@ def apply_apex_policy(
     for clip in bad:
         clip.apex = (clip.onset + clip.offset) // 2
     return clips, [clip.sample_id for clip in bad], []
-
-
-def numbered_frames(clip_dir: Path, pattern: re.Pattern[str]) -> list[tuple[int, str]]:
-    """(number, file name) of the image files whose stem `pattern` finds a number in, by number."""
-    frames = []
-    for name in os.listdir(clip_dir):
-        stem, suffix = os.path.splitext(name)
-        match = pattern.search(stem)
-        if match and suffix.lower() in IMAGE_SUFFIXES:
-            frames.append((int(match.group(1)), name))
-    return sorted(frames)
-
-
-def first_by_number(frames: list[tuple[int, str]]) -> dict[int, str]:
-    """Frame number → file name (first wins if e.g. img46 and img046 both exist)."""
-    files: dict[int, str] = {}
-    for number, name in frames:
-        files.setdefault(number, name)
-    return files
 
 
 def missing_frame(

@@ -1,6 +1,6 @@
 """Each release's layout for the synthetic generator: folders, frame names, coding sheet, quirks.
 
-`mer.data.synthetic` plans one release in CASME II's terms (subjects, clips, action units and the
+`mer.synthetic.plan` plans one release in CASME II's terms (subjects, clips, action units and the
 micro-motion of each clip). A layout renames that plan into another release's exact conventions
 (each reader's module docstring, and the README's dataset sections), so each reader is tested on a
 generated tree in its own format. The motion, and so the class a flow model can learn, stays the
@@ -9,19 +9,17 @@ plan's: a layout only maps the planned emotion onto its release's vocabulary and
 
 from __future__ import annotations
 
-import datetime
-import io
 import re
-import zipfile
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-Clip = dict[str, Any]
+from mer.synthetic.xlsx import write_xlsx
 
-#: Fixed timestamp for every part of an .xlsx, so a sheet's bytes (and sha256) are stable.
-SHEET_TIMESTAMP = (2014, 5, 8, 0, 0, 0)
+#: One clip of the release plan (`synthetic.json`'s `clips`): sheet fields, frames and motion.
+PlannedClip = dict[str, Any]
 
 # --- CASME II -------------------------------------------------------------------------------
 
@@ -78,30 +76,33 @@ CASME3_CLIPS_PER_VIDEO = 2  # one video (task) holds several expressions, told a
 class Layout:
     """How one release lays the planned clips out on disk, and writes its coding sheet."""
 
-    name: str  # the reader that reads it: casme2 | samm | smic | casme3
+    name: str  # the reader that reads it, as conf/data/<name>.yaml configures it
     title: str  # how progress and notes name it
     #: planned clips → this release's clips, each with `frames_dir` (relative to the root) and
     #: `frame_name` (a format string of the frame number `n`); clips it leaves out are not drawn
-    adapt: Callable[[Sequence[Clip]], list[Clip]]
-    write_sheet: Callable[[Path, Sequence[Clip]], None] | None  # None: labels are folder names
+    adapt: Callable[[Sequence[PlannedClip]], list[PlannedClip]]
+    #: writes the coding sheet into the root; None: the release's labels are folder names
+    write_sheet: Callable[[Path, Sequence[PlannedClip]], None] | None
     grey: bool = False  # SAMM's frames are greyscale
+    #: reader config values this layout needs over conf/data/<name>.yaml's defaults
+    reader_options: Mapping[str, Any] = field(default_factory=dict)
 
 
-def frame_file(clip: Clip, number: int) -> str:
+def frame_file(clip: PlannedClip, number: int) -> str:
     """A clip's frame file name for a frame number."""
     return clip["frame_name"].format(n=number)
 
 
-def _by_subject(clips: Sequence[Clip]) -> dict[int, list[Clip]]:
+def _by_subject(clips: Sequence[PlannedClip]) -> dict[int, list[PlannedClip]]:
     """Planned sheet clips grouped by subject number, in plan order."""
-    groups: dict[int, list[Clip]] = {}
+    groups: dict[int, list[PlannedClip]] = {}
     for clip in clips:
         if clip["in_sheet"]:
             groups.setdefault(clip["subject"], []).append(clip)
     return groups
 
 
-def _moved(clip: Clip, shift: int) -> dict[str, int]:
+def _moved(clip: PlannedClip, shift: int) -> dict[str, int]:
     """Onset, apex and offset moved by `shift` frames."""
     return {key: clip[key] + shift for key in ("onset", "apex", "offset")}
 
@@ -109,7 +110,7 @@ def _moved(clip: Clip, shift: int) -> dict[str, int]:
 # --- CASME II -------------------------------------------------------------------------------
 
 
-def _casme2_clips(clips: Sequence[Clip]) -> list[Clip]:
+def _casme2_clips(clips: Sequence[PlannedClip]) -> list[PlannedClip]:
     """The plan as drawn: `CASME2_RAW_selected/sub01/EP02_01f/img46.jpg`, unlisted clip included."""
     return [{**c, "frames_dir": f"{CASME2_RAW_DIR}/{c['folder']}/{c['filename']}",
              "frame_name": "img{n}.jpg"} for c in clips]
@@ -125,7 +126,7 @@ def natural_key(name: str) -> list[Any]:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
 
-def casme2_sheet_rows(clips: Sequence[Clip]) -> list[list[Any]]:
+def casme2_sheet_rows(clips: Sequence[PlannedClip]) -> list[list[Any]]:
     """The CASME II sheet's data rows (sorted by subject, then name), in the 20140508 columns."""
     ordered = sorted((c for c in clips if c["in_sheet"]),
                      key=lambda c: (c["subject"], natural_key(c["filename"])))
@@ -136,7 +137,7 @@ def casme2_sheet_rows(clips: Sequence[Clip]) -> list[list[Any]]:
     ]
 
 
-def _casme2_sheet(root: Path, clips: Sequence[Clip]) -> None:
+def _casme2_sheet(root: Path, clips: Sequence[PlannedClip]) -> None:
     """`CASME2-coding-20140508.xlsx`, header in row 1."""
     write_xlsx(root / CASME2_SHEET, [list(CASME2_HEADER), *casme2_sheet_rows(clips)])
 
@@ -144,10 +145,10 @@ def _casme2_sheet(root: Path, clips: Sequence[Clip]) -> None:
 # --- SAMM -----------------------------------------------------------------------------------
 
 
-def _samm_clips(clips: Sequence[Clip]) -> list[Clip]:
+def _samm_clips(clips: Sequence[PlannedClip]) -> list[PlannedClip]:
     """`SAMM/006/006_1_2/006_05562.jpg`: 3-digit subjects from 006, frame padding 5 or 4 digits by
     subject, Other and Others in turn, and the plan's bad-apex clip with an apex past its offset."""
-    out: list[Clip] = []
+    out: list[PlannedClip] = []
     others = 0
     for number, group in _by_subject(clips).items():
         subject = f"{number + 5:03d}"
@@ -168,7 +169,7 @@ def _samm_clips(clips: Sequence[Clip]) -> list[Clip]:
     return out
 
 
-def _samm_sheet(root: Path, clips: Sequence[Clip]) -> None:
+def _samm_sheet(root: Path, clips: Sequence[PlannedClip]) -> None:
     """`SAMM_Micro_FACS_Codes_v2.xlsx`: note rows, then the header, then one row per clip."""
     notes = [["SAMM micro-movement FACS codes (synthetic)"]] + [
         [f"note {i}: synthetic release for testing mer's SAMM reader"] for i in range(1, SAMM_NOTE_ROWS)
@@ -185,10 +186,10 @@ def _samm_sheet(root: Path, clips: Sequence[Clip]) -> None:
 # --- SMIC-HS --------------------------------------------------------------------------------
 
 
-def _smic_clips(clips: Sequence[Clip]) -> list[Clip]:
+def _smic_clips(clips: Sequence[PlannedClip]) -> list[PlannedClip]:
     """`SMIC_all_raw/HS/s2/micro/surprise/s2_sur_02/image100230.bmp`; the plan's `others` clips go
     to `non_micro/`; the apex is the middle frame, the convention for SMIC's unannotated apex."""
-    out: list[Clip] = []
+    out: list[PlannedClip] = []
     for number, group in _by_subject(clips).items():
         subject = f"s{number}"
         counts: Counter[str | None] = Counter()
@@ -212,10 +213,10 @@ def _smic_clips(clips: Sequence[Clip]) -> list[Clip]:
 # --- CAS(ME)^3 part A -----------------------------------------------------------------------
 
 
-def _casme3_clips(clips: Sequence[Clip]) -> list[Clip]:
+def _casme3_clips(clips: Sequence[PlannedClip]) -> list[PlannedClip]:
     """`spNO.1/b/color/175.jpg`: two expressions per video (task a, b, ...), the second starting
     after the first ends, so only the onset tells them apart."""
-    out: list[Clip] = []
+    out: list[PlannedClip] = []
     for number, group in _by_subject(clips).items():
         subject = f"spNO.{number}"
         previous_offset = 0
@@ -234,7 +235,7 @@ def _casme3_clips(clips: Sequence[Clip]) -> list[Clip]:
     return out
 
 
-def _casme3_sheet(root: Path, clips: Sequence[Clip]) -> None:
+def _casme3_sheet(root: Path, clips: Sequence[PlannedClip]) -> None:
     """`cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx`, header in row 1, rows by subject and onset."""
     ordered = sorted(clips, key=lambda c: (c["subject"], c["filename"], c["onset"]))
     rows = [[c["folder"], c["filename"], c["onset"], c["sheet_apex"], c["offset"],
@@ -243,45 +244,9 @@ def _casme3_sheet(root: Path, clips: Sequence[Clip]) -> None:
 
 
 LAYOUTS: dict[str, Layout] = {
-    "casme2": Layout("casme2", "CASME II", _casme2_clips, _casme2_sheet),
+    "casme2": Layout("casme2", "CASME II", _casme2_clips, _casme2_sheet,
+                     reader_options={"layout": "raw"}),
     "samm": Layout("samm", "SAMM", _samm_clips, _samm_sheet, grey=True),
     "smic": Layout("smic", "SMIC-HS", _smic_clips, None),
     "casme3": Layout("casme3", "CAS(ME)^3 part A", _casme3_clips, _casme3_sheet),
 }
-
-
-# --- .xlsx with stable bytes ----------------------------------------------------------------
-
-
-def write_xlsx(path: Path, rows: Sequence[Sequence[Any]]) -> None:
-    """An .xlsx of `rows` on one sheet, with fixed timestamps so its bytes are stable."""
-    from openpyxl import Workbook
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "Sheet1"
-    for row in rows:
-        sheet.append(list(row))
-    stamp = datetime.datetime(*SHEET_TIMESTAMP)
-    book.properties.created = stamp
-    book.properties.creator = "mer.data.synthetic"
-    buffer = io.BytesIO()
-    book.save(buffer)
-    path.write_bytes(_normalise_xlsx(buffer.getvalue(), stamp.isoformat() + "Z"))
-
-
-def _normalise_xlsx(data: bytes, stamp: str) -> bytes:
-    """Re-zip an .xlsx with fixed entry times and a fixed 'modified' date (openpyxl uses now)."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
-        for info in src.infolist():
-            content = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                content = re.sub(
-                    rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
-                    rb"\g<1>" + stamp.encode() + rb"\g<2>", content,
-                )
-            entry = zipfile.ZipInfo(info.filename, date_time=SHEET_TIMESTAMP)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            dst.writestr(entry, content)
-    return out.getvalue()
