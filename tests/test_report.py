@@ -268,6 +268,35 @@ def test_report_repeats_the_caches_data_checks(tmp_path):
         tmp_path / "sweep" / "report.md").read_text()
 
 
+def test_a_partial_sweep_says_so_and_is_not_compared_with_the_paper(tmp_path, capsys):
+    cache = tmp_path / "cache"
+    cache.mkdir()  # the cache's manifest knows the dataset's 4 subjects; only 2 folds ran
+    (cache / "manifest.json").write_text(json.dumps(
+        {"dataset": "casme2", "counts": {"subject": {f"sub{i:02d}": 6 for i in range(1, FOLDS + 1)}}}))
+    for fold in (0, 1):
+        for head in ("softmax", "hinge"):
+            write_job(tmp_path / "sweep", "casme2", "uv", head, fold, cache=cache)
+    main([str(tmp_path / "sweep"), "--bootstrap", "100"])
+    said = capsys.readouterr().out
+    report = pd.read_csv(tmp_path / "sweep" / "report.csv")
+    assert list(report["complete"]) == [False, False] and set(report["missing_folds"]) == {"2, 3"}
+    assert set(report["n_subjects_covered"]) == {2} and set(report["n_subjects_tested"]) == {FOLDS}
+    md = (tmp_path / "sweep" / "report.md").read_text()
+    assert ("> **Partial sweep: `head=softmax,input=uv` covers 2 of 4 subjects; `head=hinge,input=uv` covers 2 "
+            "of 4 subjects.**") in md
+    assert "| u + v | " in md and "| not comparable: 2 of 4 subjects |" in md and "53.01 / 0.5231" not in md
+    assert "pooled over the folds that ran" in md and "pooled over all folds" not in md
+    assert "2 of 4" in said and "partial sweep:" in said
+    # The other two folds complete it: no banner, the paper's numbers beside ours.
+    for fold in (2, 3):
+        for head in ("softmax", "hinge"):
+            write_job(tmp_path / "sweep", "casme2", "uv", head, fold, cache=cache)
+    report = build_report(tmp_path / "sweep")
+    assert list(report["complete"]) == [True, True] and set(report["missing_folds"]) == {""}
+    md = (tmp_path / "sweep" / "report.md").read_text()
+    assert "Partial sweep" not in md and "53.01 / 0.5231" in md
+
+
 def test_seeds_give_mean_and_std_of_pooled_scores(tmp_path):
     for seed in (0, 1, 2):
         for fold in range(FOLDS):

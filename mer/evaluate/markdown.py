@@ -42,9 +42,20 @@ def cell(row: pd.Series | None) -> str:
     return f"{score(row, 'accuracy', 100, 2)} / {score(row, 'uf1', 1, 4)}"
 
 
-def _paper_cell(result: paper.Result | None) -> str:
-    """A published "acc % / F1" cell, "—" where the paper has none."""
-    return "—" if result is None else f"{result.accuracy:.2f} / {result.f1:.4f}"
+def _paper_cell(result: paper.Result | None, rows: list[pd.Series | None]) -> str:
+    """A published "acc % / F1" cell, "—" where the paper has none, and "not comparable: k of n
+    subjects" where one of our `rows` beside it covers only part of the dataset."""
+    partial = [r for r in rows if r is not None and r["complete"] == False]  # noqa: E712 (None: not known)
+    if result is None:
+        return "—"
+    if partial:
+        return f"not comparable: {_subjects(partial[0])}"
+    return f"{result.accuracy:.2f} / {result.f1:.4f}"
+
+
+def _subjects(row: pd.Series) -> str:
+    """"k of n subjects" a configuration's pooled predictions cover."""
+    return f"{row['n_subjects_covered']} of {int(row['n_subjects_tested'])} subjects"
 
 
 def _family_tables(family: pd.DataFrame, confidence: str) -> list[str]:
@@ -55,18 +66,18 @@ def _family_tables(family: pd.DataFrame, confidence: str) -> list[str]:
     head_names = [f"`{h}`" + {"hinge": " (paper's SVM)", "svm": " (post-hoc sklearn, extension)"}.get(h, "")
                   for h in heads]
     lines = ["#### Table 2 style: input ablation", "",
-             "Cells: accuracy % / UF1, pooled over all folds" + (" (mean ± std over seeds)"
+             "Cells: accuracy % / UF1, pooled over the folds that ran" + (" (mean ± std over seeds)"
                                                                if family["n_seeds"].max() > 1 else "")
              + f", each with its {confidence} % subject-bootstrap interval in brackets.", ""]
     lines += _md_table(["input", *head_names, "paper (SVM head)"],
                        [[paper.INPUT_LABELS.get(i, i), *[cell(find.get((i, h))) for h in heads],
-                         _paper_cell(paper.TABLE2.get(i))] for i in inputs])
+                         _paper_cell(paper.TABLE2.get(i), [find.get((i, h)) for h in heads])] for i in inputs])
     lines += ["", f"#### Table 3 style: head ablation on {paper.INPUT_LABELS['uv']}", ""]
     if paper.TABLE3_INPUT not in inputs:
         return lines + [f"No `{paper.TABLE3_INPUT}` runs in this group (the paper's Table 3 is on u + v).", ""]
     lines += _md_table(["head", "ours", "paper"],
                        [[f"`{h}`: " + paper.HEAD_LABELS.get(h, h), cell(find.get((paper.TABLE3_INPUT, h))),
-                         _paper_cell(paper.TABLE3.get(h))] for h in heads])
+                         _paper_cell(paper.TABLE3.get(h), [find.get((paper.TABLE3_INPUT, h))])] for h in heads])
     return lines + [""]
 
 
@@ -115,6 +126,10 @@ def render_markdown(sweep_dir: Path, runs: pd.DataFrame, report: pd.DataFrame, s
            f"{len(report)} configurations.", "", _settings_line(runs), ""]
     if report["dataset"].map(is_synthetic).any():
         out += [PROSE["synthetic_warning"].format(synthetic_note=SYNTHETIC_NOTE), ""]
+    partial = report[report["complete"] == False]  # noqa: E712 (None: not known, not partial)
+    if len(partial):
+        covered = "; ".join(f"`{r['configuration']}` covers {_subjects(r)}" for _, r in partial.iterrows())
+        out += [PROSE["partial"].format(covered=covered, paper_subjects=paper.N_SUBJECTS), ""]
     out += [PROSE["protocol"], "",
             PROSE["intervals"].format(confidence=f"{100 * boot.confidence:g}", n_resamples=boot.n_resamples,
                                       seed=boot.seed), "",

@@ -10,7 +10,7 @@ import pandas as pd
 from mer.evaluate.figures import confusion_figures
 from mer.evaluate.files import REPORT_CSV, REPORT_MD, SAMPLES_CSV, SEEDS_CSV, SENSITIVITY_CSV, SOURCES_CSV
 from mer.evaluate.markdown import data_check_lines, render_markdown
-from mer.evaluate.runs import cache_manifests, collect_runs, load_predictions, sample_list
+from mer.evaluate.runs import cache_manifests, collect_runs, dataset_subjects, load_predictions, sample_list
 from mer.evaluate.scores import head_pairs, sensitivity_scores, source_scores, summarise
 from mer.evaluate.statistics import Bootstrap
 
@@ -23,7 +23,8 @@ def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None,
     sweep_dir = Path(sweep_dir)
     out_dir = Path(out_dir) if out_dir is not None else sweep_dir
     preds, classes, runs = load_predictions(collect_runs(sweep_dir))
-    report, seeds = summarise(runs, preds, classes, boot)
+    manifests = cache_manifests(runs)
+    report, seeds = summarise(runs, preds, classes, boot, dataset_subjects(manifests))
     out_dir.mkdir(parents=True, exist_ok=True)
     report.to_csv(out_dir / REPORT_CSV, index=False)
     seeds.to_csv(out_dir / SEEDS_CSV, index=False)
@@ -37,7 +38,7 @@ def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None,
         sensitivity.to_csv(out_dir / SENSITIVITY_CSV, index=False)
     figures = confusion_figures(report, preds, classes, out_dir)
     pairs = head_pairs(preds, classes, boot)
-    data_check = data_check_lines(cache_manifests(runs))
+    data_check = data_check_lines(manifests)
     (out_dir / REPORT_MD).write_text(render_markdown(sweep_dir, runs, report, seeds, pairs, samples, preds,
                                                      figures, sources, sensitivity, data_check, boot))
     return report

@@ -69,6 +69,7 @@ def _job_row(job_dir: Path, sweep_dir: Path) -> dict:
         "dataset": dataset, "input": input_name, "head": head,
         "configuration": ",".join(sorted(rest + [f"head={head}", f"input={input_name}"])),
         "rest": ",".join(rest), "fold": str(fold), "seed": int(cfg.get("seed") or 0),
+        "test_dataset": (cfg.get("data") or {}).get("test_dataset"),
         "status": "ok" if (job_dir / METRICS).is_file() and not broken else "failed",
         "error": (broken or error)[:300],
         "size": (cfg.get("preprocess") or {}).get("size"),
@@ -130,8 +131,8 @@ def collect_runs(sweep_dir: str | Path) -> pd.DataFrame:
                        "(e.g. outputs/train-multirun/<date>)")
     jobs = sorted(d.parent for d in sweep_dir.rglob(".hydra") if (d / "config.yaml").is_file())
     runs = pd.DataFrame([_job_row(job, sweep_dir) for job in jobs],
-                        columns=["job", "job_dir", *KEY, "rest", "fold", "seed", "status", "error",
-                                 "size", "epochs"])
+                        columns=["job", "job_dir", *KEY, "rest", "fold", "seed", "test_dataset", "status",
+                                 "error", "size", "epochs"])
     if not (runs["status"] == "ok").any():
         failed = f"; found {len(runs)} failed or unfinished job dirs, e.g. {runs['job'].iloc[0]}" if len(runs) else ""
         raise MerError(f"no runs under {sweep_dir}: expected job dirs with {METRICS} "
@@ -193,6 +194,13 @@ def sample_list(preds: pd.DataFrame) -> pd.DataFrame:
 def is_synthetic(dataset: str) -> bool:
     """Whether a dataset name is one of the generated releases (`synthetic`, `synthetic_composite`)."""
     return str(dataset).startswith("synthetic")
+
+
+def dataset_subjects(manifests: dict[str, dict | None]) -> dict[str, list[str]]:
+    """Per dataset whose cache manifest is readable, its subjects in LOSO fold order (fold i holds
+    out the i-th, as `SampleTable.subjects` sorts them): the folds a complete sweep covers."""
+    return {dataset: sorted(manifest["counts"]["subject"]) for dataset, manifest in manifests.items()
+            if manifest and isinstance(manifest.get("counts", {}).get("subject"), dict)}
 
 
 def cache_manifests(runs: pd.DataFrame) -> dict[str, dict | None]:

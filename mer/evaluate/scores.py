@@ -70,14 +70,48 @@ def _missing_folds(jobs: pd.DataFrame, expected: Iterable[str]) -> str:
     return ", ".join(parts)
 
 
+def _tested_subjects(subjects: list[str] | None, jobs: pd.DataFrame) -> list[str] | None:
+    """The subjects a complete run of these jobs tests: every subject of the dataset under LOSO, the
+    test source's (`casme2_sub01`...) in a cross-dataset run; None when the cache is not readable."""
+    if subjects is None:
+        return None
+    test_dataset = jobs["test_dataset"].dropna()
+    if len(test_dataset):
+        return [s for s in subjects if s.startswith(f"{test_dataset.iloc[0]}_")]
+    return subjects
+
+
+def _expected_folds(dataset_runs: pd.DataFrame, subjects: list[str] | None) -> set[str]:
+    """The folds a complete sweep of this dataset runs: those any job ran, and with the cache's
+    subject list every LOSO fold (by index, or by subject where jobs name `data.test_subject`)."""
+    folds = set(dataset_runs["fold"])
+    if subjects is None or dataset_runs["test_dataset"].notna().any():
+        return folds
+    by_index = all(str(f).lstrip("-").isdigit() for f in folds)
+    return folds | (set(map(str, range(len(subjects)))) if by_index else set(subjects))
+
+
+def _covered(p: pd.DataFrame, tested: list[str] | None) -> tuple[int, bool | None]:
+    """How many of the tested subjects have predictions in every seed, and whether that is all of
+    them (None when the tested subjects are not known)."""
+    if tested is None:
+        return p["subject"].nunique(), None
+    per_seed = [set(q["subject"]) for _, q in p.groupby("seed")] or [set()]
+    covered = len(set(tested).intersection(*per_seed))
+    return covered, covered == len(tested)
+
+
 def summarise(runs: pd.DataFrame, preds: pd.DataFrame, classes: dict[str, list[str]],
-              boot: Bootstrap = Bootstrap()) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The report.csv frame (one row per configuration; mean ± std over seeds; subject-bootstrap CIs)
-    and the per-seed frame."""
+              boot: Bootstrap = Bootstrap(),
+              subjects: dict[str, list[str]] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The report.csv frame (one row per configuration; mean ± std over seeds; subject-bootstrap CIs;
+    how many of the dataset's subjects it covers, from `subjects`, the caches' subject lists) and
+    the per-seed frame."""
     rows, seed_frames = [], []
     by_key = dict(list(preds.groupby(KEY, sort=False)))
+    subjects = subjects or {}
     for key, jobs in runs.groupby(KEY, sort=False):
-        expected = runs.loc[runs["dataset"] == key[0], "fold"].unique()
+        expected = _expected_folds(runs[runs["dataset"] == key[0]], subjects.get(key[0]))
         base = dict(zip(KEY, key))
         p = by_key.get(key, preds.iloc[:0])
         per_seed = seed_scores(p, classes[key[0]]) if len(p) else pd.DataFrame(columns=["seed"])
@@ -94,6 +128,9 @@ def summarise(runs: pd.DataFrame, preds: pd.DataFrame, classes: dict[str, list[s
         for metric in SCORE_NAMES:
             row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = intervals.get(metric, (np.nan, np.nan))
         row["missing_folds"] = _missing_folds(jobs, expected)
+        tested = _tested_subjects(subjects.get(key[0]), jobs)
+        row["n_subjects_covered"], row["complete"] = _covered(p, tested)
+        row["n_subjects_tested"] = len(tested) if tested is not None else np.nan
         failed = jobs[jobs["status"] != "ok"]
         row["failed_jobs"] = "; ".join(failed["job"])
         row["failure_reasons"] = "; ".join(f"{job}: {error or 'unfinished'}"

@@ -23,17 +23,22 @@ def print_table(report: pd.DataFrame, boot: Bootstrap = Bootstrap()) -> None:
     """The main table in the terminal (pooled scores; mean ± std over seeds where swept; CIs)."""
     table = Table(title=f"mer-report: pooled over folds, [{100 * boot.confidence:g} % subject-bootstrap "
                   "interval] (per-fold mean for reference)")
-    for name in ("dataset", "configuration", "samples", "folds", "seeds", "accuracy %", "UF1", "UAR",
+    for name in ("dataset", "configuration", "samples", "subjects", "seeds", "accuracy %", "UF1", "UAR",
                  "per-fold acc %", "missing folds"):
         table.add_column(name, overflow="fold")
     for _, r in report.iterrows():
-        table.add_row(r["dataset"], r["configuration"], str(r["n_samples"]), str(r["n_folds"]), str(r["n_seeds"]),
+        covered = (f"{r['n_subjects_covered']} of {int(r['n_subjects_tested'])}"
+                   if pd.notna(r["n_subjects_tested"]) else str(r["n_subjects_covered"]))
+        table.add_row(r["dataset"], r["configuration"], str(r["n_samples"]), covered, str(r["n_seeds"]),
                       score(r, "accuracy", 100, 2), score(r, "uf1", 1, 4), score(r, "uar", 1, 4),
                       f"{number(r['per_fold_mean_accuracy'], 100, 1)} ± {number(r['per_fold_std_accuracy'], 100, 1)}",
                       r["missing_folds"] or "none")
     _print(table)
     if report["dataset"].map(is_synthetic).any():
         print(SYNTHETIC_NOTE)
+    if (report["complete"] == False).any():  # noqa: E712 (None: not known)
+        print("partial sweep: some configurations cover fewer subjects than the dataset has; "
+              "the paper's numbers are not comparable with them (see report.md)")
 
 
 def print_sources(sources: pd.DataFrame) -> None:
