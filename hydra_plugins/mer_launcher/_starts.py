@@ -12,6 +12,7 @@
 import multiprocessing
 import subprocess
 import sys
+from abc import ABC, abstractmethod
 from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
 from typing import Any, Optional
@@ -20,7 +21,7 @@ from hydra_plugins.mer_launcher._job_process import run_forked_job, warm_worker
 from mer.errors import MerError
 
 
-class JobStart:
+class JobStart(ABC):
     """Runs one job at a time per slot to its end, and keeps the process running each busy slot's
     job in `running` (it has `.pid` and `.kill()`), so that Ctrl-C can kill what still runs."""
 
@@ -36,9 +37,9 @@ class JobStart:
         finally:
             self.running.pop(slot, None)
 
+    @abstractmethod
     def _run(self, slot: str, argv: list[str], env: dict[str, str], log_path: str) -> tuple[int, int]:
         """`run`'s work, which puts the job's process in `running` once started."""
-        raise NotImplementedError
 
     def close(self) -> None:
         """End what outlives a job when the sweep ends (nothing but warm workers)."""

@@ -24,7 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import NoReturn, Optional, Sequence
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.utils import JobReturn, JobStatus
@@ -87,6 +87,7 @@ class GpusLauncher(Launcher):
         return user_facing(self._launch)(job_overrides, initial_job_idx)
 
     def _launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        """The sweep: its dir, its slots (under MPS if asked), then each job in the first free slot."""
         assert self.config is not None and self.hydra_context is not None
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -115,20 +116,24 @@ class GpusLauncher(Launcher):
                     futures.append(pool.submit(self._run_job, *job, sweep_dir, start, progress, slots))
                 return [f.result() for f in futures]
             except KeyboardInterrupt:
-                # Ctrl-C reached the running jobs too (one process group): start no more, let them
-                # end, and say how to go on.
-                pool.shutdown(wait=False, cancel_futures=True)
-                self._let_running_jobs_end(futures, start, mps_env)
-                ran = sum(f.done() and not f.cancelled() for f in futures)
-                print(f"interrupted: {ran} of {progress.total} jobs ran (an interrupted job is "
-                      "recorded as failed); rerun the same command to go on, finished jobs are "
-                      "skipped", file=sys.stderr, flush=True)
-                sys.exit(130)
+                self._stop(pool, futures, progress.total, start, mps_env)
+
+    def _stop(self, pool: ThreadPoolExecutor, futures: list[Future], total: int, start: JobStart,
+              mps_env: dict[str, str]) -> NoReturn:
+        """After Ctrl-C, which reached the running jobs too (one process group): start no more
+        jobs (of `total`), let the running ones end, say how to go on, and exit 130."""
+        pool.shutdown(wait=False, cancel_futures=True)
+        self._let_running_jobs_end(futures, start, mps_env)
+        ran = sum(f.done() and not f.cancelled() for f in futures)
+        print(f"interrupted: {ran} of {total} jobs ran (an interrupted job is recorded as "
+              "failed); rerun the same command to go on, finished jobs are skipped",
+              file=sys.stderr, flush=True)
+        sys.exit(130)
 
     def _let_running_jobs_end(self, futures: list[Future], start: JobStart,
                               mps_env: dict[str, str]) -> None:
-        """After Ctrl-C: wait `stop_grace_s` for the running jobs to end, then (or at a second
-        Ctrl-C) kill the ones still running (first dropped by MPS's server, under `mps_env`)."""
+        """Wait `stop_grace_s` for the running jobs to end, then (or at a second Ctrl-C) kill the
+        ones still running (first dropped by MPS's server, under `mps_env`)."""
         # The queued jobs' futures, cancelled, are left out: wait() never counts a future
         # cancelled before it started as done, so it would always run to its timeout.
         started = [f for f in futures if not f.cancelled()]
