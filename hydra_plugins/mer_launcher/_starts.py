@@ -3,8 +3,9 @@
 - `forked` (default): a fresh process per job, forked from a server that has imported the app once,
   so a job skips the interpreter start and the imports of torch and Lightning (seconds each).
 - `warm`: one long-lived process per slot runs the slot's jobs one after another, so CUDA's context
-  and cuDNN's per-shape kernel set-up (many seconds per process on a GPU) outlive a job. A worker
-  whose job failed is replaced, so a failure cannot leak into the next job.
+  and cuDNN's per-shape kernel set-up (many seconds per process on a GPU) outlive a job. Global
+  torch flags and the environment are reset before each job, and a worker whose job failed is
+  replaced, so a failure cannot leak into the next job.
 - `exec`: a new interpreter per job (also what forked and warm become where there is no
   forkserver, on Windows).
 """
