@@ -35,7 +35,7 @@ import pandas as pd
 
 from bench_sweep import CELLS, job_records, prepare  # the sibling scripts: the same cells and records
 from bench_train import GPU_OVERRIDES
-from hydra_plugins.mer_launcher.gpus_launcher import job_slots
+from hydra_plugins.mer_launcher._slots import job_slots
 from mer.data.casme2 import read_casme2
 from mer.synthetic import generate_synthetic
 from mer.errors import MerError, user_facing

@@ -31,7 +31,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from bench_train import GPU_OVERRIDES  # the sibling script: both sides run a GPU job alike
-from hydra_plugins.mer_launcher.gpus_launcher import last_end
+from hydra_plugins.mer_launcher._progress import last_end
 from mer.config import CONFIG_DIR
 from mer.preprocess.cache import load_cache
 from mer.runs import LAUNCHER_RECORD, METRICS

@@ -119,7 +119,7 @@ def test_gpus_launcher_runs_cpu_jobs_concurrently_in_distinct_slots(workspace: P
 def test_time_left_is_reckoned_from_the_jobs_that_paid_no_first_wave_start_up(capsys) -> None:
     """A warm worker's first job pays its start-up (CUDA, cuDNN, a compile), most jobs do not: once
     a job that started after the first had ended has ended, only such jobs set the pace."""
-    from hydra_plugins.mer_launcher.gpus_launcher import SweepProgress
+    from hydra_plugins.mer_launcher._progress import SweepProgress
 
     now = [0.0]
     progress = SweepProgress(total=6, n_slots=2, clock=lambda: now[0])
@@ -142,7 +142,7 @@ def test_time_left_is_reckoned_from_the_jobs_that_paid_no_first_wave_start_up(ca
 
 def test_queued_jobs_end_in_whole_waves() -> None:
     """The ablation's 130 jobs on 16 slots: after a first wave, 114 jobs take 8 waves, not 7.125."""
-    from hydra_plugins.mer_launcher.gpus_launcher import last_end
+    from hydra_plugins.mer_launcher._progress import last_end
 
     assert last_end([138.0] * 16, 114, 90.0) == 138.0 + 8 * 90.0
     assert last_end([10.0, 0.0], 3, 5.0) == 15.0  # the idle slot takes two of them
@@ -150,7 +150,7 @@ def test_queued_jobs_end_in_whole_waves() -> None:
 
 
 def test_gpu_slots_pack_jobs_per_gpu_and_share_the_cores(monkeypatch) -> None:
-    from hydra_plugins.mer_launcher.gpus_launcher import job_slots
+    from hydra_plugins.mer_launcher._slots import job_slots
 
     monkeypatch.setattr("os.cpu_count", lambda: 16)
     slots = job_slots([0, 2], 4, None)
@@ -167,10 +167,10 @@ def _threads_in_slot(env: dict[str, str], answer) -> None:
     import torch
     import torch._inductor.config as inductor
 
-    from hydra_plugins.mer_launcher.gpus_launcher import _enter_slot
+    from hydra_plugins.mer_launcher._slots import enter_slot
 
     inherited = inductor.compile_threads
-    _enter_slot(env)
+    enter_slot(env)
     answer.send((inherited, torch.get_num_threads(), inductor.compile_threads))
 
 
@@ -205,7 +205,7 @@ def test_a_launcher_option_mistake_is_one_line(workspace: Path, option, message)
 
 @pytest.mark.skipif(shutil.which("nvidia-cuda-mps-control") is not None, reason="MPS is installed")
 def test_mps_without_its_control_binary_says_what_to_install() -> None:
-    from hydra_plugins.mer_launcher.gpus_launcher import cuda_mps
+    from hydra_plugins.mer_launcher._mps import cuda_mps
 
     with cuda_mps(False) as env:
         assert env == {}
@@ -314,7 +314,7 @@ def test_a_job_in_a_warm_worker_predicts_as_it_would_in_a_fresh_process(workspac
 def test_a_warm_worker_puts_back_torch_flags_between_jobs() -> None:
     import torch
 
-    from hydra_plugins.mer_launcher.gpus_launcher import _set_torch_flags, _torch_flags
+    from hydra_plugins.mer_launcher._job_process import _set_torch_flags, _torch_flags
 
     saved = _torch_flags()
     try:
