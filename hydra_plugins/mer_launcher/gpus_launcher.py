@@ -37,7 +37,7 @@ from hydra_plugins.mer_launcher._progress import SweepProgress
 from hydra_plugins.mer_launcher._slots import job_slots
 from hydra_plugins.mer_launcher._starts import JobStart, job_start, preloaded_forkserver
 from mer.errors import MerError, user_facing
-from mer.runs import FAILED, LAUNCHER_RECORD, METRICS
+from mer.runs import FAILED, LAUNCHER_RECORD, METRICS, SWEEP_DIR_ENV
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ class GpusLauncher(Launcher):
         slot = slots.get()
         started = progress.job_started(slot["MER_SLOT"])
         try:
-            env = {**os.environ, **slot, "MER_SWEEP_DIR": str(sweep_dir)}
+            env = {**os.environ, **slot, SWEEP_DIR_ENV: str(sweep_dir)}
             argv = [sys.argv[0], *overrides, *self._hydra_overrides(job_dir)]
             pid, code = start.run(slot["MER_SLOT"], argv, env, str(job_dir / "launcher.log"))
         finally:
