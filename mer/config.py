@@ -11,7 +11,16 @@ from omegaconf import DictConfig, OmegaConf
 from mer.errors import MerError, user_facing
 from mer.runs import NOT_IN_JOB_NAME
 
-CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+
+
+def _config_dir() -> Path:
+    """The Hydra configs: `mer/conf` inside an installed wheel, the repository's top-level `conf/`
+    (their source) in a checkout or an editable install."""
+    packaged = Path(__file__).resolve().parent / "conf"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[1] / "conf"
+
+
+CONFIG_DIR = str(_config_dir())
 
 
 def _all_folds(*, _root_: DictConfig) -> str:
