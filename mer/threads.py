@@ -15,7 +15,7 @@ CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: "<quota> <period>"
 
 def available_cores() -> int:
     """Cores this process may run on: its CPU affinity (taskset, a cpuset), capped by a
-    container's CPU quota, which `os.cpu_count()` and torch's default both ignore."""
+    container's CPU quota (cgroup v2), which torch's default thread count ignores."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     try:
         quota, period = CGROUP_CPU_MAX.read_text().split()[:2]

@@ -45,8 +45,8 @@ class SayingLocalLauncher(LocalLauncher):
         results, outcomes = {}, []
         for job in submitit.helpers.as_completed(list(submitted), poll_frequency=0.5):
             overrides, job_dir, idx, started = submitted[job]
-            results[idx] = self._job_return(job, overrides, job_dir)
-            outcome = job_outcome(0 if results[idx].return_value is None else 1, job_dir, started)
+            results[idx], code = self._job_return(job, overrides, job_dir)
+            outcome = job_outcome(code, job_dir, started)
             outcomes.append(outcome)
             print(f"[{idx + 1}/{total}] {job_dir.name} {ended_as(outcome, time.time() - started, job_dir)} "
                   f"({len(outcomes)} of {total} jobs ended)", flush=True)
@@ -65,17 +65,21 @@ class SayingLocalLauncher(LocalLauncher):
         if not self.params.get("cpus_per_task"):
             self.params["cpus_per_task"] = max(1, available_cores() // n_jobs)
 
-    def _job_return(self, job, overrides: list[str], job_dir: Path) -> JobReturn:
-        """The job's `JobReturn`; for a job that died without one (an exit or a crash outside
-        mer-train's own handling), one whose return value 1 marks it failed, with `failed.txt`
-        in its dir saying why (where the job left none), so that the sweep goes on."""
+    def _job_return(self, job, overrides: list[str], job_dir: Path) -> tuple[JobReturn, int]:
+        """The job's `JobReturn` and exit code: 0, or 1 for a job that failed outside mer-train's
+        own handling (an exception, an exit, a crash), whose record is then a completed one, so
+        that the sweep goes on, with `failed.txt` in its dir saying why (where it left none)."""
         try:
-            return job.results()[0]
-        except Exception as err:
-            job_dir.mkdir(parents=True, exist_ok=True)
-            if not (job_dir / FAILED).is_file():
-                (job_dir / FAILED).write_text(f"{type(err).__name__}: {err}\n")
-            failed = JobReturn(overrides=overrides, cfg=OmegaConf.create(), working_dir=str(job_dir),
-                               task_name=str(self.config.hydra.job.name), status=JobStatus.COMPLETED)
-            failed._return_value = 1
-            return failed
+            result = job.results()[0]
+            if result.status != JobStatus.FAILED:
+                return result, 0
+            err = result._return_value  # the exception the task raised
+        except Exception as died:
+            err = died
+        job_dir.mkdir(parents=True, exist_ok=True)
+        if not (job_dir / FAILED).is_file():
+            (job_dir / FAILED).write_text(f"{type(err).__name__}: {err}\n")
+        failed = JobReturn(overrides=overrides, cfg=OmegaConf.create(), working_dir=str(job_dir),
+                           task_name=str(self.config.hydra.job.name), status=JobStatus.COMPLETED)
+        failed._return_value = 1
+        return failed, 1
