@@ -255,7 +255,7 @@ def test_ctrl_c_stops_the_sweep_and_a_rerun_goes_on(workspace: Path) -> None:
     assert ran in (1, 2)
     again = sweep(workspace, out, *args)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert again.stdout.count("already finished with this config") == finished
+    assert again.stdout.count("skipped: finished earlier") == finished
     assert len(list(out.glob("*/" + METRICS))) == 3
 
 
@@ -398,6 +398,20 @@ def test_rerun_skips_finished_jobs_and_reruns_changed_ones(workspace: Path) -> N
     assert changed.returncode == 0 and changed.stdout.splitlines()[-1] == "2 jobs: 2 ran, 0 skipped, 0 failed"
     assert len(list(out.iterdir())) == 3  # the same two job dirs, plus multirun.yaml
     assert all((d / METRICS).stat().st_mtime_ns > stamps[k] for k, d in job_dirs(out).items())
+
+
+@pytest.mark.slow
+def test_a_sweep_on_hydras_basic_launcher_ends_with_the_same_count(workspace: Path) -> None:
+    """hydra/launcher=basic runs the jobs in its own process: their lines are mer-train's own, and
+    a callback ends the sweep with the line mer's launchers end theirs with."""
+    out = workspace / "basic"
+    first = sweep(workspace, out, "hydra/launcher=basic", "data.fold=0,9")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert first.stdout.splitlines()[-1] == "2 jobs: 1 ran, 0 skipped, 1 failed"
+    again = sweep(workspace, out, "hydra/launcher=basic", "data.fold=0,9")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"{job_dirs(out)['data.fold=0']}: skipped: finished earlier with this config" in again.stdout
+    assert again.stdout.splitlines()[-1] == "2 jobs: 0 ran, 1 skipped, 1 failed"
 
 
 def test_a_failing_job_does_not_stop_the_others(workspace: Path) -> None:

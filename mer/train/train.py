@@ -164,7 +164,7 @@ def hydra_main(cfg: DictConfig) -> None:
     run_dir = Path(hydra_cfg.runtime.output_dir)
     resolved = OmegaConf.to_yaml(cfg, resolve=True)
     if finished_with(run_dir, resolved):
-        print(f"{run_dir}: already finished with this config, skipped", flush=True)
+        print(f"{run_dir}: skipped: finished earlier with this config", flush=True)
         return
     (run_dir / FAILED).unlink(missing_ok=True)
     (run_dir / RUN_CONFIG).unlink(missing_ok=True)
