@@ -7,7 +7,7 @@ STAMP := $(VENV)/.mer-installed
 DEMO_DIR ?= outputs/demo
 PAPER_DIR ?= outputs/paper
 
-.PHONY: setup demo paper test lint format bench-prepare bench-train bench-sweep bench-step bench-ablation clean
+.PHONY: setup demo paper test lint format bench-prepare bench-train bench-sweep bench-launchers bench-step bench-ablation clean
 
 setup: $(STAMP)
 
@@ -46,6 +46,9 @@ bench-train: setup  ## one LOSO job through mer-train vs a bare PyTorch loop on 
 
 bench-sweep: setup  ## Table 2 + 3 ablation through the gpus launcher (small scale; see the script for full size)
 	$(BIN)/python benchmarks/bench_sweep.py $(BENCH_ARGS)
+
+bench-launchers: setup  ## the same 8-job CPU sweep on Hydra's basic launcher and on gpus, medians side by side
+	$(BIN)/python benchmarks/bench_launchers.py $(BENCH_ARGS)
 
 bench-step: setup  ## GPU only: a new process's first steps, one step eager vs CUDA graphs, the GPU-time floor
 	$(BIN)/python benchmarks/bench_step.py $(BENCH_ARGS)

@@ -19,6 +19,7 @@ import pytest
 from mer.synthetic import generate_synthetic
 from mer.errors import MerError
 from mer.runs import FAILED, LAUNCHER_RECORD, METRICS, PREDICTIONS
+from mer.threads import available_cores
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +104,10 @@ def test_gpus_launcher_runs_cpu_jobs_concurrently_in_distinct_slots(workspace: P
         assert all(a["end"] <= b["start"] for a, b in zip(mine, mine[1:]))
     # The third job took the first slot that freed up.
     assert ordered[2]["start"] >= min(ordered[0]["end"], ordered[1]["end"])
-    assert "[3/3]" in result.stdout
+    assert "[3/3]" in result.stdout and result.stdout.splitlines()[-1] == "3 jobs: 3 ran, 0 skipped, 0 failed"
+    # Each job ran with its slot's share of the cores, not every core.
+    shares = {json.loads((d / METRICS).read_text())["timing"]["threads"] for d in job_dirs(out).values()}
+    assert shares == {max(1, available_cores() // 2)}
     # Each ended job says how many have ended and, from the jobs so far, about how long is left:
     # when the first ends, the third is still queued, so about one job's time.
     ends = re.findall(r"done in ([\d.]+) s \((\d) of 3 jobs ended"
@@ -119,20 +123,20 @@ def test_gpus_launcher_runs_cpu_jobs_concurrently_in_distinct_slots(workspace: P
 def test_time_left_is_reckoned_from_the_jobs_that_paid_no_first_wave_start_up(capsys) -> None:
     """A warm worker's first job pays its start-up (CUDA, cuDNN, a compile), most jobs do not: once
     a job that started after the first had ended has ended, only such jobs set the pace."""
-    from hydra_plugins.mer_launcher._progress import SweepProgress
+    from hydra_plugins.mer_launcher._progress import RAN, SweepProgress
 
     now = [0.0]
     progress = SweepProgress(total=6, n_slots=2, clock=lambda: now[0])
     progress.job_started("cpu0")  # the first wave: 100 s each
     progress.job_started("cpu1")
     now[0] = 100.0
-    progress.job_ended("cpu0", 100.0, True, "[1/6] cpu0")
+    progress.job_ended("cpu0", 100.0, RAN, "[1/6] cpu0")
     progress.job_started("cpu0")
     now[0] = 101.0
-    progress.job_ended("cpu1", 101.0, True, "[2/6] cpu1")
+    progress.job_ended("cpu1", 101.0, RAN, "[2/6] cpu1")
     progress.job_started("cpu1")
     now[0] = 120.0  # cpu0's second job took 20 s; cpu1's has run 19 s; 2 jobs are queued
-    progress.job_ended("cpu0", 120.0, True, "[3/6] cpu0")
+    progress.job_ended("cpu0", 120.0, RAN, "[3/6] cpu0")
     lines = capsys.readouterr().out.splitlines()
     # Before any later job ended: the first wave's 100 s per job (4 to go on 2 slots).
     assert lines[0] == "[1/6] cpu0 (1 of 6 jobs ended, about 3.3 min left)"
@@ -152,7 +156,7 @@ def test_queued_jobs_end_in_whole_waves() -> None:
 def test_gpu_slots_pack_jobs_per_gpu_and_share_the_cores(monkeypatch) -> None:
     from hydra_plugins.mer_launcher._slots import job_slots
 
-    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    monkeypatch.setattr("hydra_plugins.mer_launcher._slots.available_cores", lambda: 16)
     slots = job_slots([0, 2], 4, None)
     assert [s["MER_SLOT"] for s in slots] == [f"gpu{g}.{k}" for k in range(4) for g in (0, 2)]
     assert [s["CUDA_VISIBLE_DEVICES"] for s in slots] == ["0", "2"] * 4
@@ -251,7 +255,7 @@ def test_ctrl_c_stops_the_sweep_and_a_rerun_goes_on(workspace: Path) -> None:
     assert ran in (1, 2)
     again = sweep(workspace, out, *args)
     assert again.returncode == 0, again.stderr[-3000:]
-    assert again.stdout.count("already finished with this config") == finished
+    assert again.stdout.count("skipped: finished earlier") == finished
     assert len(list(out.glob("*/" + METRICS))) == 3
 
 
@@ -373,18 +377,41 @@ def test_a_two_fold_cut_of_the_sensitivity_sweep_runs_through_mer_report(workspa
 
 
 def test_rerun_skips_finished_jobs_and_reruns_changed_ones(workspace: Path) -> None:
+    """On the default launcher for -m (gpus): a skipped job says so, and each sweep ends with one
+    line counting how its jobs ended."""
     out = workspace / "resume"
     first = sweep(workspace, out, "data.fold=0,1")
     assert first.returncode == 0, first.stderr[-3000:]
+    assert "gpus launcher: 2 jobs" in first.stdout
+    assert first.stdout.splitlines()[-1] == "2 jobs: 2 ran, 0 skipped, 0 failed"
     stamps = {k: (d / METRICS).stat().st_mtime_ns for k, d in job_dirs(out).items()}
     again = sweep(workspace, out, "data.fold=0,1")
-    assert again.returncode == 0 and again.stdout.count("already finished with this config") == 2
+    assert again.returncode == 0, again.stderr[-3000:]
+    skipped = [line for line in again.stdout.splitlines() if "skipped: finished earlier" in line]
+    assert len(skipped) == 2 and not re.search(r"done in|FAILED", again.stdout)
+    assert re.fullmatch(r"\[\d/2\] \w+: data\.fold=0,data=casme2,preprocess\.size=32,trainer\.max_epochs=1 "
+                        r"skipped: finished earlier \(\d of 2 jobs ended\)", sorted(skipped)[0]), skipped
+    assert again.stdout.splitlines()[-1] == "2 jobs: 0 ran, 2 skipped, 0 failed"
     assert stamps == {k: (d / METRICS).stat().st_mtime_ns for k, d in job_dirs(out).items()}
     # A changed config that keeps the dir name (the progress bar is not part of it) runs again.
     changed = sweep(workspace, out, "data.fold=0,1", "trainer.enable_progress_bar=true")
-    assert changed.returncode == 0 and "already finished" not in changed.stdout
+    assert changed.returncode == 0 and changed.stdout.splitlines()[-1] == "2 jobs: 2 ran, 0 skipped, 0 failed"
     assert len(list(out.iterdir())) == 3  # the same two job dirs, plus multirun.yaml
     assert all((d / METRICS).stat().st_mtime_ns > stamps[k] for k, d in job_dirs(out).items())
+
+
+@pytest.mark.slow
+def test_a_sweep_on_hydras_basic_launcher_ends_with_the_same_count(workspace: Path) -> None:
+    """hydra/launcher=basic runs the jobs in its own process: their lines are mer-train's own, and
+    a callback ends the sweep with the line mer's launchers end theirs with."""
+    out = workspace / "basic"
+    first = sweep(workspace, out, "hydra/launcher=basic", "data.fold=0,9")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert first.stdout.splitlines()[-1] == "2 jobs: 1 ran, 0 skipped, 1 failed"
+    again = sweep(workspace, out, "hydra/launcher=basic", "data.fold=0,9")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"{job_dirs(out)['data.fold=0']}: skipped: finished earlier with this config" in again.stdout
+    assert again.stdout.splitlines()[-1] == "2 jobs: 0 ran, 1 skipped, 1 failed"
 
 
 def test_a_failing_job_does_not_stop_the_others(workspace: Path) -> None:
@@ -395,18 +422,33 @@ def test_a_failing_job_does_not_stop_the_others(workspace: Path) -> None:
     assert (jobs["data.fold=0"] / METRICS).is_file() and (jobs["data.fold=2"] / METRICS).is_file()
     failed = (jobs["data.fold=9"] / FAILED).read_text()
     assert failed.startswith("MerError: data.fold=9 is out of range")
-    assert "FAILED (MerError: data.fold=9" in result.stderr
+    assert re.search(r"data\.fold=9,\S+ FAILED in [\d.]+ s \(MerError: data\.fold=9 is out of range", result.stdout)
+    assert result.stdout.splitlines()[-1] == "3 jobs: 2 ran, 0 skipped, 1 failed"
     report = mer_report(out)
     assert report.returncode == 0, report.stderr
     assert "data.fold=9" in (out / "report.md").read_text()
 
 
 def test_submitit_local_runs_a_two_job_sweep(workspace: Path) -> None:
+    """Each job is said as it is submitted and as it ends, the sweep's last line counts them, and
+    the jobs, which run at once, share the cores."""
     out = workspace / "submitit"
     result = sweep(workspace, out, "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10",
                    "data.fold=0,1")
     assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    name = "data.fold={},data=casme2,preprocess.size=32,trainer.max_epochs=1"
+    assert [re.sub(r"job \d+", "job N", line) for line in lines[-5:-3]] == [
+        f"[{k + 1}/2] submitted: {name.format(k)} (submitit job N)" for k in (0, 1)]
+    ended = sorted(lines[-3:-1])
+    for k in (0, 1):
+        assert re.fullmatch(rf"\[{k + 1}/2\] {re.escape(name.format(k))} done in [\d.]+ s \(\d of 2 jobs ended\)",
+                            ended[k]), ended
+    assert lines[-1] == "2 jobs: 2 ran, 0 skipped, 0 failed"
+    assert "validated against ConfigStore schema" not in result.stderr
     jobs = job_dirs(out)
+    shares = {json.loads((jobs[f"data.fold={f}"] / METRICS).read_text())["timing"]["threads"] for f in (0, 1)}
+    assert shares == {max(1, available_cores() // 2)}
     assert all((jobs[f"data.fold={f}"] / METRICS).is_file() for f in (0, 1))
     held_out = {json.loads((jobs[f"data.fold={f}"] / METRICS).read_text())["test_subject"]
                 for f in (0, 1)}

@@ -1,9 +1,46 @@
-"""The sweep's progress line: how many jobs have ended, and about how long the rest take."""
+"""What a sweep says: a line per ended job (ran, skipped or failed), how long the rest take, and
+one line at its end counting how its jobs ended."""
 
 import statistics
 import threading
 import time
-from typing import Callable, Sequence
+from collections import Counter
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from mer.runs import FAILED, METRICS
+
+RAN, SKIPPED, FAILED_JOB = "ran", "skipped", "failed"
+
+
+def job_outcome(code: int, job_dir: Path, started: float) -> str:
+    """How a job that started at `started` ended: failed (a non-zero exit, or the `failed.txt` a
+    sweep job leaves), ran (its `metrics.json` written since it started), or skipped (`mer-train`
+    found it finished earlier with the same config)."""
+    metrics = job_dir / METRICS
+    if code != 0 or (job_dir / FAILED).is_file() or not metrics.is_file():
+        return FAILED_JOB
+    return RAN if metrics.stat().st_mtime >= started else SKIPPED
+
+
+def ended_as(outcome: str, seconds: float, job_dir: Path) -> str:
+    """An ended job's words on the console: `done in 3.2 s`, `skipped: finished earlier`, or
+    `FAILED in 1.0 s (<the first line of its failed.txt>)`."""
+    if outcome == RAN:
+        return f"done in {seconds:.1f} s"
+    if outcome == SKIPPED:
+        return "skipped: finished earlier"
+    failed = job_dir / FAILED
+    why = failed.read_text(errors="replace").splitlines()[0] if failed.is_file() else ""
+    return f"FAILED in {seconds:.1f} s" + (f" ({why})" if why else "")
+
+
+def sweep_summary(outcomes: Iterable[str]) -> str:
+    """The sweep's last line: `8 jobs: 2 ran, 6 skipped, 0 failed`."""
+    count = Counter(outcomes)
+    total = sum(count.values())
+    return (f"{total} job{'s' if total != 1 else ''}: {count[RAN]} ran, {count[SKIPPED]} skipped, "
+            f"{count[FAILED_JOB]} failed")
 
 
 def last_end(free_at: Sequence[float], queued: int, seconds: float) -> float:
@@ -23,7 +60,7 @@ class SweepProgress:
         self.total, self.n_slots, self.clock = total, n_slots, clock
         self.started: dict[str, float] = {}  # when each busy slot's job started
         self.trained: list[tuple[float, float]] = []  # (start, seconds) of each job that trained
-        self.ended = 0
+        self.outcomes: list[str] = []  # how each ended job ended (RAN, SKIPPED, FAILED_JOB)
         self.lock = threading.Lock()  # one ended job at a time is counted and said
 
     def job_started(self, slot: str) -> float:
@@ -31,12 +68,18 @@ class SweepProgress:
         started = self.started[slot] = self.clock()
         return started
 
-    def job_ended(self, slot: str, ended: float, trained: bool, said: str) -> None:
-        """Count `slot`'s job as ended at time `ended` and print `said` with the progress after it."""
+    @property
+    def ended(self) -> int:
+        """How many jobs have ended."""
+        return len(self.outcomes)
+
+    def job_ended(self, slot: str, ended: float, outcome: str, said: str) -> None:
+        """Count `slot`'s job as ended at time `ended` as `outcome` (only jobs that ran set the
+        pace) and print `said` with the progress after it."""
         with self.lock:
             started = self.started.pop(slot)
-            self.ended += 1
-            if trained:
+            self.outcomes.append(outcome)
+            if outcome == RAN:
                 self.trained.append((started, ended - started))
             print(f"{said} ({self.ended} of {self.total} jobs ended{self._time_left()})", flush=True)
 

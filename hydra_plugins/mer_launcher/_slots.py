@@ -6,12 +6,14 @@ import signal
 import subprocess
 from typing import Optional
 
+from mer.threads import available_cores
+
 
 def job_slots(gpus: Optional[list], jobs_per_gpu: int, n_jobs: Optional[int]) -> list[dict[str, str]]:
     """One environment per slot: a GPU each (repeated `jobs_per_gpu` times), or a CPU share each."""
     if gpus is None:
         gpus = list(range(_visible_gpu_count()))
-    cores = os.cpu_count() or 1
+    cores = available_cores()
     if gpus:  # packed GPU jobs still run CPU ops (set-up, the SVM): a share of the cores each
         threads = _threads(cores // (len(gpus) * jobs_per_gpu))
         return [{"CUDA_VISIBLE_DEVICES": str(g), "MER_SLOT": f"gpu{g}.{k}", **threads}

@@ -5,7 +5,8 @@ This module is the sweep's story; its parts are the package's `_` modules:
   job's process initialises CUDA, so a job claims its slot first; a slot goes to the next job the
   moment its job ends.
 - `_starts`: how a job's process starts, `start` = forked (default), warm or exec.
-- `_progress`: a line per ended job, with about how long the rest take.
+- `_progress`: a line per ended job (done, skipped: finished earlier, or FAILED and why), with
+  about how long the rest take, and a last line counting how the jobs ended.
 - `_mps`: with `mps=true` the sweep runs under its own CUDA MPS control daemon, so packed jobs'
   kernels run on a GPU at the same time instead of taking turns.
 A job that crashes, even without Python's help (segfault, out-of-memory kill), is recorded in its
@@ -33,11 +34,14 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from hydra_plugins.mer_launcher._mps import cuda_mps, mps_terminate_clients
-from hydra_plugins.mer_launcher._progress import SweepProgress
+from hydra_plugins.mer_launcher._progress import SweepProgress, ended_as, job_outcome, sweep_summary
 from hydra_plugins.mer_launcher._slots import job_slots
 from hydra_plugins.mer_launcher._starts import JobStart, job_start, preloaded_forkserver
+# hydra/launcher=submitit_local's class (conf/hydra/launcher/submitit_local.yaml): Hydra's plugin
+# scan registers it from this module's names.
+from hydra_plugins.mer_launcher._submitit_local import SayingLocalLauncher  # noqa: F401
 from mer.errors import MerError, user_facing
-from mer.runs import FAILED, LAUNCHER_RECORD, METRICS, SWEEP_DIR_ENV
+from mer.runs import FAILED, LAUNCHER_RECORD, SWEEP_DIR_ENV
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +118,9 @@ class GpusLauncher(Launcher):
                 for i, overrides in enumerate(job_overrides):
                     job = self._job_config(list(overrides), initial_job_idx + i, sweep_dir)
                     futures.append(pool.submit(self._run_job, *job, sweep_dir, start, progress, slots))
-                return [f.result() for f in futures]
+                results = [f.result() for f in futures]
+                print(sweep_summary(progress.outcomes), flush=True)
+                return results
             except KeyboardInterrupt:
                 self._stop(pool, futures, progress.total, start, mps_env)
 
@@ -178,11 +184,10 @@ class GpusLauncher(Launcher):
             slots.put(slot)
         record_job(job_dir, {"slot": slot["MER_SLOT"], "pid": pid, "start": started, "end": ended,
                              "returncode": code, "overrides": overrides})
-        metrics = job_dir / METRICS
-        trained = code == 0 and metrics.is_file() and metrics.stat().st_mtime >= started  # not skipped
-        progress.job_ended(slot["MER_SLOT"], ended, trained,
+        outcome = job_outcome(code, job_dir, started)
+        progress.job_ended(slot["MER_SLOT"], ended, outcome,
                            f"[{idx + 1}/{progress.total}] {slot['MER_SLOT']}: {job_dir.name} "
-                           f"{'FAILED' if code else 'done'} in {ended - started:.1f} s")
+                           f"{ended_as(outcome, ended - started, job_dir)}")
         result = JobReturn(overrides=overrides, cfg=sweep_config, working_dir=str(job_dir),
                            task_name=str(sweep_config.hydra.job.name))
         result.status = JobStatus.COMPLETED

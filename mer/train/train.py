@@ -28,6 +28,7 @@ from mer.files import write_atomically
 from mer.preprocess.cache import FlowCache, load_cache
 from mer.preprocess.prepare import prepare
 from mer.runs import CHECKPOINT, FAILED, METRICS, PREDICTIONS, RUN_CONFIG, SCORE_PREFIX
+from mer.threads import job_threads
 from mer.train.checkpoint import inference_record
 from mer.train.datamodule import LosoDataModule
 from mer.train.loggers import close_loggers, make_loggers
@@ -111,14 +112,14 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
 def fit_and_predict(trainer: L.Trainer, model: L.LightningModule,
                     dm: LosoDataModule) -> tuple[pd.DataFrame, dict]:
     """Fit on the training fold, predict the test subject: its predictions table and the timing
-    that goes into metrics.json (fit and predict seconds, steps, ms per step)."""
+    that goes into metrics.json (fit and predict seconds, steps, ms per step, CPU threads)."""
     started = time.perf_counter()
     trainer.fit(model, datamodule=dm)
     fitted = time.perf_counter()
     batches = trainer.predict(model, datamodule=dm)
     timing = {"fit_s": round(fitted - started, 3), "train_steps": trainer.global_step,
               "ms_per_step": round(1e3 * (fitted - started) / max(1, trainer.global_step), 3),
-              "predict_s": round(time.perf_counter() - fitted, 3)}
+              "predict_s": round(time.perf_counter() - fitted, 3), "threads": torch.get_num_threads()}
     scores = torch.cat([s for s, _ in batches])
     index = torch.cat([i for _, i in batches])
     return predictions_table(dm, scores, index), timing
@@ -163,10 +164,12 @@ def hydra_main(cfg: DictConfig) -> None:
     run_dir = Path(hydra_cfg.runtime.output_dir)
     resolved = OmegaConf.to_yaml(cfg, resolve=True)
     if finished_with(run_dir, resolved):
-        print(f"{run_dir}: already finished with this config, skipped", flush=True)
+        print(f"{run_dir}: skipped: finished earlier with this config", flush=True)
         return
     (run_dir / FAILED).unlink(missing_ok=True)
     (run_dir / RUN_CONFIG).unlink(missing_ok=True)
+    # Not torch's default of every core: a launcher's share, or the cores this process may use.
+    torch.set_num_threads(job_threads(os.environ, hydra_cfg.launcher.get("cpus_per_task")))
     try:
         metrics = train(cfg, run_dir)
     except Exception as err:
@@ -183,6 +186,9 @@ def hydra_main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Console script: check config-group choices, then run the Hydra app."""
+    # conf/hydra/launcher/submitit_local.yaml is named as the submitit plugin's node, which Hydra
+    # then checks it against (its keys are the node's, so the check passes) with a deprecation notice.
+    warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/submitit_local' is validated against")
     checked_cli(hydra_main)
 
 

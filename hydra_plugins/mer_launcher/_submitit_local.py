@@ -1,0 +1,85 @@
+"""`hydra/launcher=submitit_local` as mer runs it: hydra-submitit-launcher's local launcher, which
+says a line as each job is submitted and as each ends, ends with the sweep's count of ran, skipped
+and failed jobs, and gives each job a share of the cores (all its jobs run at once)."""
+
+import os
+import time
+from pathlib import Path
+from typing import Sequence
+
+from hydra.core.singleton import Singleton
+from hydra.core.utils import JobReturn, JobStatus
+from hydra_plugins.hydra_submitit_launcher.submitit_launcher import LocalLauncher
+from omegaconf import OmegaConf
+
+from hydra_plugins.mer_launcher._progress import ended_as, job_outcome, sweep_summary
+from mer.runs import FAILED
+from mer.threads import available_cores
+
+
+class SayingLocalLauncher(LocalLauncher):
+    """submitit's local executor, one job per submission, each reported as it goes."""
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        """Submit every job (each starts at once), say each as it is submitted and as it ends, and
+        return when all have ended; a failed job is said and counted, and the sweep goes on."""
+        import submitit
+
+        assert self.config is not None and self.hydra_context is not None
+        total = len(job_overrides)
+        self._share_cores(total)
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        executor = submitit.AutoExecutor(cluster="local", folder=self.params["submitit_folder"])
+        executor.update_parameters(**{k: v for k, v in self.params.items() if k != "submitit_folder"})
+        submitted = {}  # job → (its overrides, its dir, its number, when it was submitted)
+        for i, overrides in enumerate(job_overrides):
+            idx = initial_job_idx + i
+            job_dir = sweep_dir / str(self.hydra_context.config_loader.load_sweep_config(
+                self.config, list(overrides)).hydra.sweep.subdir)
+            job = executor.submit(self, list(overrides), "hydra.sweep.dir", idx, f"job_id_for_{idx}",
+                                  Singleton.get_state())
+            submitted[job] = (list(overrides), job_dir, idx, time.time())
+            print(f"[{idx + 1}/{total}] submitted: {job_dir.name} (submitit job {job.job_id})",
+                  flush=True)
+        results, outcomes = {}, []
+        for job in submitit.helpers.as_completed(list(submitted), poll_frequency=0.5):
+            overrides, job_dir, idx, started = submitted[job]
+            results[idx], code = self._job_return(job, overrides, job_dir)
+            outcome = job_outcome(code, job_dir, started)
+            outcomes.append(outcome)
+            print(f"[{idx + 1}/{total}] {job_dir.name} {ended_as(outcome, time.time() - started, job_dir)} "
+                  f"({len(outcomes)} of {total} jobs ended)", flush=True)
+        print(sweep_summary(outcomes), flush=True)
+        return [results[idx] for idx in sorted(results)]
+
+    def __call__(self, *args, **kwargs) -> JobReturn:
+        """In the job's process: take its share of the cores (unless `OMP_NUM_THREADS` is set
+        already), then run the job as the plugin does."""
+        os.environ.setdefault("OMP_NUM_THREADS", str(self.params["cpus_per_task"]))
+        return super().__call__(*args, **kwargs)
+
+    def _share_cores(self, n_jobs: int) -> None:
+        """Without `cpus_per_task`, give each of the `n_jobs` jobs, which run at once, an equal
+        share of the cores (the job takes it in `__call__`)."""
+        if not self.params.get("cpus_per_task"):
+            self.params["cpus_per_task"] = max(1, available_cores() // n_jobs)
+
+    def _job_return(self, job, overrides: list[str], job_dir: Path) -> tuple[JobReturn, int]:
+        """The job's `JobReturn` and exit code: 0, or 1 for a job that failed outside mer-train's
+        own handling (an exception, an exit, a crash), whose record is then a completed one, so
+        that the sweep goes on, with `failed.txt` in its dir saying why (where it left none)."""
+        try:
+            result = job.results()[0]
+            if result.status != JobStatus.FAILED:
+                return result, 0
+            err = result._return_value  # the exception the task raised
+        except Exception as died:
+            err = died
+        job_dir.mkdir(parents=True, exist_ok=True)
+        if not (job_dir / FAILED).is_file():
+            (job_dir / FAILED).write_text(f"{type(err).__name__}: {err}\n")
+        failed = JobReturn(overrides=overrides, cfg=OmegaConf.create(), working_dir=str(job_dir),
+                           task_name=str(self.config.hydra.job.name), status=JobStatus.COMPLETED)
+        failed._return_value = 1
+        return failed, 1
