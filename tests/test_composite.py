@@ -24,7 +24,7 @@ from mer.evaluate.scores import source_scores
 from mer.preprocess.prepare import prepare
 from mer.runs import PREDICTIONS
 from mer.train.datamodule import LosoDataModule
-from mer.train.train import train
+from mer.train.job import train
 
 SMALL = ["data.size.n_subjects=2", "data.size.clips_per_subject=5"]
 

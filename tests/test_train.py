@@ -24,7 +24,7 @@ from mer.preprocess.prepare import prepare
 from mer.runs import METRICS, PREDICTIONS
 from mer.train.datamodule import LosoDataModule
 from mer.train.heads import HingeHead, make_head
-from mer.train.train import train
+from mer.train.job import train
 
 INPUTS = ["apex", "u", "v", "uv", "uvm", "uvs"]
 HEADS = ["softmax", "hinge", "svm"]

@@ -51,13 +51,16 @@ def read_composite(
     return table
 
 
+def root_not_set(key: str) -> MerError:
+    """The error for an included source whose release folder (`data.roots.<key>`) is not given."""
+    return MerError(f"data.roots.{key} is not set: give the folder of the {key} release "
+                    f"(data.roots.{key}=PATH), or leave {key} out of data.include")
+
+
 def _read_source(key: str, reader_cfg: Mapping[str, Any]) -> SampleTable:
     """One source's table; its reader's one-line errors say which source they come from."""
     if reader_cfg.get("root") in (None, ""):
-        raise MerError(
-            f"data.roots.{key} is not set: give the folder of the {key} release "
-            f"(data.roots.{key}=PATH), or leave {key} out of data.include"
-        )
+        raise root_not_set(key)
     try:
         return instantiate_reader(reader_cfg)
     except MerError as err:
