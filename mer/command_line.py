@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import importlib.util
 import re
 import sys
 from pathlib import Path
@@ -64,6 +65,7 @@ def check_command_line(config_name: str, args: list[str]) -> bool:
         return False
     check_mandatory_values(cfg, app)
     check_folders(overrides, cfg)
+    check_logger_packages(cfg)
     return True
 
 
@@ -145,7 +147,7 @@ def composed(config_name: str, overrides: list[str], app: str) -> DictConfig:
         key = match.group(1) or match.group(2)
         others = [o for o in overrides if o.lstrip("~+").partition("=")[0] != key]
         known = config_keys(_compose(config_name, others), hydra=key.startswith("hydra"))
-        raise MerError(f"unknown key {key}: {did_you_mean(key, [*known, *config_groups()])}"
+        raise MerError(f"unknown key {key}: {did_you_mean_key(key, known)}"
                        f"(`{app} --cfg job` prints every key)") from None
 
 
@@ -155,10 +157,21 @@ def _compose(config_name: str, overrides: list[str]) -> DictConfig:
         return compose(config_name, overrides=overrides, return_hydra_config=True)
 
 
-def did_you_mean(word: str, candidates: list[str]) -> str:
-    """"did you mean x? " for the candidates closest to `word`, or "" when none is close."""
+def did_you_mean(word: str, candidates: list[str], prefix: str = "") -> str:
+    """"did you mean x? " for the candidates closest to `word` (each after `prefix`), or "" when
+    none is close."""
     close = difflib.get_close_matches(word, list(dict.fromkeys(candidates)), n=3, cutoff=0.75)
-    return f"did you mean {' or '.join(close)}? " if close else ""
+    return f"did you mean {' or '.join(prefix + c for c in close)}? " if close else ""
+
+
+def did_you_mean_key(key: str, known: list[str]) -> str:
+    """"did you mean x? " for an unknown dotted key: its parent's closest keys where the parent
+    exists (trainer.max_epoch → trainer.max_epochs), else the closest keys and config groups."""
+    parent, _, leaf = key.rpartition(".")
+    siblings = [k.rpartition(".")[2] for k in known if k.rpartition(".")[0] == parent]
+    if parent and siblings:
+        return did_you_mean(leaf, siblings, prefix=f"{parent}.")
+    return did_you_mean(key, [*known, *config_groups()])
 
 
 def config_keys(cfg: DictConfig, hydra: bool = False) -> list[str]:
@@ -212,3 +225,10 @@ def check_folders(overrides: list[Override], cfg: DictConfig) -> None:
                 what = "a mer cache (the folder mer-prepare printed)" if key == "cache" else \
                     f"the {cfg.data.name if key == 'data.root' else key.rsplit('.', 1)[1]} release"
                 raise MerError(f"{key}={value}: no such folder; give the folder of {what}")
+
+
+def check_logger_packages(cfg: DictConfig) -> None:
+    """Refuse `logger=tensorboard` where its optional package is not installed."""
+    if "tensorboard" in (cfg.get("logger") or {}) and importlib.util.find_spec("tensorboard") is None:
+        raise MerError("logger=tensorboard needs the tensorboard package: pip install -e '.[tensorboard]' "
+                       "(or pip install tensorboard)")

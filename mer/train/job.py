@@ -20,6 +20,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
+from lightning.pytorch.accelerators import CPUAccelerator
 from omegaconf import DictConfig, OmegaConf
 
 from mer.config import CONFIG_DIR
@@ -94,7 +95,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
                                      default_root_dir=str(run_dir), **no_val)
     log.info("fold %s: test subject %s (%d samples), training on %d samples of %d subjects",
              cfg.data.get("fold"), dm.test_subject, len(dm.test_index), len(dm.train_index),
-             len(dm.subjects) - 1 - len(dm.val_subjects))
+             len(dm.subjects) - len(dm.test_subjects) - len(dm.val_subjects))
+    warn_if_long_on_cpu(trainer, len(dm.train_index), cfg.preprocess.size)
     predictions, timing = fit_and_predict(trainer, model, dm)
     log.info("fold %s: fit %.1f s (%d steps, %.2f ms each), predict %.1f s", cfg.data.get("fold"),
              timing["fit_s"], timing["train_steps"], timing["ms_per_step"], timing["predict_s"])
@@ -107,6 +109,28 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         write_atomically(run_dir / CHECKPOINT, trainer.save_checkpoint)
     close_loggers(trainer.loggers, metrics)
     return metrics
+
+
+#: Seconds a CPU spends on one training sample per epoch at 224² (2 cores: plain `mer-train`, 52
+#: samples × 200 epochs, took about 25 minutes); the time scales with the crop's area.
+CPU_S_PER_SAMPLE_EPOCH_224 = 0.15
+#: A run estimated longer than this on a CPU says so when it starts.
+LONG_CPU_RUN_S = 600
+
+
+def warn_if_long_on_cpu(trainer: L.Trainer, n_train: int, size: int) -> None:
+    """One warning line when a full run on a CPU will take more than about 10 minutes: the estimate
+    and the quick alternative (in a sweep, its first job only)."""
+    limited = trainer.fast_dev_run or trainer.overfit_batches or trainer.limit_train_batches != 1.0
+    if not isinstance(trainer.accelerator, CPUAccelerator) or limited or not trainer.max_epochs:
+        return
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN and HydraConfig.get().job.num:
+        return
+    estimate = n_train * trainer.max_epochs * CPU_S_PER_SAMPLE_EPOCH_224 * (size / 224) ** 2
+    if estimate > LONG_CPU_RUN_S:
+        log.warning("this run trains %d samples for %d epochs at %d² on a CPU: about %d minutes (per "
+                    "job); for a first check use debug=smoke (under a minute), or a GPU (trainer=gpu)",
+                    n_train, trainer.max_epochs, size, round(estimate / 60))
 
 
 def fit_and_predict(trainer: L.Trainer, model: L.LightningModule,
