@@ -7,7 +7,7 @@ STAMP := $(VENV)/.mer-installed
 DEMO_DIR ?= outputs/demo
 PAPER_DIR ?= outputs/paper
 
-.PHONY: setup demo paper test bench-prepare bench-train bench-sweep bench-step bench-ablation clean
+.PHONY: setup demo paper test bench-cli bench-prepare bench-train bench-sweep bench-step bench-ablation clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,9 @@ paper: setup  ## the paper's Tables 2 + 3 as written (recipe=paper) on a real re
 
 test: setup  ## the whole suite (about 8 minutes on 2 cores)
 	$(BIN)/pytest -q
+
+bench-cli: setup  ## seconds to a config mistake's one line and to --help (the config is checked before torch loads)
+	$(BIN)/python benchmarks/bench_cli.py $(BENCH_ARGS)
 
 bench-prepare: setup  ## align+flow samples/s with 1 worker and all cores; cache-hit, integrity-check and --verify time on 250 clips
 	$(BIN)/python benchmarks/bench_prepare.py

@@ -20,8 +20,7 @@ from hydra.core.override_parser.types import Override
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
 from omegaconf import DictConfig, OmegaConf
 
-from mer.config import CONFIG_DIR
-from mer.data.composite import root_not_set
+from mer.config import CONFIG_DIR, root_not_set
 from mer.errors import MerError, user_facing
 
 #: Hydra flags that only print (help, the config, completion): Hydra answers them, no job runs.

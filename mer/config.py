@@ -1,5 +1,5 @@
-"""Where the Hydra configs live and the resolvers they use (the command line is checked in
-`mer.command_line`)."""
+"""Where the Hydra configs live, the resolvers they use, and the error for a composite source
+without its folder (the command line is checked in `mer.command_line`)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from mer.errors import MerError
 from mer.runs import NOT_IN_JOB_NAME
 
 CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "conf")
@@ -31,3 +32,10 @@ def register_resolvers() -> None:
 # Every Hydra entry point reads CONFIG_DIR from here, so its configs resolve wherever it runs: in
 # mer-train and mer-prepare, and in a job process a launcher starts (submitit unpickles the task).
 register_resolvers()
+
+
+def root_not_set(key: str) -> MerError:
+    """The error for an included composite source whose release folder (`data.roots.<key>`) is not
+    given: raised by the command-line check and by the composite reader alike."""
+    return MerError(f"data.roots.{key} is not set: give the folder of the {key} release "
+                    f"(data.roots.{key}=PATH), or leave {key} out of data.include")

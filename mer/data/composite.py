@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from mer.config import root_not_set
 from mer.data import instantiate_reader, sheet_clips
 from mer.data.samples import COLUMNS, SampleTable, file_sha256
 from mer.errors import MerError
@@ -49,12 +50,6 @@ def read_composite(
     if sample_list is not None:
         table = restrict_to_list(table, sample_list)
     return table
-
-
-def root_not_set(key: str) -> MerError:
-    """The error for an included source whose release folder (`data.roots.<key>`) is not given."""
-    return MerError(f"data.roots.{key} is not set: give the folder of the {key} release "
-                    f"(data.roots.{key}=PATH), or leave {key} out of data.include")
 
 
 def _read_source(key: str, reader_cfg: Mapping[str, Any]) -> SampleTable:
