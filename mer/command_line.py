@@ -7,6 +7,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.util
+import os
 import re
 import sys
 from pathlib import Path
@@ -22,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mer.config import CONFIG_DIR, root_not_set
 from mer.errors import MerError, user_facing
+from mer.runs import SWEEP_DIR_ENV
 
 #: Hydra flags that only print (help, the config, completion): Hydra answers them, no job runs.
 _PRINT_ONLY = ("help", "hydra_help", "shell_completion", "info")
@@ -35,7 +37,9 @@ _UNKNOWN_KEY = re.compile(r"Could not (?:override '([^']+)'|delete from config\.
 def checked_cli(config_name: str, task_module: str) -> None:
     """Run an entry point: check its command line (one line and exit code 2 for a mistake), then
     import `task_module`, whose `hydra_main` does the work (torch and Lightning come in only now)."""
-    if user_facing(check_command_line)(config_name, sys.argv[1:]):
+    # A job the gpus launcher started as its own run: its sweep's command line was checked already.
+    launched = bool(os.environ.get(SWEEP_DIR_ENV))
+    if launched or user_facing(check_command_line)(config_name, sys.argv[1:]):
         importlib.import_module(task_module).hydra_main()
     else:  # Hydra prints (--help, --cfg job, --info) and runs no job: no need to import it
         hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name=config_name)(_no_job)()

@@ -67,7 +67,7 @@ def main() -> None:
     """Console script: `--verify` stands for `preprocess.verify=true`; check the command line, then
     run the Hydra app."""
     sys.argv = [arg if arg != "--verify" else "preprocess.verify=true" for arg in sys.argv]
-    checked_cli("prepare", __name__ if __name__ != "__main__" else "mer.preprocess.prepare")
+    checked_cli("prepare", "mer.preprocess.prepare")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from mer.preprocess.prepare import prepare
 from mer.runs import CHECKPOINT, FAILED, METRICS, PREDICTIONS, RUN_CONFIG, SCORE_PREFIX
 from mer.train.checkpoint import inference_record
 from mer.train.datamodule import LosoDataModule
-from mer.train.loggers import close_loggers, make_loggers
+from mer.train.loggers import close_loggers, first_in_sweep, make_loggers
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
 CPU_S_PER_SAMPLE_EPOCH_224 = 0.15
 #: A run estimated longer than this on a CPU says so when it starts.
 LONG_CPU_RUN_S = 600
+#: The sweep-dir file that lets only a sweep's first long job say so.
+LONG_RUN_NOTICE = ".long-cpu-run-notice"
 
 
 def warn_if_long_on_cpu(trainer: L.Trainer, n_train: int, size: int) -> None:
@@ -124,10 +126,8 @@ def warn_if_long_on_cpu(trainer: L.Trainer, n_train: int, size: int) -> None:
     limited = trainer.fast_dev_run or trainer.overfit_batches or trainer.limit_train_batches != 1.0
     if not isinstance(trainer.accelerator, CPUAccelerator) or limited or not trainer.max_epochs:
         return
-    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN and HydraConfig.get().job.num:
-        return
     estimate = n_train * trainer.max_epochs * CPU_S_PER_SAMPLE_EPOCH_224 * (size / 224) ** 2
-    if estimate > LONG_CPU_RUN_S:
+    if estimate > LONG_CPU_RUN_S and first_in_sweep(LONG_RUN_NOTICE):
         log.warning("this run trains %d samples for %d epochs at %d² on a CPU: about %d minutes (per "
                     "job); for a first check use debug=smoke (under a minute), or a GPU (trainer=gpu)",
                     n_train, trainer.max_epochs, size, round(estimate / 60))
