@@ -149,7 +149,11 @@ def composed(config_name: str, overrides: list[str], app: str) -> DictConfig:
             raise MerError(" ".join(str(err).split())) from None
         key = match.group(1) or match.group(2)
         others = [o for o in overrides if o.lstrip("~+").partition("=")[0] != key]
-        known = config_keys(_compose(config_name, others), hydra=key.startswith("hydra"))
+        try:
+            without = _compose(config_name, others)
+        except ConfigCompositionException:  # another mistake too: the keys of the plain config
+            without = _compose(config_name, [])
+        known = config_keys(without, hydra=key.startswith("hydra"))
         raise MerError(f"unknown key {key}: {did_you_mean_key(key, known)}"
                        f"(`{app} --cfg job` prints every key)") from None
 
@@ -190,7 +194,7 @@ def config_groups() -> list[str]:
 
 
 def _leaves(tree: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """(dotted key, value) of every leaf of a plain nested dict; a dict's own key as well."""
+    """(dotted key, value) of every key of a plain nested dict, a nested dict's own key included."""
     for key, value in tree.items():
         yield f"{prefix}{key}", value
         if isinstance(value, dict):
