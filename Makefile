@@ -7,7 +7,7 @@ STAMP := $(VENV)/.mer-installed
 DEMO_DIR ?= outputs/demo
 PAPER_DIR ?= outputs/paper
 
-.PHONY: setup demo paper test lint format bench-prepare bench-train bench-sweep bench-launchers bench-step bench-ablation clean
+.PHONY: setup demo paper test lint format bench-cli bench-prepare bench-train bench-sweep bench-launchers bench-step bench-ablation clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,9 @@ lint: setup  ## ruff: lint and format check (CI runs it before the tests)
 format: setup  ## ruff: fix what it can and format in place
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+bench-cli: setup  ## seconds to a config mistake's one line and to --help (the config is checked before torch loads)
+	$(BIN)/python benchmarks/bench_cli.py $(BENCH_ARGS)
 
 bench-prepare: setup  ## align+flow samples/s with 1 worker and all cores; cache-hit, integrity-check and --verify time on 250 clips
 	$(BIN)/python benchmarks/bench_prepare.py

@@ -2,7 +2,7 @@
 
 Both sides run one LOSO job on the same cached tensors with the same model, optimiser, batch order
 length and number of steps, alternating, `--repeats` times in one process; medians are printed.
-The mer side is `mer.train.train.train()` (what each `mer-train` job runs after Hydra composes the
+The mer side is `mer.train.job.train()` (what each `mer-train` job runs after Hydra composes the
 config: cache lookup, DataModule, Lightning fit, predict, predictions.csv and metrics.json); the
 bare side is a `for x, y in batches: loss.backward(); opt.step()` loop plus a forward pass on the
 test subject.
@@ -25,7 +25,7 @@ from mer.train.backbone import mobilenet_v2_features
 from mer.train.cuda_graph import GraphedTraining
 from mer.train.datamodule import LosoDataModule
 from mer.train.heads import make_head
-from mer.train.train import fold_cache, train
+from mer.train.job import fold_cache, train
 
 ROOT = Path(__file__).resolve().parents[1]
 GPU_OVERRIDES = ["trainer=gpu", "model.channels_last=true"]

@@ -1,14 +1,13 @@
-"""Where the Hydra configs live, the resolvers they use, and a one-line check of config-group
-choices on the command line."""
+"""Where the Hydra configs live, the resolvers they use, and the error for a composite source
+without its folder (the command line is checked in `mer.command_line`)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from mer.errors import MerError, user_facing
+from mer.errors import MerError
 from mer.runs import NOT_IN_JOB_NAME
 
 
@@ -44,30 +43,8 @@ def register_resolvers() -> None:
 register_resolvers()
 
 
-def group_options(group: str) -> list[str]:
-    """The options of a config group: the YAML files in `conf/<group>/`."""
-    return sorted(p.stem for p in (Path(CONFIG_DIR) / group).glob("*.yaml"))
-
-
-def check_group_choices(args: list[str]) -> None:
-    """Refuse `input=flow3d` (or `head=a,knn` in a sweep) with one line naming the options.
-
-    Hydra's own message for an unknown option is a multi-line dump of its search path; this
-    checks plain and comma-separated choices of every top-level group before Hydra starts.
-    """
-    for arg in args:
-        key, sep, value = arg.lstrip("+~").partition("=")
-        group = Path(CONFIG_DIR) / key
-        if not sep or "(" in value or "$" in value or "." in key or "/" in key or not group.is_dir():
-            continue
-        options = group_options(key)
-        for choice in value.split(","):
-            if choice not in options and choice != "null":
-                raise MerError(f"unknown {key} '{choice}': choose one of {', '.join(options)} "
-                               f"({key}=... on the command line; options live in conf/{key}/)")
-
-
-def checked_cli(hydra_main) -> None:
-    """Run a Hydra entry point after checking its group choices (one-line errors, exit code 2)."""
-    user_facing(check_group_choices)(sys.argv[1:])
-    hydra_main()
+def root_not_set(key: str) -> MerError:
+    """The error for an included composite source whose release folder (`data.roots.<key>`) is not
+    given: raised by the command-line check and by the composite reader alike."""
+    return MerError(f"data.roots.{key} is not set: give the folder of the {key} release "
+                    f"(data.roots.{key}=PATH), or leave {key} out of data.include")

@@ -71,7 +71,7 @@ def trained(tmp_path_factory) -> TrainedRuns:
     from mer.config import CONFIG_DIR
     from mer.synthetic import generate_synthetic
     from mer.preprocess.prepare import prepare
-    from mer.train.train import train
+    from mer.train.job import train
 
     base = tmp_path_factory.mktemp("trained")
     release = generate_synthetic(base / "release", n_subjects=3, clips_per_subject=5,

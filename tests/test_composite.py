@@ -24,7 +24,7 @@ from mer.evaluate.scores import source_scores
 from mer.preprocess.prepare import prepare
 from mer.runs import PREDICTIONS
 from mer.train.datamodule import LosoDataModule
-from mer.train.train import train
+from mer.train.job import train
 
 SMALL = ["data.size.n_subjects=2", "data.size.clips_per_subject=5"]
 
@@ -125,8 +125,9 @@ def test_different_label_sets_refused(base: Path) -> None:
         read_samples(cfg.data)
 
 
-def test_loso_and_cross_dataset_runs(base: Path, tmp_path: Path) -> None:
-    """LOSO holds out one prefixed subject; cross-dataset trains on CASME II, tests on all of SAMM."""
+def test_loso_and_cross_dataset_runs(base: Path, tmp_path: Path, caplog) -> None:
+    """LOSO holds out one prefixed subject; cross-dataset trains on CASME II, tests on all of SAMM,
+    and its log counts the subjects it really trains on (CASME II's 2, not 2 + 2 - 1)."""
     cfg = compose_cfg(base, "trainer.max_epochs=1", "data.include=[casme2,samm]",
                       "data.test_dataset=samm")
     cache = prepare(cfg)
@@ -140,7 +141,10 @@ def test_loso_and_cross_dataset_runs(base: Path, tmp_path: Path) -> None:
     with pytest.raises(MerError, match=r"data\.test_dataset='smic': hold out one of several source "
                                        r"datasets of a composite \(casme2, samm here\)"):
         LosoDataModule(cache, ["u", "v"], test_dataset="smic")
-    metrics = train(cfg, tmp_path)
+    with caplog.at_level(logging.INFO, logger="mer.train.job"):
+        metrics = train(cfg, tmp_path)
+    assert (f"test subject samm ({len(cross.test_index)} samples), training on {len(cross.train_index)} "
+            "samples of 2 subjects") in caplog.text
     predictions = pd.read_csv(tmp_path / PREDICTIONS)
     assert metrics["test_subject"] == "samm" and metrics["n"] == len(cross.test_index)
     assert predictions["sample_id"].str.startswith("samm/").all()
@@ -185,8 +189,9 @@ def test_report_scores_each_source(tmp_path: Path) -> None:
 def test_mer_prepare_names_the_source_in_one_line(tmp_path: Path) -> None:
     """The real mer-prepare: a composite source's error is one `error:` line naming the source, exit 2."""
     exe = Path(sys.executable).with_name("mer-prepare")
-    proc = subprocess.run([str(exe), "data=composite", f"data.roots.casme2={tmp_path}",
-                           f"data.roots.samm={tmp_path / 'nowhere'}", f"paths.output_dir={tmp_path}"],
+    proc = subprocess.run([str(exe), "data=composite", "data.include=[casme2,samm]",
+                           f"data.roots.casme2={tmp_path}", f"data.roots.samm={tmp_path}",
+                           f"paths.output_dir={tmp_path}"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()

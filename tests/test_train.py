@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 from functools import partial
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from mer.preprocess.prepare import prepare
 from mer.runs import METRICS, PREDICTIONS
 from mer.train.datamodule import LosoDataModule
 from mer.train.heads import HingeHead, make_head
-from mer.train.train import train
+from mer.train.job import train
 
 INPUTS = ["apex", "u", "v", "uv", "uvm", "uvs"]
 HEADS = ["softmax", "hinge", "svm"]
@@ -290,7 +291,7 @@ def test_two_fold_multirun_end_to_end(workspace: Path) -> None:
     assert held_out == {"sub01", "sub03"}
 
 
-def test_wandb_logs_each_fold_offline_for_real(workspace: Path, tmp_path: Path, monkeypatch) -> None:
+def test_wandb_logs_each_fold_offline_for_real(workspace: Path, tmp_path: Path, monkeypatch, capfd) -> None:
     """logger=wandb without credentials: a real offline W&B run in the run dir, named by fold,
     written in full when the job returns, also for a second job in one process (a warm worker)."""
     for key in [k for k in __import__("os").environ if k.startswith("WANDB_")]:
@@ -305,6 +306,56 @@ def test_wandb_logs_each_fold_offline_for_real(workspace: Path, tmp_path: Path, 
         # Lightning's logger writes the run's name and config into the run files.
         record = b"".join(p.read_bytes() for p in run.glob("run-*.wandb"))
         assert f"fold{fold}-{subject}".encode() in record and b"test/accuracy" in record
+        # W&B's own header, history and footer are silenced: one line per run says where it went.
+        printed = capfd.readouterr()
+        metrics = json.loads((tmp_path / f"run{fold}" / METRICS).read_text())
+        assert f"W&B: fold{fold}-{subject}: accuracy {metrics['accuracy']:.3f}, UF1 {metrics['uf1']:.3f}, " \
+               f"offline in {run}" in printed.out.splitlines()
+        assert "anonymous" not in printed.err and "wandb sync" not in printed.out
+
+
+def test_tensorboard_event_files_are_written_and_readable(workspace: Path, tmp_path: Path) -> None:
+    """logger=tensorboard: Lightning's event files in the run dir, read back with TensorBoard's own
+    reader: a training loss per epoch and the fold's test metrics."""
+    pytest.importorskip("tensorboard", reason="the tensorboard extra (pip install -e '.[test]')")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    metrics = train(compose_train(workspace, "logger=tensorboard", "trainer.max_epochs=2"), tmp_path)
+    # Lightning closes the writer after fit; the test metrics then go into a second file.
+    assert len(list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))) == 2
+    reader = EventAccumulator(str(tmp_path / "tensorboard"))  # reads a folder's files in order
+    reader.Reload()
+    assert [e.step for e in reader.Scalars("train/loss")] == [0, 1]  # one value per epoch
+    assert reader.Scalars("test/accuracy")[-1].value == pytest.approx(metrics["accuracy"])
+    assert reader.Scalars("test/uf1")[-1].value == pytest.approx(metrics["uf1"])
+
+
+def test_debug_smoke_is_tiny_and_runs(workspace: Path, tmp_path: Path) -> None:
+    """debug=smoke: 32² crops and 2 epochs, through the whole job to its predictions."""
+    cfg = compose_train(workspace, "debug=smoke")
+    assert cfg.preprocess.size == 32 and cfg.trainer.max_epochs == 2
+    metrics = train(cfg, tmp_path)
+    assert metrics["timing"]["train_steps"] == 2  # 2 epochs of one batch (12 training clips)
+    assert len(pd.read_csv(tmp_path / PREDICTIONS)) == metrics["n"] > 0
+
+
+@pytest.mark.parametrize("size, epochs, warned", [(224, 200, True), (32, 2, False), (112, 200, False),
+                                                   (112, 500, True)])
+def test_a_long_cpu_run_says_so(size: int, epochs: int, warned: bool, caplog) -> None:
+    """A run that will take more than about 10 minutes on a CPU says so in one line, with the
+    quick alternative; a short one says nothing."""
+    import lightning as L
+
+    from mer.train.job import warn_if_long_on_cpu
+
+    trainer = L.Trainer(accelerator="cpu", max_epochs=epochs, logger=False, enable_progress_bar=False)
+    with caplog.at_level(logging.WARNING, logger="mer.train.job"):
+        warn_if_long_on_cpu(trainer, 52, size)
+    said = [r.getMessage() for r in caplog.records if r.name == "mer.train.job"]
+    minutes = round(52 * epochs * 0.15 * (size / 224) ** 2 / 60)
+    expected = (f"this run trains 52 samples for {epochs} epochs at {size}² on a CPU: about {minutes} "
+                "minutes (per job); for a first check use debug=smoke (under a minute), or a GPU (trainer=gpu)")
+    assert said == ([expected] if warned else [])
 
 
 def test_pretrained_weights_load_from_a_file_or_say_where_to_put_them(tmp_path: Path, monkeypatch) -> None:

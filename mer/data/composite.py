@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from mer.config import root_not_set
 from mer.data import instantiate_reader, sheet_clips
 from mer.data.samples import COLUMNS, SampleTable, file_sha256
 from mer.errors import MerError
@@ -54,10 +55,7 @@ def read_composite(
 def _read_source(key: str, reader_cfg: Mapping[str, Any]) -> SampleTable:
     """One source's table; its reader's one-line errors say which source they come from."""
     if reader_cfg.get("root") in (None, ""):
-        raise MerError(
-            f"data.roots.{key} is not set: give the folder of the {key} release "
-            f"(data.roots.{key}=PATH), or leave {key} out of data.include"
-        )
+        raise root_not_set(key)
     try:
         return instantiate_reader(reader_cfg)
     except MerError as err:

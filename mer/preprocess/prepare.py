@@ -11,7 +11,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from mer.data import read_samples
-from mer.config import CONFIG_DIR, checked_cli
+from mer.command_line import checked_cli
+from mer.config import CONFIG_DIR
 from mer.errors import MerError, user_facing
 from mer.preprocess.align import check_no_face_policy
 from mer.preprocess.cache import FlowCache, build_cache
@@ -63,10 +64,10 @@ def hydra_main(cfg: DictConfig) -> None:
 
 
 def main() -> None:
-    """Console script: `--verify` stands for `preprocess.verify=true`; check config-group choices,
-    then run the Hydra app."""
+    """Console script: `--verify` stands for `preprocess.verify=true`; check the command line, then
+    run the Hydra app."""
     sys.argv = [arg if arg != "--verify" else "preprocess.verify=true" for arg in sys.argv]
-    checked_cli(hydra_main)
+    checked_cli("prepare", "mer.preprocess.prepare")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,210 @@
+"""One `mer-train` job: one LOSO fold → predictions.csv, metrics.json and the config in the run dir
+(the Hydra task; `mer.train.train` checks the command line before this module imports torch)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+import warnings
+from pathlib import Path
+
+import hydra
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from hydra.utils import instantiate
+from lightning.pytorch.accelerators import CPUAccelerator
+from omegaconf import DictConfig, OmegaConf
+
+from mer.config import CONFIG_DIR
+from mer.errors import MerError, user_error_in, user_facing
+from mer.evaluate.metrics import pooled_metrics
+from mer.files import write_atomically
+from mer.preprocess.cache import FlowCache, load_cache
+from mer.preprocess.prepare import prepare
+from mer.runs import CHECKPOINT, FAILED, METRICS, PREDICTIONS, RUN_CONFIG, SCORE_PREFIX
+from mer.threads import job_threads
+from mer.train.checkpoint import inference_record
+from mer.train.datamodule import LosoDataModule
+from mer.train.loggers import close_loggers, first_in_sweep, make_loggers
+
+log = logging.getLogger(__name__)
+
+
+def quiet_libraries() -> None:
+    """Hide per-job chatter that says nothing about the run (Lightning's GPU/TPU probes and tips, a
+    torch-version deprecation inside Lightning); Lightning's warnings and errors still show."""
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+
+
+def fold_cache(cfg: DictConfig) -> FlowCache:
+    """The cache `mer-prepare` builds for these `data`/`preprocess` settings (built if missing),
+    or the one `cache=PATH` names (checked, with `preprocess.verify=true` also hashed), which must
+    match `preprocess.size`."""
+    if cfg.get("cache"):
+        cache = load_cache(cfg.cache, verify=cfg.preprocess.verify)
+        if cache.size != cfg.preprocess.size:
+            raise MerError(
+                f"cache {cache.path} was built at {cache.size}×{cache.size} but "
+                f"preprocess.size={cfg.preprocess.size}: set preprocess.size={cache.size}, "
+                "or drop cache= to build the right one"
+            )
+        return cache
+    return prepare(cfg)
+
+
+def predictions_table(dm: LosoDataModule, scores: torch.Tensor, index: torch.Tensor) -> pd.DataFrame:
+    """One row per test sample: ids, true and predicted class names, one score column per class."""
+    rows = dm.samples.iloc[index.cpu().numpy()]
+    pred = scores.argmax(dim=1).cpu().numpy()
+    table = pd.DataFrame({
+        "sample_id": rows["sample_id"].to_numpy(),
+        "subject": rows["subject"].to_numpy(),
+        "label": rows["label"].to_numpy(),
+        "pred": np.asarray(dm.classes)[pred],
+    })
+    for c, name in enumerate(dm.classes):
+        table[f"{SCORE_PREFIX}{name}"] = scores[:, c].cpu().numpy()
+    return table
+
+
+def train(cfg: DictConfig, run_dir: Path) -> dict:
+    """Train on all subjects but one, predict the held-out one, write the run's files."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    if cfg.trainer.get("deterministic"):  # cuBLAS needs this to be deterministic on GPUs
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    cache = fold_cache(cfg)
+    # Partial first, then the call: instantiate would turn the FlowCache dataclass into a config.
+    dm: LosoDataModule = instantiate(cfg.datamodule, _partial_=True)(
+        cache=cache, channels=list(cfg.input.channels))
+    # _convert_="all": plain lists and dicts, so the checkpoint's hyperparameters hold no OmegaConf
+    # object and it opens with a weights-only load (mer.train.checkpoint).
+    model = instantiate(cfg.model, in_channels=len(dm.channels), classes=list(dm.classes),
+                        head=OmegaConf.to_container(cfg.head, resolve=True),
+                        class_weights=dm.class_weights, seed=cfg.seed, _convert_="all")
+    no_val = {} if len(dm.val_index) else {"limit_val_batches": 0}
+    trainer: L.Trainer = instantiate(cfg.trainer, logger=make_loggers(cfg, run_dir, dm),
+                                     default_root_dir=str(run_dir), **no_val)
+    log.info("fold %s: test subject %s (%d samples), training on %d samples of %d subjects",
+             cfg.data.get("fold"), dm.test_subject, len(dm.test_index), len(dm.train_index),
+             len(dm.subjects) - len(dm.test_subjects) - len(dm.val_subjects))
+    warn_if_long_on_cpu(trainer, len(dm.train_index), cfg.preprocess.size)
+    predictions, timing = fit_and_predict(trainer, model, dm)
+    log.info("fold %s: fit %.1f s (%d steps, %.2f ms each), predict %.1f s", cfg.data.get("fold"),
+             timing["fit_s"], timing["train_steps"], timing["ms_per_step"], timing["predict_s"])
+    metrics = pooled_metrics(predictions["label"], predictions["pred"], dm.classes)
+    metrics.update(test_subject=dm.test_subject, input=cfg.input.name, head=cfg.head.name,
+                   cache=str(cache.path), timing=timing)
+    write_run_files(run_dir, predictions, metrics)
+    if cfg.get("save_checkpoint"):
+        model.inference_record = inference_record(cache, dm, cfg.input.name, model.svm)
+        write_atomically(run_dir / CHECKPOINT, trainer.save_checkpoint)
+    close_loggers(trainer.loggers, metrics)
+    return metrics
+
+
+#: Seconds a CPU spends on one training sample per epoch at 224² (2 cores: plain `mer-train`, 52
+#: samples × 200 epochs, took about 25 minutes); the time scales with the crop's area.
+CPU_S_PER_SAMPLE_EPOCH_224 = 0.15
+#: A run estimated longer than this on a CPU says so when it starts.
+LONG_CPU_RUN_S = 600
+#: The sweep-dir file that lets only a sweep's first long job say so.
+LONG_RUN_NOTICE = ".long-cpu-run-notice"
+
+
+def warn_if_long_on_cpu(trainer: L.Trainer, n_train: int, size: int) -> None:
+    """One warning line when a full run on a CPU will take more than about 10 minutes: the estimate
+    and the quick alternative (in a sweep, its first job only)."""
+    limited = trainer.fast_dev_run or trainer.overfit_batches or trainer.limit_train_batches != 1.0
+    if not isinstance(trainer.accelerator, CPUAccelerator) or limited or not trainer.max_epochs:
+        return
+    estimate = n_train * trainer.max_epochs * CPU_S_PER_SAMPLE_EPOCH_224 * (size / 224) ** 2
+    if estimate > LONG_CPU_RUN_S and first_in_sweep(LONG_RUN_NOTICE):
+        log.warning("this run trains %d samples for %d epochs at %d² on a CPU: about %d minutes (per "
+                    "job); for a first check use debug=smoke (under a minute), or a GPU (trainer=gpu)",
+                    n_train, trainer.max_epochs, size, round(estimate / 60))
+
+
+def fit_and_predict(trainer: L.Trainer, model: L.LightningModule,
+                    dm: LosoDataModule) -> tuple[pd.DataFrame, dict]:
+    """Fit on the training fold, predict the test subject: its predictions table and the timing
+    that goes into metrics.json (fit and predict seconds, steps, ms per step, CPU threads)."""
+    started = time.perf_counter()
+    trainer.fit(model, datamodule=dm)
+    fitted = time.perf_counter()
+    batches = trainer.predict(model, datamodule=dm)
+    timing = {"fit_s": round(fitted - started, 3), "train_steps": trainer.global_step,
+              "ms_per_step": round(1e3 * (fitted - started) / max(1, trainer.global_step), 3),
+              "predict_s": round(time.perf_counter() - fitted, 3), "threads": torch.get_num_threads()}
+    scores = torch.cat([s for s, _ in batches])
+    index = torch.cat([i for _, i in batches])
+    return predictions_table(dm, scores, index), timing
+
+
+def write_run_files(run_dir: Path, predictions: pd.DataFrame, metrics: dict) -> None:
+    """predictions.csv and metrics.json (the `mer.runs` contract), each written atomically."""
+    write_atomically(run_dir / PREDICTIONS, lambda tmp: predictions.to_csv(tmp, index=False))
+    write_atomically(run_dir / METRICS, lambda tmp: tmp.write_text(json.dumps(metrics, indent=2)))
+
+
+def finished_with(run_dir: Path, resolved: str) -> bool:
+    """Whether this run dir holds a finished job of exactly this config (a rerun then skips it)."""
+    done = run_dir / RUN_CONFIG
+    return (run_dir / METRICS).is_file() and done.is_file() and done.read_text() == resolved
+
+
+def record_failure(run_dir: Path, err: BaseException) -> str:
+    """Leave the error in the job's dir (`failed.txt`): the report lists it, the sweep goes on.
+    Returns its first line."""
+    cause = user_error_in(err)
+    summary = f"{type(cause or err).__name__}: {cause or err}"
+    text = f"{summary}\n\n"
+    text += "".join(traceback.format_exception(err))
+    try:
+        (run_dir / FAILED).write_text(text)
+    except OSError as write_err:  # a full disk: the error itself still reaches the user
+        log.warning("could not record the failure in %s (%s)", run_dir / FAILED, write_err)
+    return summary
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+@user_facing
+def hydra_main(cfg: DictConfig) -> None:
+    """Entry point of `mer-train` (`-m` for sweeps over folds, inputs, heads, seeds).
+
+    Resumable: a job whose dir already holds metrics.json for the same resolved config is skipped.
+    Fault-isolated: in a sweep, a failing job leaves `failed.txt` and the sweep goes on.
+    """
+    quiet_libraries()
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    resolved = OmegaConf.to_yaml(cfg, resolve=True)
+    if finished_with(run_dir, resolved):
+        print(f"{run_dir}: skipped: finished earlier with this config", flush=True)
+        return
+    (run_dir / FAILED).unlink(missing_ok=True)
+    (run_dir / RUN_CONFIG).unlink(missing_ok=True)
+    # Not torch's default of every core: a launcher's share, or the cores this process may use.
+    torch.set_num_threads(job_threads(os.environ, hydra_cfg.launcher.get("cpus_per_task")))
+    try:
+        metrics = train(cfg, run_dir)
+    except Exception as err:
+        summary = record_failure(run_dir, err)
+        if hydra_cfg.mode != RunMode.MULTIRUN:
+            raise
+        print(f"{run_dir}: FAILED ({summary.splitlines()[0]}); "
+              "the sweep goes on", file=sys.stderr, flush=True)
+        return
+    write_atomically(run_dir / RUN_CONFIG, lambda tmp: tmp.write_text(resolved))
+    print(f"{run_dir}: accuracy {metrics['accuracy']:.3f}, UF1 {metrics['uf1']:.3f} "
+          f"on {metrics['n']} samples of {metrics['test_subject']}", flush=True)
+
