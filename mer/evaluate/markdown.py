@@ -1,5 +1,5 @@
 """report.md: the scored tables as paper-style markdown (Tables 2, 3 and 5 beside the paper's
-numbers), with confusion matrices, McNemar tests, the sensitivity table, seeds, samples, failures
+numbers; the methods table, Table 4 style, beside the paper's Table 4), with confusion matrices, McNemar tests, the sensitivity table, seeds, samples, failures
 and the data checks; the fixed paragraphs come from `report_prose.md`."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from mer import paper
-from mer.evaluate.cells import interval, number, score, signed
+from mer.evaluate.cells import interval, number, parameters, score, seconds, signed
 from mer.evaluate.files import SAMPLES_CSV
 from mer.evaluate.runs import KEY, SYNTHETIC_NOTE, is_synthetic
 from mer.evaluate.scores import HEAD_ORDER, INPUT_ORDER, SENSITIVITY_REFERENCE, rank
@@ -116,8 +116,8 @@ def _settings_line(runs: pd.DataFrame) -> str:
 def render_markdown(sweep_dir: Path, runs: pd.DataFrame, report: pd.DataFrame, seeds: pd.DataFrame,
                     pairs: pd.DataFrame, samples: pd.DataFrame, preds: pd.DataFrame,
                     figures: dict[tuple, tuple[str, np.ndarray, list[str]]],
-                    sources: pd.DataFrame, sensitivity: pd.DataFrame, data_check: list[str],
-                    boot: Bootstrap) -> str:
+                    sources: pd.DataFrame, sensitivity: pd.DataFrame, methods: pd.DataFrame,
+                    data_check: list[str], boot: Bootstrap) -> str:
     """report.md: paper-style tables with CIs, confusion matrices, McNemar tests, the sensitivity
     table, seeds, the sample list."""
     n_ok = int((runs["status"] == "ok").sum())
@@ -140,6 +140,7 @@ def render_markdown(sweep_dir: Path, runs: pd.DataFrame, report: pd.DataFrame, s
         if is_synthetic(dataset):
             out += [f"> {SYNTHETIC_NOTE}", ""]
         out += _family_tables(family, f"{100 * boot.confidence:g}")
+    out += _methods_section(methods, f"{100 * boot.confidence:g}")
     out += ["### All configurations", ""] + _all_configurations(report) + [""]
     out += _sources_section(sources)
     out += ["## 2. Confusion matrices", "", PROSE["confusion"], ""]
@@ -193,6 +194,25 @@ def _sources_section(sources: pd.DataFrame) -> list[str]:
         [[r["dataset"], f"`{r['configuration']}`", r["source"], r["n_samples"],
           number(r["accuracy"], 100, 2), number(r["uf1"], 1, 4), number(r["uar"], 1, 4)]
          for _, r in sources.iterrows()]) + [""]
+
+
+def _methods_section(methods: pd.DataFrame, confidence: str) -> list[str]:
+    """The methods table (one row per model × head), then the paper's Table 4 apart, labelled."""
+    if methods.empty:
+        return []
+    out = ["### Methods: the paper's MobileNetV2 beside the field's baselines", "",
+           PROSE["methods"].format(confidence=confidence), ""]
+    out += _md_table(
+        ["dataset", "model", "head", "input", "size", "accuracy % [CI]", "UF1 [CI]", "UAR [CI]",
+         "parameters", "training time per job", "subjects"],
+        [[r["dataset"], f"`{r['model']}`", f"`{r['head']}`", r["input"], f"{r['size']}²", score(r, "accuracy", 100, 2),
+          score(r, "uf1", 1, 4), score(r, "uar", 1, 4), parameters(r["n_parameters"]),
+          seconds(r["fit_s_median"]), _subjects(r) if pd.notna(r["n_subjects_tested"]) else r["n_subjects_covered"]]
+         for _, r in methods.iterrows()])
+    out += ["", PROSE["table4"], ""] + _md_table(
+        ["method (the paper's Table 4)", "accuracy %", "F1"],
+        [[name, f"{result.accuracy:.2f}", f"{result.f1:.4f}"] for name, result in paper.TABLE4.items()])
+    return out + ["", f"Not transcribed in mer: the rows {paper.TABLE4_UNTRANSCRIBED} (docs/paper.md).", ""]
 
 
 def _pairs_section(pairs: pd.DataFrame) -> list[str]:
