@@ -48,8 +48,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         prog="mer-report", description="Pool a mer-train sweep's predictions into tables with "
         "subject-bootstrap confidence intervals, confusion matrices and McNemar tests (report.md, "
         "report.csv, samples.csv, confusion/*.png; report_sources.csv for a composite dataset; "
-        "report_sensitivity.csv for experiment=paper_sensitivity; report_methods.csv for a sweep over models, "
-        "experiment=baselines).")
+        "report_sensitivity.csv for experiment=paper_sensitivity; report_methods.csv for a sweep "
+        "over models, experiment=baselines).")
     parser.add_argument("sweep_dir", type=Path, help="the dir `mer-train -m` wrote (searched recursively)")
     parser.add_argument("--out", type=Path, default=None, help="write the report here (default: SWEEP_DIR)")
     parser.add_argument("--bootstrap", type=int, default=Bootstrap.n_resamples, metavar="N",

@@ -1,6 +1,6 @@
 """report.md: the scored tables as paper-style markdown (Tables 2, 3 and 5 beside the paper's
-numbers; the methods table, Table 4 style, beside the paper's Table 4), with confusion matrices, McNemar tests, the sensitivity table, seeds, samples, failures
-and the data checks; the fixed paragraphs come from `report_prose.md`."""
+numbers; the methods table, Table 4 style, before the paper's Table 4), with confusion matrices,
+McNemar tests, the sensitivity table, seeds, samples, failures and the data checks; the fixed paragraphs come from `report_prose.md`."""
 
 from __future__ import annotations
 
@@ -205,9 +205,10 @@ def _methods_section(methods: pd.DataFrame, confidence: str) -> list[str]:
     out += _md_table(
         ["dataset", "model", "head", "input", "size", "accuracy % [CI]", "UF1 [CI]", "UAR [CI]",
          "parameters", "training time per job", "subjects"],
-        [[r["dataset"], f"`{r['model']}`", f"`{r['head']}`", r["input"], f"{r['size']}²", score(r, "accuracy", 100, 2),
-          score(r, "uf1", 1, 4), score(r, "uar", 1, 4), parameters(r["n_parameters"]),
-          seconds(r["fit_s_median"]), _subjects(r) if pd.notna(r["n_subjects_tested"]) else r["n_subjects_covered"]]
+        [[r["dataset"], f"`{r['model']}`", f"`{r['head']}`", r["input"], f"{r['size']}²",
+          score(r, "accuracy", 100, 2), score(r, "uf1", 1, 4), score(r, "uar", 1, 4),
+          parameters(r["n_parameters"]), seconds(r["fit_s_median"]),
+          _subjects(r) if pd.notna(r["n_subjects_tested"]) else r["n_subjects_covered"]]
          for _, r in methods.iterrows()])
     out += ["", PROSE["table4"], ""] + _md_table(
         ["method (the paper's Table 4)", "accuracy %", "F1"],

@@ -77,9 +77,9 @@ def print_methods(methods: pd.DataFrame) -> None:
                  "train time/job"):
         table.add_column(name, overflow="fold")
     for _, r in methods.iterrows():
-        table.add_row(r["dataset"], r["model"], r["head"], r["input"], f"{r['size']}²", score(r, "accuracy", 100, 2),
-                      score(r, "uf1", 1, 4), score(r, "uar", 1, 4), parameters(r["n_parameters"]),
-                      seconds(r["fit_s_median"]))
+        table.add_row(r["dataset"], r["model"], r["head"], r["input"], f"{r['size']}²",
+                      score(r, "accuracy", 100, 2), score(r, "uf1", 1, 4), score(r, "uar", 1, 4),
+                      parameters(r["n_parameters"]), seconds(r["fit_s_median"]))
     _print(table)
     published = Table(title="the paper's Table 4: the paper's numbers, each under its authors' protocol, not ours")
     for name in ("method", "accuracy %", "F1"):

@@ -30,7 +30,8 @@ def make_trunk(arch: str, in_channels: int, pretrained: str = "none",
     if arch == "mobilenetv2":
         return mobilenet_v2_features(in_channels, width_mult, pretrained)
     if width_mult != 1.0:
-        raise MerError(f"model.width_mult={width_mult} is MobileNetV2's: model={arch} has no width multiplier")
+        raise MerError(f"model.width_mult={width_mult} is MobileNetV2's: model={arch} has no width "
+                       "multiplier")
     if arch == "resnet18":
         return resnet18_features(in_channels, pretrained)
     if arch not in ARCHITECTURES:
