@@ -128,7 +128,7 @@ def main() -> None:
                         help="comma-separated model= presets (default: %(default)s)")
     parser.add_argument("--size", type=int, default=None,
                         help="one preprocess.size for every model (default: each preset's own)")
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench")
     parser.add_argument("--cache", type=Path, help="use this built cache instead of preparing one")
@@ -138,14 +138,14 @@ def main() -> None:
                         help="a config override for both sides, e.g. model.cuda_graph=true")
     args = parser.parse_args()
     device = torch.device("cuda" if args.gpu else "cpu")
-    results = {model: bench_model(model, args, device) for model in args.models.split(",")}
-    print(f"\none LOSO job per model (fold 0, hinge head, {args.epochs} epochs, each at its preset's input "
-          f"and size); {_where(device, args.set)}; median of {args.repeats}")
+    print(f"one LOSO job per model (fold 0, hinge head, {args.epochs} epochs, each at its preset's input and "
+          f"size); {_where(device, args.set)}; median of {args.repeats}; a row as each model ends")
     print("| model | input | size | samples | time per training step | mer-train job | bare PyTorch loop "
-          "| overhead ratio |\n|---|---|---|---|---|---|---|---|")
-    for model, r in results.items():
+          "| overhead ratio |\n|---|---|---|---|---|---|---|---|", flush=True)
+    for model in args.models.split(","):
+        r = bench_model(model, args, device)
         print(f"| {model} | {r['input']} | {r['size']}² | {r['samples']} | {r['step_ms']:.1f} ms "
-              f"| {r['mer']:.2f} s | {r['bare']:.2f} s | {r['mer'] / r['bare']:.3f}× |")
+              f"| {r['mer']:.2f} s | {r['bare']:.2f} s | {r['mer'] / r['bare']:.3f}× |", flush=True)
 
 
 if __name__ == "__main__":
