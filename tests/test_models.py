@@ -162,3 +162,9 @@ def test_a_two_fold_cut_of_the_baselines_sweep_runs_through_mer_report(workspace
     assert "**The paper's Table 4, as the paper prints it.**" in md
     assert "| optical flow + improved MobileNetV2 + SVM (the paper) | 53.01 | 0.5231 |" in md
     assert "the paper's Table 4: the paper's numbers" in report.stdout
+    # The paper's Table 2/3 numbers stand beside MobileNetV2's rows only, never another model's (on
+    # 2 of 3 subjects they read "not comparable", which is the paper's column there).
+    families = {part.split("\n", 1)[0]: part for part in md.split("\n### ")}
+    beside = {header.split("model=")[1].split(",")[0]: "not comparable: 2 of 3 subjects" in text
+              for header, text in families.items() if header.startswith("casme2 · `model=")}
+    assert beside == {"mobilenetv2": True, "ststnet": False, "offapexnet": False, "resnet18": False}

@@ -59,7 +59,11 @@ def _subjects(row: pd.Series) -> str:
 
 
 def _family_tables(family: pd.DataFrame, confidence: str) -> list[str]:
-    """Table 2 style (inputs × heads) and Table 3 style (heads on u+v) for one dataset+overrides."""
+    """Table 2 style (inputs × heads) and Table 3 style (heads on u+v) for one dataset+overrides;
+    the paper's numbers beside them only where the model is the paper's (MobileNetV2)."""
+    model = family["model"].iloc[0]
+    table2, table3 = (paper.TABLE2, paper.TABLE3) if model == paper.MODEL else ({}, {})
+    head_label = paper.HEAD_LABELS.get if model == paper.MODEL else (lambda h, _: f"{model} + {h}")
     find = {(r["input"], r["head"]): r for _, r in family.iterrows()}
     inputs = sorted(set(family["input"]), key=lambda v: rank(v, INPUT_ORDER))
     heads = sorted(set(family["head"]), key=lambda v: rank(v, HEAD_ORDER))
@@ -71,13 +75,13 @@ def _family_tables(family: pd.DataFrame, confidence: str) -> list[str]:
              + f", each with its {confidence} % subject-bootstrap interval in brackets.", ""]
     lines += _md_table(["input", *head_names, "paper (SVM head)"],
                        [[paper.INPUT_LABELS.get(i, i), *[cell(find.get((i, h))) for h in heads],
-                         _paper_cell(paper.TABLE2.get(i), [find.get((i, h)) for h in heads])] for i in inputs])
+                         _paper_cell(table2.get(i), [find.get((i, h)) for h in heads])] for i in inputs])
     lines += ["", f"#### Table 3 style: head ablation on {paper.INPUT_LABELS['uv']}", ""]
     if paper.TABLE3_INPUT not in inputs:
         return lines + [f"No `{paper.TABLE3_INPUT}` runs in this group (the paper's Table 3 is on u + v).", ""]
     lines += _md_table(["head", "ours", "paper"],
-                       [[f"`{h}`: " + paper.HEAD_LABELS.get(h, h), cell(find.get((paper.TABLE3_INPUT, h))),
-                         _paper_cell(paper.TABLE3.get(h), [find.get((paper.TABLE3_INPUT, h))])] for h in heads])
+                       [[f"`{h}`: " + head_label(h, h), cell(find.get((paper.TABLE3_INPUT, h))),
+                         _paper_cell(table3.get(h), [find.get((paper.TABLE3_INPUT, h))])] for h in heads])
     return lines + [""]
 
 
@@ -149,7 +153,7 @@ def render_markdown(sweep_dir: Path, runs: pd.DataFrame, report: pd.DataFrame, s
         if key not in figures:
             continue
         png, matrix, classes = figures[key]
-        with_paper = (r["input"], r["head"]) == (paper.TABLE5_INPUT, paper.TABLE5_HEAD)
+        with_paper = (r["model"], r["input"], r["head"]) == (paper.MODEL, paper.TABLE5_INPUT, paper.TABLE5_HEAD)
         out += [f"### {r['dataset']} · `{r['configuration']}`", "", f"![confusion matrix]({png})", ""]
         out += _percent_table(matrix, classes, with_paper) + [""]
     out += _pairs_section(pairs) + _sensitivity_section(sensitivity, f"{100 * boot.confidence:g}") + _seeds_section(report, seeds)
