@@ -4,7 +4,8 @@ training step and the framework overhead of a `mer-train` job against a bare PyT
 Both sides run one LOSO job on the same cached tensors with the same model, optimiser, batch order
 length and number of steps, alternating, `--repeats` times in one process; medians are printed.
 The time per step is the bare loop's training-loop time over its steps (forward, backward and
-update: the network's own cost on this machine); the overhead ratio is the whole mer-train job's time over the bare loop's.
+update: the network's own cost on this machine); the overhead ratio is the whole mer-train job's
+time over the bare loop's.
 The mer side is `mer.train.train.train()` (what each `mer-train` job runs after Hydra composes the
 config: cache lookup, DataModule, Lightning fit, predict, predictions.csv and metrics.json); the
 bare side is a `for x, y in batches: loss.backward(); opt.step()` loop plus a forward pass on the

@@ -1,6 +1,7 @@
 """report.md: the scored tables as paper-style markdown (Tables 2, 3 and 5 beside the paper's
 numbers; the methods table, Table 4 style, before the paper's Table 4), with confusion matrices,
-McNemar tests, the sensitivity table, seeds, samples, failures and the data checks; the fixed paragraphs come from `report_prose.md`."""
+McNemar tests, the sensitivity table, seeds, samples, failures and the data checks; the fixed
+paragraphs come from `report_prose.md`."""
 
 from __future__ import annotations
 

@@ -20,7 +20,8 @@ def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None,
                  boot: Bootstrap = Bootstrap()) -> pd.DataFrame:
     """Read every run under `sweep_dir`; write report.csv, report.md, report_seeds.csv, samples.csv,
     confusion PNGs, for composite datasets report_sources.csv, for a sensitivity sweep
-    report_sensitivity.csv, and for a sweep over models report_methods.csv into `out_dir` (default: the sweep dir); return the report.csv frame."""
+    report_sensitivity.csv, and for a sweep over models report_methods.csv into `out_dir`
+    (default: the sweep dir); return the report.csv frame."""
     sweep_dir = Path(sweep_dir)
     out_dir = Path(out_dir) if out_dir is not None else sweep_dir
     preds, classes, runs = load_predictions(collect_runs(sweep_dir))

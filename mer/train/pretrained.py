@@ -52,7 +52,8 @@ def _missing_message(reason: str, weights: WeightsEnum) -> str:
     """The one line that says which file goes where when the ImageNet weights are not at hand."""
     install = " (on an offline machine: `mer-weights --install FILE`)" if weights == IMAGENET else ""
     return (f"ImageNet weights {Path(weights.url).name} are not in the torch cache and could not be "
-            f"downloaded ({reason}): put {weights.url} at {imagenet_file(weights)}{install}, or use model.pretrained=none or "
+            f"downloaded ({reason}): put {weights.url} at {imagenet_file(weights)}{install}, or use "
+            "model.pretrained=none or "
             "model.pretrained=/path/to/state_dict.pth")
 
 
