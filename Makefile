@@ -44,7 +44,7 @@ bench-cli: setup  ## seconds to a config mistake's one line and to --help (the c
 bench-prepare: setup  ## align+flow samples/s with 1 worker and all cores; cache-hit, integrity-check and --verify time on 250 clips
 	$(BIN)/python benchmarks/bench_prepare.py
 
-bench-train: setup  ## one LOSO job through mer-train vs a bare PyTorch loop on the same tensors
+bench-train: setup  ## per model at its preset size: time per training step, and one LOSO job through mer-train vs a bare PyTorch loop
 	$(BIN)/python benchmarks/bench_train.py
 
 bench-sweep: setup  ## Table 2 + 3 ablation through the gpus launcher (small scale; see the script for full size)

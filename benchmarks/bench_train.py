@@ -1,7 +1,11 @@
-"""`make bench-train`: per-job framework overhead of `mer-train` against a bare PyTorch loop.
+"""`make bench-train`: per model (`--models`, each at its preset's input and size), the time per
+training step and the framework overhead of a `mer-train` job against a bare PyTorch loop.
 
 Both sides run one LOSO job on the same cached tensors with the same model, optimiser, batch order
 length and number of steps, alternating, `--repeats` times in one process; medians are printed.
+The time per step is the bare loop's training-loop time over its steps (forward, backward and
+update: the network's own cost on this machine); the overhead ratio is the whole mer-train job's
+time over the bare loop's.
 The mer side is `mer.train.job.train()` (what each `mer-train` job runs after Hydra composes the
 config: cache lookup, DataModule, Lightning fit, predict, predictions.csv and metrics.json); the
 bare side is a `for x, y in batches: loss.backward(); opt.step()` loop plus a forward pass on the
@@ -21,7 +25,8 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from mer.config import CONFIG_DIR
-from mer.train.backbone import mobilenet_v2_features
+from mer.architectures import ARCHITECTURES
+from mer.train.backbone import make_trunk
 from mer.train.cuda_graph import GraphedTraining
 from mer.train.datamodule import LosoDataModule
 from mer.train.heads import make_head
@@ -38,7 +43,7 @@ def _where(device: torch.device, extra: list[str]) -> str:
     return ", ".join([where, *extra])
 
 
-def bare_job(cache, cfg, device: torch.device) -> None:
+def bare_job(cache, cfg, device: torch.device) -> tuple[int, float]:
     """The same job as a plain PyTorch loop: same tensors, model, loss, optimiser and step count.
 
     On a GPU it gets what `GPU_OVERRIDES` give mer (the fold's tensors on the device, bf16
@@ -51,7 +56,7 @@ def bare_job(cache, cfg, device: torch.device) -> None:
     dm.setup()
     x, y = (t.to(device) for t in dm.train_tensors())
     test_x = dm.x[torch.as_tensor(dm.test_index)].to(device)
-    trunk, width = mobilenet_v2_features(len(dm.channels), cfg.model.width_mult)
+    trunk, width = make_trunk(cfg.model.arch, len(dm.channels), width_mult=cfg.model.width_mult)
     net = torch.nn.Sequential(trunk, torch.nn.Dropout(cfg.model.dropout),
                               torch.nn.Linear(width, len(dm.classes))).to(device)
     on_gpu = device.type == "cuda"
@@ -64,6 +69,7 @@ def bare_job(cache, cfg, device: torch.device) -> None:
     opt = torch.optim.Adam(net.parameters(), lr=cfg.model.optimizer.lr,
                            weight_decay=cfg.model.optimizer.weight_decay, fused=on_gpu)
     batch = cfg.datamodule.batch_size
+    steps, loop_started = 0, time.perf_counter()
     for _ in range(cfg.trainer.max_epochs):
         net.train()
         order = torch.randperm(len(x), device=device)
@@ -77,16 +83,53 @@ def bare_job(cache, cfg, device: torch.device) -> None:
             opt.zero_grad()
             loss.backward()
             opt.step()
+            steps += 1
+    if on_gpu:
+        torch.cuda.synchronize()
+    loop_s = time.perf_counter() - loop_started
     net.eval()
     with torch.no_grad(), torch.autocast(device.type, torch.bfloat16, enabled=on_gpu):
         for start in range(0, len(test_x), batch):
             net(test_x[start:start + batch]).argmax(1).cpu()
+    return steps, loop_s
+
+
+def bench_model(model: str, args: argparse.Namespace, device: torch.device) -> dict[str, float]:
+    """One model's job through mer-train and as a bare loop, `args.repeats` times each,
+    alternating: median seconds of each side, and the bare loop's median ms per step."""
+    overrides = [f"model={model}", f"paths.output_dir={args.out}", f"trainer.max_epochs={args.epochs}",
+                 "trainer.enable_progress_bar=false", "head=hinge", "data.fold=0",
+                 *([f"preprocess.size={args.size}"] if args.size else []),
+                 *(GPU_OVERRIDES if args.gpu else []), *args.set]
+    if args.cache:
+        overrides.append(f"cache={args.cache.resolve()}")
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose("train", overrides=overrides)
+    cache = fold_cache(cfg)
+    mer_s, bare_s, step_ms = [], [], []
+    for _ in range(args.repeats):
+        with tempfile.TemporaryDirectory() as run_dir:
+            started = time.perf_counter()
+            train(cfg, Path(run_dir))
+            mer_s.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        steps, loop_s = bare_job(cache, cfg, device)
+        if args.gpu:
+            torch.cuda.synchronize()
+        bare_s.append(time.perf_counter() - started)
+        step_ms.append(1e3 * loop_s / steps)
+    return {"size": cfg.preprocess.size, "input": cfg.input.name, "samples": len(cache.samples),
+            "mer": statistics.median(mer_s), "bare": statistics.median(bare_s),
+            "step_ms": statistics.median(step_ms)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=64)
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--models", default=",".join(ARCHITECTURES),
+                        help="comma-separated model= presets (default: %(default)s)")
+    parser.add_argument("--size", type=int, default=None,
+                        help="one preprocess.size for every model (default: each preset's own)")
+    parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench")
     parser.add_argument("--cache", type=Path, help="use this built cache instead of preparing one")
@@ -95,34 +138,15 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a config override for both sides, e.g. model.cuda_graph=true")
     args = parser.parse_args()
-    overrides = [f"paths.output_dir={args.out}", f"preprocess.size={args.size}",
-                 f"trainer.max_epochs={args.epochs}", "trainer.enable_progress_bar=false",
-                 "head=hinge", "input=uv", "data.fold=0", *(GPU_OVERRIDES if args.gpu else []),
-                 *args.set]
-    if args.cache:
-        overrides.append(f"cache={args.cache.resolve()}")
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose("train", overrides=overrides)
-    cache = fold_cache(cfg)
     device = torch.device("cuda" if args.gpu else "cpu")
-    times: dict[str, list[float]] = {"mer-train job": [], "bare PyTorch loop": []}
-    for _ in range(args.repeats):
-        with tempfile.TemporaryDirectory() as run_dir:
-            started = time.perf_counter()
-            train(cfg, Path(run_dir))
-            times["mer-train job"].append(time.perf_counter() - started)
-        started = time.perf_counter()
-        bare_job(cache, cfg, device)
-        if args.gpu:
-            torch.cuda.synchronize()
-        times["bare PyTorch loop"].append(time.perf_counter() - started)
-    framework, bare = (statistics.median(t) for t in times.values())
-    print(f"\none LOSO job: {len(cache.samples)} samples, {args.size}², {args.epochs} epochs, "
-          f"u+v, hinge head; {_where(device, args.set)}; median of {args.repeats}")
-    print("| side | wall time |\n|---|---|")
-    for name, values in times.items():
-        print(f"| {name} | {statistics.median(values):.2f} s |")
-    print(f"| overhead ratio | {framework / bare:.3f}× (target ≤ 1.15×) |")
+    print(f"one LOSO job per model (fold 0, hinge head, {args.epochs} epochs, each at its preset's input and "
+          f"size); {_where(device, args.set)}; median of {args.repeats}; a row as each model ends")
+    print("| model | input | size | samples | time per training step | mer-train job | bare PyTorch loop "
+          "| overhead ratio (target ≤ 1.15×) |\n|---|---|---|---|---|---|---|---|", flush=True)
+    for model in args.models.split(","):
+        r = bench_model(model, args, device)
+        print(f"| {model} | {r['input']} | {r['size']}² | {r['samples']} | {r['step_ms']:.1f} ms "
+              f"| {r['mer']:.2f} s | {r['bare']:.2f} s | {r['mer'] / r['bare']:.3f}× |", flush=True)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,18 @@ def score(row: pd.Series, metric: str, scale: float, digits: int) -> str:
     return number(row[metric], scale, digits) + spread + interval(row, metric, scale, digits)
 
 
+def parameters(count: float) -> str:
+    """A parameter count, "2.23 M" or "2,165" ("—" where unknown)."""
+    if count is None or pd.isna(count):
+        return "—"
+    return f"{count / 1e6:.2f} M" if count >= 1e5 else f"{int(count):,}"
+
+
+def seconds(value: float) -> str:
+    """A duration, "12.3 s" ("—" where unknown)."""
+    return "—" if value is None or pd.isna(value) else f"{value:.1f} s"
+
+
 def signed(row: pd.Series, column: str, scale: float, digits: int) -> str:
     """A difference with its sign and its CI, "+2.41 [−3.10, +7.90]" ("—" where none)."""
     value = row.get(column)

@@ -11,10 +11,11 @@ from typing import Sequence
 import pandas as pd
 
 from mer.errors import MerError, user_facing
-from mer.evaluate.files import CONFUSION_DIR, REPORT_CSV, REPORT_MD, SAMPLES_CSV, SENSITIVITY_CSV, SOURCES_CSV
+from mer.evaluate.files import (CONFUSION_DIR, METHODS_CSV, REPORT_CSV, REPORT_MD, SAMPLES_CSV, SENSITIVITY_CSV,
+                                SOURCES_CSV)
 from mer.evaluate.report import build_report
 from mer.evaluate.statistics import Bootstrap
-from mer.evaluate.terminal import print_sensitivity, print_sources, print_table
+from mer.evaluate.terminal import print_methods, print_sensitivity, print_sources, print_table
 from mer.tracking import wandb_credentials
 
 
@@ -47,7 +48,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         prog="mer-report", description="Pool a mer-train sweep's predictions into tables with "
         "subject-bootstrap confidence intervals, confusion matrices and McNemar tests (report.md, "
         "report.csv, samples.csv, confusion/*.png; report_sources.csv for a composite dataset; "
-        "report_sensitivity.csv for experiment=paper_sensitivity).")
+        "report_sensitivity.csv for experiment=paper_sensitivity; report_methods.csv for a sweep "
+        "over models, experiment=baselines).")
     parser.add_argument("sweep_dir", type=Path, help="the dir `mer-train -m` wrote (searched recursively)")
     parser.add_argument("--out", type=Path, default=None, help="write the report here (default: SWEEP_DIR)")
     parser.add_argument("--bootstrap", type=int, default=Bootstrap.n_resamples, metavar="N",
@@ -72,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if (out_dir / SENSITIVITY_CSV).is_file():
         print_sensitivity(pd.read_csv(out_dir / SENSITIVITY_CSV, dtype={"other": str}).fillna({"other": ""}))
         written.append(SENSITIVITY_CSV)
+    if (out_dir / METHODS_CSV).is_file():
+        print_methods(pd.read_csv(out_dir / METHODS_CSV))
+        written.append(METHODS_CSV)
     print(f"wrote {out_dir / REPORT_MD}, {', '.join(written)} and {CONFUSION_DIR}/*.png", flush=True)
     if args.wandb:
         push_to_wandb(report, args.sweep_dir, out_dir)

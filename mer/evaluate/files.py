@@ -8,10 +8,11 @@ report dir's contract.
 - `samples.csv`: the exact samples scored (sample_id, subject, label);
 - `report_sources.csv`: per source dataset scores, only for configurations spanning several;
 - `report_sensitivity.csv`: each `sensitivity=` setting against the paper recipe, only for such sweeps;
+- `report_methods.csv`: one row per model × head (report.csv's columns), only for sweeps over `model=`;
 - `confusion/<dataset>-<configuration>.png`: each configuration's pooled confusion matrix;
 - `report.md`: all of it as paper-style tables with the protocol's prose.
 """
 
 REPORT_CSV, REPORT_MD, SEEDS_CSV, SAMPLES_CSV = "report.csv", "report.md", "report_seeds.csv", "samples.csv"
-SOURCES_CSV, SENSITIVITY_CSV = "report_sources.csv", "report_sensitivity.csv"
+SOURCES_CSV, SENSITIVITY_CSV, METHODS_CSV = "report_sources.csv", "report_sensitivity.csv", "report_methods.csv"
 CONFUSION_DIR = "confusion"

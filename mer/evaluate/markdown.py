@@ -1,6 +1,7 @@
 """report.md: the scored tables as paper-style markdown (Tables 2, 3 and 5 beside the paper's
-numbers), with confusion matrices, McNemar tests, the sensitivity table, seeds, samples, failures
-and the data checks; the fixed paragraphs come from `report_prose.md`."""
+numbers; the methods table, Table 4 style, before the paper's Table 4), with confusion matrices,
+McNemar tests, the sensitivity table, seeds, samples, failures and the data checks; the fixed
+paragraphs come from `report_prose.md`."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mer import paper
-from mer.evaluate.cells import interval, number, score, signed
+from mer.evaluate.cells import interval, number, parameters, score, seconds, signed
 from mer.evaluate.files import SAMPLES_CSV
 from mer.evaluate.runs import KEY, SYNTHETIC_NOTE, is_synthetic
 from mer.evaluate.scores import HEAD_ORDER, INPUT_ORDER, SENSITIVITY_REFERENCE, rank
@@ -59,7 +60,11 @@ def _subjects(row: pd.Series) -> str:
 
 
 def _family_tables(family: pd.DataFrame, confidence: str) -> list[str]:
-    """Table 2 style (inputs × heads) and Table 3 style (heads on u+v) for one dataset+overrides."""
+    """Table 2 style (inputs × heads) and Table 3 style (heads on u+v) for one dataset+overrides;
+    the paper's numbers beside them only where the model is the paper's (MobileNetV2)."""
+    model = family["model"].iloc[0]
+    table2, table3 = (paper.TABLE2, paper.TABLE3) if model == paper.MODEL else ({}, {})
+    head_label = paper.HEAD_LABELS.get if model == paper.MODEL else (lambda h, _: f"{model} + {h}")
     find = {(r["input"], r["head"]): r for _, r in family.iterrows()}
     inputs = sorted(set(family["input"]), key=lambda v: rank(v, INPUT_ORDER))
     heads = sorted(set(family["head"]), key=lambda v: rank(v, HEAD_ORDER))
@@ -71,13 +76,13 @@ def _family_tables(family: pd.DataFrame, confidence: str) -> list[str]:
              + f", each with its {confidence} % subject-bootstrap interval in brackets.", ""]
     lines += _md_table(["input", *head_names, "paper (SVM head)"],
                        [[paper.INPUT_LABELS.get(i, i), *[cell(find.get((i, h))) for h in heads],
-                         _paper_cell(paper.TABLE2.get(i), [find.get((i, h)) for h in heads])] for i in inputs])
+                         _paper_cell(table2.get(i), [find.get((i, h)) for h in heads])] for i in inputs])
     lines += ["", f"#### Table 3 style: head ablation on {paper.INPUT_LABELS['uv']}", ""]
     if paper.TABLE3_INPUT not in inputs:
         return lines + [f"No `{paper.TABLE3_INPUT}` runs in this group (the paper's Table 3 is on u + v).", ""]
     lines += _md_table(["head", "ours", "paper"],
-                       [[f"`{h}`: " + paper.HEAD_LABELS.get(h, h), cell(find.get((paper.TABLE3_INPUT, h))),
-                         _paper_cell(paper.TABLE3.get(h), [find.get((paper.TABLE3_INPUT, h))])] for h in heads])
+                       [[f"`{h}`: " + head_label(h, h), cell(find.get((paper.TABLE3_INPUT, h))),
+                         _paper_cell(table3.get(h), [find.get((paper.TABLE3_INPUT, h))])] for h in heads])
     return lines + [""]
 
 
@@ -116,8 +121,8 @@ def _settings_line(runs: pd.DataFrame) -> str:
 def render_markdown(sweep_dir: Path, runs: pd.DataFrame, report: pd.DataFrame, seeds: pd.DataFrame,
                     pairs: pd.DataFrame, samples: pd.DataFrame, preds: pd.DataFrame,
                     figures: dict[tuple, tuple[str, np.ndarray, list[str]]],
-                    sources: pd.DataFrame, sensitivity: pd.DataFrame, data_check: list[str],
-                    boot: Bootstrap) -> str:
+                    sources: pd.DataFrame, sensitivity: pd.DataFrame, methods: pd.DataFrame,
+                    data_check: list[str], boot: Bootstrap) -> str:
     """report.md: paper-style tables with CIs, confusion matrices, McNemar tests, the sensitivity
     table, seeds, the sample list."""
     n_ok = int((runs["status"] == "ok").sum())
@@ -140,6 +145,7 @@ def render_markdown(sweep_dir: Path, runs: pd.DataFrame, report: pd.DataFrame, s
         if is_synthetic(dataset):
             out += [f"> {SYNTHETIC_NOTE}", ""]
         out += _family_tables(family, f"{100 * boot.confidence:g}")
+    out += _methods_section(methods, f"{100 * boot.confidence:g}")
     out += ["### All configurations", ""] + _all_configurations(report) + [""]
     out += _sources_section(sources)
     out += ["## 2. Confusion matrices", "", PROSE["confusion"], ""]
@@ -148,7 +154,7 @@ def render_markdown(sweep_dir: Path, runs: pd.DataFrame, report: pd.DataFrame, s
         if key not in figures:
             continue
         png, matrix, classes = figures[key]
-        with_paper = (r["input"], r["head"]) == (paper.TABLE5_INPUT, paper.TABLE5_HEAD)
+        with_paper = (r["model"], r["input"], r["head"]) == (paper.MODEL, paper.TABLE5_INPUT, paper.TABLE5_HEAD)
         out += [f"### {r['dataset']} · `{r['configuration']}`", "", f"![confusion matrix]({png})", ""]
         out += _percent_table(matrix, classes, with_paper) + [""]
     out += _pairs_section(pairs) + _sensitivity_section(sensitivity, f"{100 * boot.confidence:g}") + _seeds_section(report, seeds)
@@ -193,6 +199,26 @@ def _sources_section(sources: pd.DataFrame) -> list[str]:
         [[r["dataset"], f"`{r['configuration']}`", r["source"], r["n_samples"],
           number(r["accuracy"], 100, 2), number(r["uf1"], 1, 4), number(r["uar"], 1, 4)]
          for _, r in sources.iterrows()]) + [""]
+
+
+def _methods_section(methods: pd.DataFrame, confidence: str) -> list[str]:
+    """The methods table (one row per model × head), then the paper's Table 4 apart, labelled."""
+    if methods.empty:
+        return []
+    out = ["### Methods: the paper's MobileNetV2 beside the field's baselines", "",
+           PROSE["methods"].format(confidence=confidence), ""]
+    out += _md_table(
+        ["dataset", "model", "head", "input", "size", "accuracy % [CI]", "UF1 [CI]", "UAR [CI]",
+         "parameters", "training time per job", "subjects"],
+        [[r["dataset"], f"`{r['model']}`", f"`{r['head']}`", r["input"], f"{r['size']}²",
+          score(r, "accuracy", 100, 2), score(r, "uf1", 1, 4), score(r, "uar", 1, 4),
+          parameters(r["n_parameters"]), seconds(r["fit_s_median"]),
+          _subjects(r) if pd.notna(r["n_subjects_tested"]) else r["n_subjects_covered"]]
+         for _, r in methods.iterrows()])
+    out += ["", PROSE["table4"], ""] + _md_table(
+        ["method (the paper's Table 4)", "accuracy %", "F1"],
+        [[name, f"{result.accuracy:.2f}", f"{result.f1:.4f}"] for name, result in paper.TABLE4.items()])
+    return out + [""]
 
 
 def _pairs_section(pairs: pd.DataFrame) -> list[str]:

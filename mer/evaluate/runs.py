@@ -64,6 +64,7 @@ def _job_row(job_dir: Path, sweep_dir: Path) -> dict:
     error = next((ln.strip() for ln in failed.read_text(errors="replace").splitlines() if ln.strip()), "") \
         if failed.is_file() else ""
     broken = _metrics_problem(job_dir / METRICS)
+    model = (cfg.get("model") or {}).get("arch", "mobilenetv2")  # runs before `arch`: MobileNetV2
     return {
         "job": str(job_dir.relative_to(sweep_dir)), "job_dir": str(job_dir),
         "dataset": dataset, "input": input_name, "head": head,
@@ -74,6 +75,7 @@ def _job_row(job_dir: Path, sweep_dir: Path) -> dict:
         "error": (broken or error)[:300],
         "size": (cfg.get("preprocess") or {}).get("size"),
         "epochs": (cfg.get("trainer") or {}).get("max_epochs"),
+        "model": str(model), **({} if broken else _job_cost(job_dir / METRICS)),
     }
 
 
@@ -97,6 +99,14 @@ def _metrics_problem(path: Path) -> str:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         return f"{path}: not readable JSON ({err})"
     return "" if isinstance(metrics, dict) else f"{path}: not a JSON object of metrics"
+
+
+def _job_cost(path: Path) -> dict[str, float]:
+    """A finished job's parameter count and training seconds from its metrics.json (NaN where the
+    job has not finished, or ran before mer recorded them)."""
+    metrics = json.loads(path.read_text()) if path.is_file() else {}
+    return {"n_parameters": metrics.get("n_parameters", float("nan")),
+            "fit_s": (metrics.get("timing") or {}).get("fit_s", float("nan"))}
 
 
 def _drop_duplicates(runs: pd.DataFrame) -> pd.DataFrame:
@@ -132,7 +142,7 @@ def collect_runs(sweep_dir: str | Path) -> pd.DataFrame:
     jobs = sorted(d.parent for d in sweep_dir.rglob(".hydra") if (d / "config.yaml").is_file())
     runs = pd.DataFrame([_job_row(job, sweep_dir) for job in jobs],
                         columns=["job", "job_dir", *KEY, "rest", "fold", "seed", "test_dataset", "status",
-                                 "error", "size", "epochs"])
+                                 "error", "size", "epochs", "model", "n_parameters", "fit_s"])
     if not (runs["status"] == "ok").any():
         failed = f"; found {len(runs)} failed or unfinished job dirs, e.g. {runs['job'].iloc[0]}" if len(runs) else ""
         raise MerError(f"no runs under {sweep_dir}: expected job dirs with {METRICS} "

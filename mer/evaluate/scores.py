@@ -1,6 +1,6 @@
 """Scores of pooled predictions: per configuration (mean ± std over seeds, subject-bootstrap CIs,
-per-fold mean for reference), per seed, per source dataset, McNemar between heads, and the
-sensitivity table.
+per-fold mean for reference), per seed, per source dataset, McNemar between heads, the
+sensitivity table and the methods table (one row per model × head).
 
 Every number is scored on the predictions of all folds concatenated (docs/paper.md, "Protocol":
 pool, then score); the bootstrap itself lives in `mer.evaluate.statistics`.
@@ -14,6 +14,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from mer.architectures import ARCHITECTURES
 from mer.evaluate.metrics import SCORE_NAMES, pooled_metrics
 from mer.evaluate.runs import KEY, fold_key
 from mer.evaluate.statistics import Bootstrap, paired_bootstrap, subject_bootstrap
@@ -136,9 +137,24 @@ def summarise(runs: pd.DataFrame, preds: pd.DataFrame, classes: dict[str, list[s
         row["failure_reasons"] = "; ".join(f"{job}: {error or 'unfinished'}"
                                            for job, error in zip(failed["job"], failed["error"]))
         row["other_overrides"] = jobs["rest"].iloc[0]
+        row["model"], row["size"] = jobs["model"].iloc[0], jobs["size"].iloc[0]
+        row["n_parameters"] = jobs["n_parameters"].dropna().max()  # one network: the same in every job
+        row["fit_s_median"] = jobs["fit_s"].median()
         rows.append(row)
     report = pd.DataFrame(rows).sort_values(["dataset", "other_overrides", "input", "head"], key=_order_key)
     return report.reset_index(drop=True), pd.concat(seed_frames, ignore_index=True)
+
+
+def methods_table(report: pd.DataFrame) -> pd.DataFrame:
+    """The methods table (the paper's Table 4 style): one row per model × head of every dataset and
+    input, in `ARCHITECTURES` then head order, with its pooled scores, intervals, parameter count
+    and median training time per job; empty unless the sweep compares several models."""
+    if report["model"].nunique() < 2:
+        return report.iloc[:0]
+    order = report.assign(_model=report["model"].map(lambda m: rank(m, ARCHITECTURES)),
+                          _head=report["head"].map(lambda h: rank(h, HEAD_ORDER)))
+    return (order.sort_values(["dataset", "_model", "_head", "configuration"])
+            .drop(columns=["_model", "_head"]).reset_index(drop=True))
 
 
 def rank(value: str, order: Sequence[str]) -> tuple[int, str]:

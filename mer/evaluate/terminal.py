@@ -1,4 +1,5 @@
-"""The report's tables in the terminal (rich): the main table, per source dataset, sensitivity."""
+"""The report's tables in the terminal (rich): the main table, per source dataset, sensitivity,
+methods (with the paper's Table 4 apart)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from mer.evaluate.cells import interval, number, score, signed
+from mer import paper
+from mer.evaluate.cells import interval, number, parameters, score, seconds, signed
 from mer.evaluate.runs import SYNTHETIC_NOTE, is_synthetic
 from mer.evaluate.scores import SENSITIVITY_REFERENCE
 from mer.evaluate.statistics import Bootstrap
@@ -66,3 +68,22 @@ def print_sensitivity(sensitivity: pd.DataFrame) -> None:
                       "reference" if reference else signed(r, "accuracy_diff", 100, 2),
                       "reference" if reference else signed(r, "uf1_diff", 1, 4))
     _print(table)
+
+
+def print_methods(methods: pd.DataFrame) -> None:
+    """The methods table in the terminal, then the paper's Table 4 as a separate, labelled table."""
+    table = Table(title="methods: every model × head under the same protocol (pooled, [subject-bootstrap interval])")
+    for name in ("dataset", "model", "head", "input", "size", "accuracy %", "UF1", "UAR", "parameters",
+                 "train time/job"):
+        table.add_column(name, overflow="fold")
+    for _, r in methods.iterrows():
+        table.add_row(r["dataset"], r["model"], r["head"], r["input"], f"{r['size']}²",
+                      score(r, "accuracy", 100, 2), score(r, "uf1", 1, 4), score(r, "uar", 1, 4),
+                      parameters(r["n_parameters"]), seconds(r["fit_s_median"]))
+    _print(table)
+    published = Table(title="the paper's Table 4: the paper's numbers, each under its authors' protocol, not ours")
+    for name in ("method", "accuracy %", "F1"):
+        published.add_column(name)
+    for name, result in paper.TABLE4.items():
+        published.add_row(name, f"{result.accuracy:.2f}", f"{result.f1:.4f}")
+    _print(published)

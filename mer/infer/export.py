@@ -35,7 +35,7 @@ SCORE_MEANING = {"softmax": "logits", "hinge": "multiclass hinge (SVM) scores",
 
 
 class ScoringNetwork(nn.Module):
-    """Raw channels [B, C, H, W] → class scores [B, n]: normalisation, MobileNetV2 trunk, head."""
+    """Raw channels [B, C, H, W] → class scores [B, n]: normalisation, the model's trunk, head."""
 
     def __init__(self, normalization: nn.Module, trunk: nn.Module, head: nn.Module) -> None:
         super().__init__()

@@ -1,4 +1,13 @@
-"""MobileNetV2 feature extractor whose first convolution takes any number of input channels."""
+"""The trunks `model=` chooses (`model.arch`), each ending at the feature layer the heads read.
+
+- `mobilenetv2` (the paper's): torchvision's MobileNetV2, global average pool → 1280-d;
+- `resnet18`: torchvision's ResNet-18, global average pool → 512-d;
+- `ststnet` (`mer.train.ststnet`): the stacked, pooled streams → 400-d;
+- `offapexnet` (`mer.train.offapexnet`): the second fully connected layer → 1024-d.
+
+The torchvision trunks' first convolution takes the input's channel count; with pretrained RGB
+weights it starts from the RGB kernels' mean.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +15,32 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torchvision.models import mobilenet_v2
+from torchvision.models import mobilenet_v2, resnet18
 
+from mer.architectures import ARCHITECTURES
 from mer.errors import MerError
-from mer.train.pretrained import imagenet_state_dict, read_state_dict
+from mer.train.offapexnet import OffApexNet
+from mer.train.pretrained import RESNET18_IMAGENET, imagenet_state_dict, read_state_dict
+from mer.train.ststnet import STSTNet
+
+
+def make_trunk(arch: str, in_channels: int, pretrained: str = "none",
+               width_mult: float = 1.0) -> tuple[nn.Module, int]:
+    """The trunk `model.arch` names, from the input to its feature layer, and that layer's width."""
+    if arch == "mobilenetv2":
+        return mobilenet_v2_features(in_channels, width_mult, pretrained)
+    if width_mult != 1.0:
+        raise MerError(f"model.width_mult={width_mult} is MobileNetV2's: model={arch} has no width "
+                       "multiplier")
+    if arch == "resnet18":
+        return resnet18_features(in_channels, pretrained)
+    if arch not in ARCHITECTURES:
+        raise MerError(f"model.arch={arch!r}: choose one of {', '.join(ARCHITECTURES)} (model=...)")
+    if pretrained != "none":
+        raise MerError(f"model.pretrained={pretrained}: model={arch} has no pretrained weights "
+                       "(its paper trains it from scratch); use model.pretrained=none")
+    net = STSTNet(in_channels) if arch == "ststnet" else OffApexNet(in_channels)
+    return net, net.width
 
 
 def mobilenet_v2_features(
@@ -30,17 +61,42 @@ def mobilenet_v2_features(
         if trunk_missing:
             raise MerError(f"model.pretrained={pretrained}: the state dict lacks {trunk_missing[:3]}"
                            "…; it is not a torchvision MobileNetV2 of this width_mult")
-    first: nn.Conv2d = net.features[0][0]
-    if in_channels != first.in_channels:
-        conv = nn.Conv2d(in_channels, first.out_channels, first.kernel_size, first.stride,
-                         first.padding, bias=False)
-        if pretrained != "none":
-            with torch.no_grad():
-                mean = first.weight.mean(dim=1, keepdim=True)
-                conv.weight.copy_(mean.repeat(1, in_channels, 1, 1) * 3.0 / in_channels)
-        net.features[0][0] = conv
+    net.features[0][0] = _first_conv(net.features[0][0], in_channels, pretrained != "none")
     trunk = nn.Sequential(net.features, nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
     return trunk, net.last_channel
+
+
+def resnet18_features(in_channels: int, pretrained: str = "none") -> tuple[nn.Module, int]:
+    """ResNet-18's convolutional trunk + global average pooling, and its feature width (512).
+
+    `pretrained` as for MobileNetV2: "none", "imagenet" (torchvision's ResNet-18 file) or a path
+    to a state dict of torchvision's ResNet-18, loaded with `weights_only=True`.
+    """
+    net = resnet18(weights=None)
+    if pretrained != "none":
+        state = imagenet_state_dict(RESNET18_IMAGENET) if pretrained == "imagenet" else _state_file(pretrained)
+        missing, _ = net.load_state_dict(state, strict=False)
+        trunk_missing = [k for k in missing if not k.startswith("fc.")]
+        if trunk_missing:
+            raise MerError(f"model.pretrained={pretrained}: the state dict lacks {trunk_missing[:3]}"
+                           "…; it is not a torchvision ResNet-18")
+    net.conv1 = _first_conv(net.conv1, in_channels, pretrained != "none")
+    trunk = nn.Sequential(*list(net.children())[:-1], nn.Flatten(1))  # all but fc; avgpool included
+    return trunk, net.fc.in_features
+
+
+def _first_conv(first: nn.Conv2d, in_channels: int, pretrained: bool) -> nn.Conv2d:
+    """The first convolution for `in_channels`; from pretrained RGB kernels, their mean (scaled
+    so the response keeps its size)."""
+    if in_channels == first.in_channels:
+        return first
+    conv = nn.Conv2d(in_channels, first.out_channels, first.kernel_size, first.stride,
+                     first.padding, bias=False)
+    if pretrained:
+        with torch.no_grad():
+            mean = first.weight.mean(dim=1, keepdim=True)
+            conv.weight.copy_(mean.repeat(1, in_channels, 1, 1) * 3.0 / in_channels)
+    return conv
 
 
 def _pretrained_state(pretrained: str, width_mult: float) -> dict[str, torch.Tensor]:
@@ -50,6 +106,11 @@ def _pretrained_state(pretrained: str, width_mult: float) -> dict[str, torch.Ten
             raise MerError("model.pretrained=imagenet needs model.width_mult=1.0 "
                            "(torchvision ships no other width)")
         return imagenet_state_dict()
+    return _state_file(pretrained)
+
+
+def _state_file(pretrained: str) -> dict[str, torch.Tensor]:
+    """The state dict `model.pretrained=/path.pth` names, or one line saying what to give."""
     path = Path(pretrained).expanduser()
     if not path.is_file():
         raise MerError(f"model.pretrained={pretrained!r}: use none, imagenet or a path to a "

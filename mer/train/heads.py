@@ -1,4 +1,4 @@
-"""Classifier heads on the 1280-d MobileNetV2 features: softmax, multiclass hinge, post-hoc SVM."""
+"""Classifier heads on a trunk's feature layer: softmax, multiclass hinge, post-hoc SVM."""
 
 from __future__ import annotations
 

@@ -103,7 +103,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
              timing["fit_s"], timing["train_steps"], timing["ms_per_step"], timing["predict_s"])
     metrics = pooled_metrics(predictions["label"], predictions["pred"], dm.classes)
     metrics.update(test_subject=dm.test_subject, input=cfg.input.name, head=cfg.head.name,
-                   cache=str(cache.path), timing=timing)
+                   model=cfg.model.arch, n_parameters=model.n_parameters, cache=str(cache.path),
+                   timing=timing)
     write_run_files(run_dir, predictions, metrics)
     if cfg.get("save_checkpoint"):
         model.inference_record = inference_record(cache, dm, cfg.input.name, model.svm)

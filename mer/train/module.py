@@ -1,4 +1,5 @@
-"""The LightningModule: MobileNetV2 trunk + a swappable head (softmax, hinge, post-hoc SVM)."""
+"""The LightningModule: a trunk (`model.arch`: MobileNetV2, STSTNet, OFF-ApexNet, ResNet-18) + a
+swappable head (softmax, hinge, post-hoc SVM)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from mer.errors import MerError
-from mer.train.backbone import mobilenet_v2_features
+from mer.train.backbone import make_trunk
 from mer.train.checkpoint import MER_KEY
 from mer.train.cuda_graph import GraphedTraining
 from mer.train.heads import make_head, svm_scores
@@ -24,13 +25,15 @@ SchedulerFactory = Callable[[torch.optim.Optimizer, int], torch.optim.lr_schedul
 
 
 class MerModule(L.LightningModule):
-    """MobileNetV2 on flow (or apex) images, the head the `head` config names, the configured steps."""
+    """The `model.arch` trunk on flow (or apex) images, the head the `head` config names, the
+    configured steps."""
 
     def __init__(
         self,
         in_channels: int,
         classes: Sequence[str],
         head: dict[str, Any],
+        arch: str = "mobilenetv2",
         width_mult: float = 1.0,
         dropout: float = 0.2,
         pretrained: str = "none",
@@ -48,7 +51,7 @@ class MerModule(L.LightningModule):
         self.save_hyperparameters(ignore=["optimizer", "scheduler"])
         self.classes = tuple(classes)
         self.head = make_head(head)
-        self.trunk, width = mobilenet_v2_features(in_channels, width_mult, pretrained)
+        self.trunk, width = make_trunk(arch, in_channels, pretrained, width_mult)
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, len(self.classes)))
         weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
         self.loss = self.head.loss(weights)
@@ -66,6 +69,11 @@ class MerModule(L.LightningModule):
         #: What prediction needs beside the weights (`mer.train.checkpoint`); mer-train sets it
         #: before saving, and `on_save_checkpoint` stores it in the checkpoint.
         self.inference_record: dict[str, Any] | None = None
+
+    @property
+    def n_parameters(self) -> int:
+        """The network's parameter count: trunk and classifier (the methods table reports it)."""
+        return sum(p.numel() for p in (*self.trunk.parameters(), *self.classifier.parameters()))
 
     def configure_model(self) -> None:
         """Optionally torch.compile the trunk, in place (state-dict keys stay as they are)."""
@@ -87,7 +95,8 @@ class MerModule(L.LightningModule):
         return self.classifier(self.features(x))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The 1280-d penultimate features the post-hoc SVM is fitted on."""
+        """The trunk's feature layer (MobileNetV2's 1280-d pool, `mer.train.backbone` names each
+        model's), which the classifier and the post-hoc SVM read."""
         return self.trunk(self._layout(x))
 
     def _layout(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""ImageNet weights for MobileNetV2: where torchvision keeps them, fetching them, and `mer-weights`.
+"""ImageNet weights (MobileNetV2, ResNet-18): where torchvision keeps them, fetching them, `mer-weights`.
 
 The paper recipe starts from torchvision's ImageNet MobileNetV2 (§3.3: the standard network with its
 classifier replaced). torchvision caches the file at `$TORCH_HOME/hub/checkpoints/<name>.pth`
@@ -17,21 +17,23 @@ from pathlib import Path
 from typing import Sequence
 
 import torch
-from torchvision.models import MobileNet_V2_Weights
+from torchvision.models import MobileNet_V2_Weights, ResNet18_Weights, WeightsEnum
 
 from mer.errors import MerError, user_facing
 
 IMAGENET = MobileNet_V2_Weights.IMAGENET1K_V1
+#: `model=resnet18 model.pretrained=imagenet`: torchvision's ResNet-18 file, kept in the same torch cache.
+RESNET18_IMAGENET = ResNet18_Weights.IMAGENET1K_V1
 
 
-def imagenet_file() -> Path:
-    """Where torchvision (and so mer) looks for MobileNetV2's ImageNet weights on this machine."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / Path(IMAGENET.url).name
+def imagenet_file(weights: WeightsEnum = IMAGENET) -> Path:
+    """Where torchvision (and so mer) looks for a network's ImageNet weights on this machine."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
 
 
-def _hash_prefix() -> str:
+def _hash_prefix(weights: WeightsEnum = IMAGENET) -> str:
     """The sha256 prefix torchvision puts in the file name (`mobilenet_v2-b0353104.pth`)."""
-    return Path(IMAGENET.url).stem.rsplit("-", 1)[-1]
+    return Path(weights.url).stem.rsplit("-", 1)[-1]
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -46,30 +48,32 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def _missing_message(reason: str) -> str:
+def _missing_message(reason: str, weights: WeightsEnum) -> str:
     """The one line that says which file goes where when the ImageNet weights are not at hand."""
-    return (f"ImageNet weights for MobileNetV2 are not in the torch cache and could not be downloaded "
-            f"({reason}): put {IMAGENET.url} at {imagenet_file()} (on an offline machine: "
-            "`mer-weights --install FILE`), or use model.pretrained=none or "
+    install = " (on an offline machine: `mer-weights --install FILE`)" if weights == IMAGENET else ""
+    return (f"ImageNet weights {Path(weights.url).name} are not in the torch cache and could not be "
+            f"downloaded ({reason}): put {weights.url} at {imagenet_file(weights)}{install}, or use "
+            "model.pretrained=none or "
             "model.pretrained=/path/to/state_dict.pth")
 
 
-def imagenet_state_dict() -> dict[str, torch.Tensor]:
-    """torchvision's ImageNet MobileNetV2 weights, downloaded into the torch cache on first use."""
-    target = imagenet_file()
+def imagenet_state_dict(weights: WeightsEnum = IMAGENET) -> dict[str, torch.Tensor]:
+    """torchvision's ImageNet weights of a network (MobileNetV2 by default), downloaded into the
+    torch cache on first use."""
+    target = imagenet_file(weights)
     if not target.is_file():
-        fetch_imagenet(target)
+        fetch_imagenet(target, weights)
     return read_state_dict(target)
 
 
-def fetch_imagenet(target: Path) -> Path:
+def fetch_imagenet(target: Path, weights: WeightsEnum = IMAGENET) -> Path:
     """Download the weights to `target`, checking torchvision's sha256 prefix; one line on failure."""
     target.parent.mkdir(parents=True, exist_ok=True)
     try:  # writes a temporary file and moves it into place: an interrupted download leaves nothing
-        torch.hub.download_url_to_file(IMAGENET.url, str(target), hash_prefix=_hash_prefix(),
+        torch.hub.download_url_to_file(weights.url, str(target), hash_prefix=_hash_prefix(weights),
                                        progress=sys.stderr.isatty())
     except Exception as err:  # offline, proxy, partial file: one message for all of them
-        raise MerError(_missing_message(type(err).__name__)) from None
+        raise MerError(_missing_message(type(err).__name__, weights)) from None
     return target
 
 
