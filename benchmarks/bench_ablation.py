@@ -32,16 +32,16 @@ import time
 from pathlib import Path
 
 import pandas as pd
-
 from bench_sweep import CELLS, job_records, prepare  # the sibling scripts: the same cells and records
 from bench_train import GPU_OVERRIDES
+
 from hydra_plugins.mer_launcher._slots import job_slots
 from mer.data.casme2 import read_casme2
-from mer.synthetic import generate_synthetic
 from mer.errors import MerError, user_facing
 from mer.preprocess.cache import load_cache
-from mer.train.pretrained import imagenet_file
 from mer.runs import CHECKPOINT, METRICS, PREDICTIONS, SCORE_PREFIX
+from mer.synthetic import generate_synthetic
+from mer.train.pretrained import imagenet_file
 
 ROOT = Path(__file__).resolve().parents[1]
 LEDGER = "bench-ablation.json"  # in the sweep dir: the settings, the parts, and every command run
@@ -61,7 +61,7 @@ def fold_parts(n_folds: int, parts: int) -> list[list[int]]:
 
 
 def fold_range(folds: list[int]) -> str:
-    """"0–12", or "25" for one fold."""
+    """ "0–12", or "25" for one fold."""
     return f"{folds[0]}–{folds[-1]}" if len(folds) > 1 else str(folds[0])
 
 
@@ -76,8 +76,10 @@ def read_ledger(sweep_dir: Path, settings: list[str], parts: list[list[int]]) ->
     except (ValueError, KeyError, TypeError) as err:
         raise MerError(f"{path}: not a bench-ablation ledger ({err}); rerun with --fresh") from err
     if not same:
-        raise MerError(f"{path}: this sweep dir was run with other settings or parts; give the "
-                       "same flags as before, or --fresh to start it again")
+        raise MerError(
+            f"{path}: this sweep dir was run with other settings or parts; give the "
+            "same flags as before, or --fresh to start it again"
+        )
     return ledger
 
 
@@ -98,10 +100,23 @@ def run_part(part: int, folds: list[int], sweep: list[str], limit_s: int) -> dic
     """One command of the sweep over these folds under `timeout -s INT`; its ledger entry."""
     mer_train = str(Path(sys.executable).with_name("mer-train"))
     # INT at the limit (the launcher stops its jobs within its grace period), KILL 30 s later.
-    command = ["timeout", "-s", "INT", "-k", "30", str(limit_s), mer_train, "-m", *sweep,
-               f"data.fold={','.join(map(str, folds))}"]
-    print(f"\n== part {part}: folds {fold_range(folds)} ({len(folds) * len(CELLS)} jobs), "
-          f"stopped after {limit_s} s\n{' '.join(command)}", flush=True)
+    command = [
+        "timeout",
+        "-s",
+        "INT",
+        "-k",
+        "30",
+        str(limit_s),
+        mer_train,
+        "-m",
+        *sweep,
+        f"data.fold={','.join(map(str, folds))}",
+    ]
+    print(
+        f"\n== part {part}: folds {fold_range(folds)} ({len(folds) * len(CELLS)} jobs), "
+        f"stopped after {limit_s} s\n{' '.join(command)}",
+        flush=True,
+    )
     start = time.time()
     job = subprocess.Popen(command)
     try:
@@ -119,46 +134,53 @@ def command_of(record: dict, commands: list[dict]) -> dict | None:
 
 
 def job_name(record: dict) -> str:
-    """"uv_hinge fold 3", from a job's overrides."""
+    """ "uv_hinge fold 3", from a job's overrides."""
     values = dict(o.split("=", 1) for o in record["overrides"] if "=" in o)
     return f"{values.get('ablation', '?')} fold {values.get('data.fold', '?')}"
 
 
 def trained_here(record: dict) -> bool:
     """Whether the job trained in the command of its record (not skipped as already finished)."""
-    return record["metrics"] is not None and \
-        (record["dir"] / METRICS).stat().st_mtime >= record["start"]
+    return record["metrics"] is not None and (record["dir"] / METRICS).stat().st_mtime >= record["start"]
 
 
 def print_records(records: list[dict], commands: list[dict]) -> None:
     """Every job's record, in the order the jobs started: one table row each."""
-    print("\n| part | job | slot | started (s after its command) | start to exit (s) | exit | "
-          "fit (s) | ms per step | accuracy |\n|---|---|---|---|---|---|---|---|---|")
+    print(
+        "\n| part | job | slot | started (s after its command) | start to exit (s) | exit | "
+        "fit (s) | ms per step | accuracy |\n|---|---|---|---|---|---|---|---|---|"
+    )
     for r in sorted(records, key=lambda r: r["start"]):
         command = command_of(r, commands)
         metrics = r["metrics"] or {}
         timing = metrics.get("timing", {})
         skipped = r["metrics"] is not None and not trained_here(r)
-        print(f"| {command['part'] if command else '?'} | {job_name(r)} | {r['slot']} | "
-              f"{r['start'] - command['start'] if command else math.nan:.1f} | "
-              f"{r['end'] - r['start']:.1f}{' (finished earlier, skipped)' if skipped else ''} | "
-              f"{r['returncode']} | {timing.get('fit_s', '—')} | {timing.get('ms_per_step', '—')} | "
-              f"{format(metrics['accuracy'], '.3f') if metrics else '—'} |")
+        print(
+            f"| {command['part'] if command else '?'} | {job_name(r)} | {r['slot']} | "
+            f"{r['start'] - command['start'] if command else math.nan:.1f} | "
+            f"{r['end'] - r['start']:.1f}{' (finished earlier, skipped)' if skipped else ''} | "
+            f"{r['returncode']} | {timing.get('fit_s', '—')} | {timing.get('ms_per_step', '—')} | "
+            f"{format(metrics['accuracy'], '.3f') if metrics else '—'} |"
+        )
 
 
 def print_commands(records: list[dict], commands: list[dict]) -> float:
     """One row per command the sweep took: its wall clock and, from its jobs' records, the time
     to its first job and to its last job's end; the wall clocks added up."""
-    print("\n| command | part | folds | exit | wall clock (s) | to first job (s) | "
-          "to last job's end (s) | jobs trained (median start to exit, s) |\n|---|---|---|---|---|---|---|---|")
+    print(
+        "\n| command | part | folds | exit | wall clock (s) | to first job (s) | "
+        "to last job's end (s) | jobs trained (median start to exit, s) |\n|---|---|---|---|---|---|---|---|"
+    )
     for n, c in enumerate(commands, 1):
         ran = [r for r in records if command_of(r, commands) is c]
         trained = [r["end"] - r["start"] for r in ran if trained_here(r)]
         first = f"{min(r['start'] for r in ran) - c['start']:.1f}" if ran else "—"
         last = f"{max(r['end'] for r in ran) - c['start']:.1f}" if ran else "—"
         median = f"{len(trained)} ({statistics.median(trained):.1f})" if trained else "0"
-        print(f"| {n} | {c['part']} | {fold_range(c['folds'])} | {c['returncode']} | "
-              f"{c['end'] - c['start']:.1f} | {first} | {last} | {median} |")
+        print(
+            f"| {n} | {c['part']} | {fold_range(c['folds'])} | {c['returncode']} | "
+            f"{c['end'] - c['start']:.1f} | {first} | {last} | {median} |"
+        )
     return sum(c["end"] - c["start"] for c in commands)
 
 
@@ -174,8 +196,7 @@ def part_done(ledger: dict, part: int, folds: list[int], records: list[dict]) ->
     return part_finished(ledger, part) and not unfinished_jobs(records, folds)
 
 
-def report_and_total(sweep_dir: Path, commands: list[dict], sweep_s: float, what: str,
-                     check_target: bool) -> None:
+def report_and_total(sweep_dir: Path, commands: list[dict], sweep_s: float, what: str, check_target: bool) -> None:
     """Run `mer-report` on the finished sweep (it prints the pooled tables) and print the figure:
     the sweep's commands' wall clocks added up, and the report's."""
     mer_report = str(Path(sys.executable).with_name("mer-report"))
@@ -185,17 +206,20 @@ def report_and_total(sweep_dir: Path, commands: list[dict], sweep_s: float, what
     report_s = time.perf_counter() - started
     total = sweep_s + report_s
     split = " + ".join(f"{c['end'] - c['start']:.1f} s (part {c['part']})" for c in commands)
-    verdict = (f"; target {TARGET_S // 60} min: {'met' if total <= TARGET_S else 'NOT met'}"
-               if check_target else "")
-    print(f"\nWhole ablation, {what}: {total:.1f} s = {total / 60:.2f} min from the commands' "
-          f"starts to the report: {split}, then mer-report {report_s:.1f} s{verdict}")
+    verdict = f"; target {TARGET_S // 60} min: {'met' if total <= TARGET_S else 'NOT met'}" if check_target else ""
+    print(
+        f"\nWhole ablation, {what}: {total:.1f} s = {total / 60:.2f} min from the commands' "
+        f"starts to the report: {split}, then mer-report {report_s:.1f} s{verdict}"
+    )
 
 
 def check_prediction(records: list[dict], release: Path, cache_dir: Path, atol: float) -> None:
     """`mer-predict` on the CPU (`CUDA_VISIBLE_DEVICES=`) with a checkpoint of the sweep, on the
     first clip of its held-out subject: its scores must be those the job wrote, within `atol`."""
-    with_ckpt = sorted((r for r in records if r["metrics"] and (r["dir"] / CHECKPOINT).is_file()),
-                       key=lambda r: (not job_name(r).startswith("uv_hinge "), job_name(r)))
+    with_ckpt = sorted(
+        (r for r in records if r["metrics"] and (r["dir"] / CHECKPOINT).is_file()),
+        key=lambda r: (not job_name(r).startswith("uv_hinge "), job_name(r)),
+    )
     if not with_ckpt:
         raise MerError("no finished job of the sweep holds a model.ckpt to check mer-predict with")
     job = with_ckpt[0]
@@ -203,22 +227,35 @@ def check_prediction(records: list[dict], release: Path, cache_dir: Path, atol: 
     sample = load_cache(cache_dir).samples.set_index("sample_id").loc[written["sample_id"]]
     frames = [release / sample["onset_path"], release / sample["apex_path"]]
     if not all(f.is_file() for f in frames):
-        raise MerError(f"{frames[0]} or {frames[1]}: no such frames of {written['sample_id']} in "
-                       f"{release}; was the cache built from another release?")
-    command = [str(Path(sys.executable).with_name("mer-predict")), str(job["dir"] / CHECKPOINT),
-               *map(str, frames), "--json"]
-    print(f"\n== mer-predict on the CPU, {job_name(job)}'s checkpoint, clip {written['sample_id']}\n"
-          f"CUDA_VISIBLE_DEVICES= {' '.join(command)}", flush=True)
-    out = subprocess.run(command, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
-                         stdout=subprocess.PIPE, text=True)
+        raise MerError(
+            f"{frames[0]} or {frames[1]}: no such frames of {written['sample_id']} in "
+            f"{release}; was the cache built from another release?"
+        )
+    command = [
+        str(Path(sys.executable).with_name("mer-predict")),
+        str(job["dir"] / CHECKPOINT),
+        *map(str, frames),
+        "--json",
+    ]
+    print(
+        f"\n== mer-predict on the CPU, {job_name(job)}'s checkpoint, clip {written['sample_id']}\n"
+        f"CUDA_VISIBLE_DEVICES= {' '.join(command)}",
+        flush=True,
+    )
+    out = subprocess.run(command, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""}, stdout=subprocess.PIPE, text=True)
     if out.returncode != 0:  # its own error line is above, on stderr
         raise SystemExit(f"mer-predict failed (exit code {out.returncode}) on the CPU")
     predicted = json.loads(out.stdout)
-    gap = max(abs(predicted["scores"][c[len(SCORE_PREFIX):]] - written[c])
-              for c in written.index if c.startswith(SCORE_PREFIX))
+    gap = max(
+        abs(predicted["scores"][c[len(SCORE_PREFIX) :]] - written[c])
+        for c in written.index
+        if c.startswith(SCORE_PREFIX)
+    )
     verdict = "ok" if predicted["label"] == written["pred"] and gap <= atol else "MISMATCH"
-    print(f"mer-predict: {predicted['label']}, predictions.csv: {written['pred']}; "
-          f"largest score difference {gap:.2e} (allowed {atol:g}): {verdict}")
+    print(
+        f"mer-predict: {predicted['label']}, predictions.csv: {written['pred']}; "
+        f"largest score difference {gap:.2e} (allowed {atol:g}): {verdict}"
+    )
     if verdict != "ok":
         raise SystemExit("mer-predict on the CPU disagrees with the job's predictions.csv (above)")
 
@@ -226,22 +263,40 @@ def check_prediction(records: list[dict], release: Path, cache_dir: Path, atol: 
 @user_facing
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", action="store_true",
-                        help="the CPU dry run: 3 subjects × 5 clips, 48², 2 epochs, CPU slots")
-    parser.add_argument("--parts", type=int, default=2,
-                        help="commands the folds are split over (disjoint ranges, one sweep dir)")
-    parser.add_argument("--part", type=int, action="append", metavar="K",
-                        help="run only part K (from 1; repeatable): the others keep their ledger")
-    parser.add_argument("--limit", type=int, default=540,
-                        help="seconds before a command gets SIGINT (it then ends within a minute)")
+    parser.add_argument(
+        "--small", action="store_true", help="the CPU dry run: 3 subjects × 5 clips, 48², 2 epochs, CPU slots"
+    )
+    parser.add_argument(
+        "--parts", type=int, default=2, help="commands the folds are split over (disjoint ranges, one sweep dir)"
+    )
+    parser.add_argument(
+        "--part",
+        type=int,
+        action="append",
+        metavar="K",
+        help="run only part K (from 1; repeatable): the others keep their ledger",
+    )
+    parser.add_argument(
+        "--limit", type=int, default=540, help="seconds before a command gets SIGINT (it then ends within a minute)"
+    )
     parser.add_argument("--jobs-per-gpu", type=int, default=16)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="one more override for every job, e.g. trainer.benchmark=true")
-    parser.add_argument("--predict-atol", type=float, default=None,
-                        help="largest score difference allowed between mer-predict on the CPU and "
-                             "the job's predictions.csv (default 1e-3 on the CPU, 0.1 after bf16)")
-    parser.add_argument("--cache", type=Path,
-                        help="a cache of this synthetic release built elsewhere (skips mer-prepare)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="one more override for every job, e.g. trainer.benchmark=true",
+    )
+    parser.add_argument(
+        "--predict-atol",
+        type=float,
+        default=None,
+        help="largest score difference allowed between mer-predict on the CPU and "
+        "the job's predictions.csv (default 1e-3 on the CPU, 0.1 after bf16)",
+    )
+    parser.add_argument(
+        "--cache", type=Path, help="a cache of this synthetic release built elsewhere (skips mer-prepare)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench")
     parser.add_argument("--sweep-dir", type=Path, help="default: OUT/ablation-<size>px-<epochs>ep")
     parser.add_argument("--fresh", action="store_true", help="delete the sweep dir first")
@@ -251,44 +306,70 @@ def main() -> None:
     if args.small:
         fast = ["hydra.launcher.gpus=[]", "hydra.launcher.start=warm"]  # CPU slots, warm workers
     elif job_slots(None, 1, None)[0]["CUDA_VISIBLE_DEVICES"]:
-        fast = [*GPU_OVERRIDES, "model.cuda_graph=true", f"hydra.launcher.jobs_per_gpu={args.jobs_per_gpu}",
-                "hydra.launcher.mps=true", "hydra.launcher.start=warm"]
+        fast = [
+            *GPU_OVERRIDES,
+            "model.cuda_graph=true",
+            f"hydra.launcher.jobs_per_gpu={args.jobs_per_gpu}",
+            "hydra.launcher.mps=true",
+            "hydra.launcher.start=warm",
+        ]
     else:
-        raise MerError("no GPU is visible (nvidia-smi): the full-size ablation runs on a GPU; "
-                       "add --small for the CPU dry run")
+        raise MerError(
+            "no GPU is visible (nvidia-smi): the full-size ablation runs on a GPU; add --small for the CPU dry run"
+        )
     out = args.out.resolve()
     sweep_dir = (args.sweep_dir or out / f"ablation-{size}px-{epochs}ep").resolve()
     if args.fresh:
         shutil.rmtree(sweep_dir, ignore_errors=True)
 
     started = time.perf_counter()
-    release = generate_synthetic(out / f"synthetic-casme2-{subjects}x{clips}", n_subjects=subjects,
-                                 clips_per_subject=clips, progress=False)
+    release = generate_synthetic(
+        out / f"synthetic-casme2-{subjects}x{clips}", n_subjects=subjects, clips_per_subject=clips, progress=False
+    )
     if args.cache:  # built elsewhere: the sweep then needs no dlib (mer-predict still does)
         cache = load_cache(args.cache.resolve())
         if cache.size != size:
-            raise MerError(f"--cache {cache.path} was built at {cache.size}², this run trains at "
-                           f"{size}²: give a cache of that size, or drop --cache to build it")
+            raise MerError(
+                f"--cache {cache.path} was built at {cache.size}², this run trains at "
+                f"{size}²: give a cache of that size, or drop --cache to build it"
+            )
         if set(cache.samples["sample_id"]) != set(read_casme2(release).rows["sample_id"]):
-            raise MerError(f"--cache {cache.path} holds other clips than the release {release}: "
-                           "give a cache built from it, or drop --cache to build it")
+            raise MerError(
+                f"--cache {cache.path} holds other clips than the release {release}: "
+                "give a cache built from it, or drop --cache to build it"
+            )
     else:
-        cache = load_cache(prepare(["data=casme2", f"data.root={release}", f"paths.output_dir={out}",
-                                    f"preprocess.size={size}"]))
+        cache = load_cache(
+            prepare(["data=casme2", f"data.root={release}", f"paths.output_dir={out}", f"preprocess.size={size}"])
+        )
     n_folds = cache.samples["subject"].nunique()
-    print(f"synthetic release {release}, cache {cache.path}: {len(cache.samples)} clips, "
-          f"{n_folds} subjects, {size}² ({time.perf_counter() - started:.1f} s, not in the figure)")
+    print(
+        f"synthetic release {release}, cache {cache.path}: {len(cache.samples)} clips, "
+        f"{n_folds} subjects, {size}² ({time.perf_counter() - started:.1f} s, not in the figure)"
+    )
 
     # The paper recipe starts from torchvision's ImageNet weights. A machine without them (no network,
     # nothing installed) times the same network from scratch: the weights set where training starts,
     # not how long a step takes.
     scratch = [] if imagenet_file().is_file() else ["model.pretrained=none"]
     if scratch:
-        print(f"no ImageNet weights at {imagenet_file()} (`mer-weights --install FILE` puts them there): "
-              "model.pretrained=none, the same time per step")
-    settings = ["experiment=paper_ablation", f"data.root={release}", f"cache={cache.path}",
-                f"preprocess.size={size}", f"trainer.max_epochs={epochs}", "save_checkpoint=true",
-                "trainer.enable_progress_bar=false", "hydra/launcher=gpus", *scratch, *fast, *args.set]
+        print(
+            f"no ImageNet weights at {imagenet_file()} (`mer-weights --install FILE` puts them there): "
+            "model.pretrained=none, the same time per step"
+        )
+    settings = [
+        "experiment=paper_ablation",
+        f"data.root={release}",
+        f"cache={cache.path}",
+        f"preprocess.size={size}",
+        f"trainer.max_epochs={epochs}",
+        "save_checkpoint=true",
+        "trainer.enable_progress_bar=false",
+        "hydra/launcher=gpus",
+        *scratch,
+        *fast,
+        *args.set,
+    ]
     parts = fold_parts(n_folds, args.parts)
     sweep_dir.mkdir(parents=True, exist_ok=True)
     ledger = read_ledger(sweep_dir, settings, parts)
@@ -299,8 +380,9 @@ def main() -> None:
         if part_done(ledger, part, parts[part - 1], job_records(sweep_dir)):
             print(f"part {part}: every job already finished in {sweep_dir}, not run again")
             continue
-        ledger["commands"].append(run_part(part, parts[part - 1],
-                                           [*settings, f"hydra.sweep.dir={sweep_dir}"], args.limit))
+        ledger["commands"].append(
+            run_part(part, parts[part - 1], [*settings, f"hydra.sweep.dir={sweep_dir}"], args.limit)
+        )
         write_ledger(sweep_dir, ledger)
         if ledger["commands"][-1]["returncode"] != 0:
             break  # cut off (or failed): the rest would run past the time it was given
@@ -312,15 +394,21 @@ def main() -> None:
     missing = unfinished_jobs(records, list(range(n_folds)))
     left = [k for k in range(1, len(parts) + 1) if not part_done(ledger, k, parts[k - 1], records)]
     if left:
-        print(f"\nNot finished: {len(missing)} of {len(CELLS) * n_folds} jobs "
-              f"({', '.join(missing[:5])}{', …' if len(missing) > 5 else ''}), in part(s) "
-              f"{', '.join(map(str, left))}. No figure yet: rerun with the same flags (and "
-              f"--part K) to go on in {sweep_dir}.")
+        print(
+            f"\nNot finished: {len(missing)} of {len(CELLS) * n_folds} jobs "
+            f"({', '.join(missing[:5])}{', …' if len(missing) > 5 else ''}), in part(s) "
+            f"{', '.join(map(str, left))}. No figure yet: rerun with the same flags (and "
+            f"--part K) to go on in {sweep_dir}."
+        )
         raise SystemExit(1 if set(left) & set(wanted) else 0)  # 0: the parts asked for are done
     where = "CPU slots" if args.small else f"{args.jobs_per_gpu} jobs per GPU under MPS, warm, graphed"
-    report_and_total(sweep_dir, ledger["commands"], sweep_s,
-                     f"{len(CELLS)} cells × {n_folds} folds = {len(CELLS) * n_folds} jobs, {size}², "
-                     f"{epochs} epochs, {where}", check_target=not args.small)
+    report_and_total(
+        sweep_dir,
+        ledger["commands"],
+        sweep_s,
+        f"{len(CELLS)} cells × {n_folds} folds = {len(CELLS) * n_folds} jobs, {size}², {epochs} epochs, {where}",
+        check_target=not args.small,
+    )
     atol = args.predict_atol if args.predict_atol is not None else (1e-3 if args.small else 0.1)
     check_prediction(records, release, cache.path, atol)
 

@@ -34,8 +34,9 @@ def wall_seconds(command: list[str], expected_rc: int) -> float:
     result = subprocess.run(command, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if result.returncode != expected_rc:
-        raise SystemExit(f"{' '.join(command)}: exit {result.returncode}, expected {expected_rc}\n"
-                         f"{result.stderr[-2000:]}")
+        raise SystemExit(
+            f"{' '.join(command)}: exit {result.returncode}, expected {expected_rc}\n{result.stderr[-2000:]}"
+        )
     return elapsed
 
 

@@ -29,8 +29,9 @@ def timed_sweep(common: list[str], launcher: list[str], sweep_dir: Path) -> floa
     """Seconds `mer-train -m` takes from start to end with these overrides."""
     mer_train = str(Path(sys.executable).with_name("mer-train"))
     started = time.perf_counter()
-    subprocess.run([mer_train, "-m", *common, *launcher, f"hydra.sweep.dir={sweep_dir}"],
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [mer_train, "-m", *common, *launcher, f"hydra.sweep.dir={sweep_dir}"], check=True, stdout=subprocess.DEVNULL
+    )
     return time.perf_counter() - started
 
 
@@ -43,20 +44,34 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench-launchers")
     args = parser.parse_args()
 
-    cache = prepare([f"data.root={args.out / 'synthetic-4x6'}", "data.reader.n_subjects=4",
-                     "data.reader.clips_per_subject=6", f"paths.output_dir={args.out}",
-                     f"preprocess.size={args.size}"])
-    common = [f"cache={cache}", f"preprocess.size={args.size}", f"paths.output_dir={args.out}",
-              f"trainer.max_epochs={args.epochs}", "trainer.enable_progress_bar=false",
-              "data.fold=0,1,2,3", "input=apex,uv"]
+    cache = prepare(
+        [
+            f"data.root={args.out / 'synthetic-4x6'}",
+            "data.reader.n_subjects=4",
+            "data.reader.clips_per_subject=6",
+            f"paths.output_dir={args.out}",
+            f"preprocess.size={args.size}",
+        ]
+    )
+    common = [
+        f"cache={cache}",
+        f"preprocess.size={args.size}",
+        f"paths.output_dir={args.out}",
+        f"trainer.max_epochs={args.epochs}",
+        "trainer.enable_progress_bar=false",
+        "data.fold=0,1,2,3",
+        "input=apex,uv",
+    ]
     seconds: dict[str, list[float]] = {name: [] for name in args.launchers}
     for repeat in range(args.repeats):  # launchers in turn, so a busy spell hits each alike
         for name in args.launchers:
             sweep_dir = args.out / f"sweep-{name}-{repeat}-{time.strftime('%Y%m%d-%H%M%S')}"
             seconds[name].append(timed_sweep(common, LAUNCHERS[name], sweep_dir))
             print(f"{name}, repeat {repeat + 1}: {seconds[name][-1]:.1f} s", flush=True)
-    print(f"\n8 jobs (4 folds × apex, u+v), {args.size}², {args.epochs} epochs, "
-          f"{args.repeats} repeats, median (fastest–slowest) from the command's start to its end")
+    print(
+        f"\n8 jobs (4 folds × apex, u+v), {args.size}², {args.epochs} epochs, "
+        f"{args.repeats} repeats, median (fastest–slowest) from the command's start to its end"
+    )
     print("| launcher | whole sweep |")
     print("|---|---|")
     for name, times in seconds.items():

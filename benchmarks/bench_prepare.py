@@ -78,8 +78,10 @@ def main() -> None:
     ]
     cfg = compose_cfg(overrides)
     table = read_samples(cfg.data)  # generates the release on first use
-    print(f"synthetic release: {len(table)} clips, {len(table.subjects)} subjects; "
-          f"size {args.size}; {cores} cores", flush=True)
+    print(
+        f"synthetic release: {len(table)} clips, {len(table.subjects)} subjects; size {args.size}; {cores} cores",
+        flush=True,
+    )
 
     subset = replace(table, rows=table.rows.head(args.clips))
     params = cache_params(cfg.preprocess)
@@ -101,12 +103,12 @@ def main() -> None:
     sha256 = median_time(lambda: hash_files(files, hashlib.sha256))
     try:
         import xxhash  # not a dependency: measured only to justify sha256
+
         xxh3 = median_time(lambda: hash_files(files, xxhash.xxh3_128))
     except ImportError:
         xxh3 = None
     started = time.perf_counter()
-    subprocess.run([str(Path(sys.executable).with_name("mer-prepare")), *overrides], check=True,
-                   capture_output=True)
+    subprocess.run([str(Path(sys.executable).with_name("mer-prepare")), *overrides], check=True, capture_output=True)
     cli_hit = time.perf_counter() - started
 
     one, many = statistics.median(rates[1]), statistics.median(rates[cores])
@@ -120,8 +122,10 @@ def main() -> None:
     print(f"| cache hit, `mer-prepare` command incl. start-up | {cli_hit:.2f} s |")
     print(f"| cheap check alone (files, sizes, headers, rows; median of 5) | {1e3 * check:.1f} ms |")
     print(f"| `--verify` at {args.size}²: check + sha256 of {megabytes:.0f} MB (median of 5) | {verify:.3f} s |")
-    print(f"| hashing those files: sha256 vs xxh3-128 | {sha256:.3f} s vs "
-          + (f"{xxh3:.3f} s |" if xxh3 is not None else "xxhash not installed |"))
+    print(
+        f"| hashing those files: sha256 vs xxh3-128 | {sha256:.3f} s vs "
+        + (f"{xxh3:.3f} s |" if xxh3 is not None else "xxhash not installed |")
+    )
 
 
 if __name__ == "__main__":

@@ -54,8 +54,7 @@ def kernel_shares(step, n: int = 20, top: int = 15) -> list[tuple[str, float, fl
         for _ in range(n):
             step()
         torch.cuda.synchronize()
-    kernels = [(e.key, e.self_device_time_total) for e in prof.key_averages()
-               if e.device_type.name == "CUDA"]
+    kernels = [(e.key, e.self_device_time_total) for e in prof.key_averages() if e.device_type.name == "CUDA"]
     total = sum(t for _, t in kernels) or 1.0
     kernels.sort(key=lambda kt: kt[1], reverse=True)
     return [(name, t / n / 1e3, t / total) for name, t in kernels[:top]]
@@ -71,15 +70,26 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--train-samples", type=int, default=235, help="a CASME II fold's training set")
     parser.add_argument("--compile", help="also time torch.compile in this mode (e.g. reduce-overhead)")
-    parser.add_argument("--packed", type=int, nargs="*", default=[],
-                        help="also time graphed steps at these larger batches (the packing floor)")
-    parser.add_argument("--profile", action="store_true",
-                        help="also list the kernels an eager step's GPU time goes to")
-    parser.add_argument("--memory-format", choices=LAYOUTS,
-                        default="channels_last", help="the network's and batches' layout "
-                        "(model.channels_last=true or false)")
-    parser.add_argument("--cudnn-benchmark", choices=("on", "off"), default="on",
-                        help="cuDNN autotuning (trainer.benchmark; off in mer's default config)")
+    parser.add_argument(
+        "--packed",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also time graphed steps at these larger batches (the packing floor)",
+    )
+    parser.add_argument("--profile", action="store_true", help="also list the kernels an eager step's GPU time goes to")
+    parser.add_argument(
+        "--memory-format",
+        choices=LAYOUTS,
+        default="channels_last",
+        help="the network's and batches' layout (model.channels_last=true or false)",
+    )
+    parser.add_argument(
+        "--cudnn-benchmark",
+        choices=("on", "off"),
+        default="on",
+        help="cuDNN autotuning (trainer.benchmark; off in mer's default config)",
+    )
     args = parser.parse_args()
     if not torch.cuda.is_available():
         raise SystemExit("bench-step needs a CUDA GPU")
@@ -110,16 +120,19 @@ def main() -> None:
         """One table row, printed as soon as it is measured (a cut-off run keeps what it had)."""
         print(f"| {measure} | {value} |", flush=True)
 
-    print(f"\none training step: MobileNetV2, batch {args.batch}, {args.size}², 2 channels, bf16, "
-          f"{args.memory_format}, fused Adam, cuDNN autotuning {args.cudnn_benchmark}; "
-          f"{torch.cuda.get_device_name(device)}; median of {args.repeats}")
+    print(
+        f"\none training step: MobileNetV2, batch {args.batch}, {args.size}², 2 channels, bf16, "
+        f"{args.memory_format}, fused Adam, cuDNN autotuning {args.cudnn_benchmark}; "
+        f"{torch.cuda.get_device_name(device)}; median of {args.repeats}"
+    )
     print("| measure | time |\n|---|---|")
     # This process's first steps, before anything else has called a kernel.
     last = args.train_samples % args.batch or args.batch  # a fold's smaller last batch
-    row(f"a new process's first step, batch {args.batch} (each kernel's first call)",
-        f"{timed(lambda: step(net))[1]:.2f} s")
-    row(f"then its first step at the last batch's shape, batch {last}",
-        f"{timed(lambda: step(net, last))[1]:.2f} s")
+    row(
+        f"a new process's first step, batch {args.batch} (each kernel's first call)",
+        f"{timed(lambda: step(net))[1]:.2f} s",
+    )
+    row(f"then its first step at the last batch's shape, batch {last}", f"{timed(lambda: step(net, last))[1]:.2f} s")
     graphed, capture_s = timed(capture)
     row("then capturing the CUDA graphs (warm-up passes included)", f"{capture_s:.2f} s")
     eager = statistics.median(step_times(lambda: step(net), args.steps, args.repeats))
@@ -129,23 +142,30 @@ def main() -> None:
     row("CUDA graphs (forward + backward)", f"{gpu * 1e3:.2f} ms")
     row("speed-up", f"{eager / gpu:.2f}×")
     steps_per_epoch = math.ceil(args.train_samples / args.batch)
-    row(f"{args.jobs} jobs × {args.epochs} epochs × {steps_per_epoch} steps at the graphed step "
-        f"time, one job at a time", f"{args.jobs * args.epochs * steps_per_epoch * gpu / 60:.1f} min")
+    row(
+        f"{args.jobs} jobs × {args.epochs} epochs × {steps_per_epoch} steps at the graphed step "
+        f"time, one job at a time",
+        f"{args.jobs * args.epochs * steps_per_epoch * gpu / 60:.1f} min",
+    )
     if args.compile:  # inductor's fused kernels, replayed from its own CUDA graphs
         fused = torch.compile(torch.nn.Sequential(*net), mode=args.compile)
         compile_s = timed(lambda: [step(fused) for _ in range(3)])[1]
         compiled = statistics.median(step_times(lambda: step(fused), args.steps, args.repeats))
-        row(f"torch.compile mode={args.compile} (first 3 steps: {compile_s:.1f} s)",
-            f"{compiled * 1e3:.2f} ms")
+        row(f"torch.compile mode={args.compile} (first 3 steps: {compile_s:.1f} s)", f"{compiled * 1e3:.2f} ms")
     samples = args.jobs * args.epochs * args.train_samples  # the ablation's training samples
     for rows in args.packed:
         at_rows = capture(rows)
-        seconds = statistics.median(step_times(lambda: step(at_rows, rows), args.steps, args.repeats))
+        seconds = statistics.median(step_times(lambda: step(at_rows, rows), args.steps, args.repeats))  # noqa: B023 (called here, in this iteration)
         at_rows = None  # its graphs and their memory go before the next batch's
-        row(f"CUDA graphs at batch {rows}: per step; per sample (batch {args.batch}: "
-            f"{gpu / args.batch * 1e3:.3f} ms)", f"{seconds * 1e3:.2f} ms; {seconds / rows * 1e3:.3f} ms")
-        row(f"{args.jobs} jobs' {samples:,} training samples at batch {rows}'s rate per sample "
-            "(the floor of packing jobs)", f"{samples * seconds / rows / 60:.1f} min")
+        row(
+            f"CUDA graphs at batch {rows}: per step; per sample (batch {args.batch}: {gpu / args.batch * 1e3:.3f} ms)",
+            f"{seconds * 1e3:.2f} ms; {seconds / rows * 1e3:.3f} ms",
+        )
+        row(
+            f"{args.jobs} jobs' {samples:,} training samples at batch {rows}'s rate per sample "
+            "(the floor of packing jobs)",
+            f"{samples * seconds / rows / 60:.1f} min",
+        )
     if args.profile:
         profiled = 20
         shares = kernel_shares(lambda: step(net), n=profiled)

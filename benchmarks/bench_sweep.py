@@ -28,9 +28,9 @@ import sys
 import time
 from pathlib import Path
 
+from bench_train import GPU_OVERRIDES  # the sibling script: both sides run a GPU job alike
 from omegaconf import OmegaConf
 
-from bench_train import GPU_OVERRIDES  # the sibling script: both sides run a GPU job alike
 from hydra_plugins.mer_launcher._progress import last_end
 from mer.config import CONFIG_DIR
 from mer.preprocess.cache import load_cache
@@ -38,22 +38,28 @@ from mer.runs import LAUNCHER_RECORD, METRICS
 
 ROOT = Path(__file__).resolve().parents[1]
 # The cells of Tables 2 + 3 (input and head together), as experiment=paper_ablation sweeps them.
-CELLS = (OmegaConf.load(Path(CONFIG_DIR) / "experiment" / "paper_ablation.yaml")
-         .hydra.sweeper.params.ablation.split(","))
+CELLS = OmegaConf.load(Path(CONFIG_DIR) / "experiment" / "paper_ablation.yaml").hydra.sweeper.params.ablation.split(",")
 
 
 def prepare(overrides: list[str]) -> Path:
     """`mer-prepare` with these overrides (the cache built on a miss); the cache dir it prints."""
-    out = subprocess.run([sys.executable, "-m", "mer.preprocess.prepare", *overrides],
-                         check=True, stdout=subprocess.PIPE, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "mer.preprocess.prepare", *overrides], check=True, stdout=subprocess.PIPE, text=True
+    )
     return Path(out.stdout.strip().splitlines()[-1])
 
 
 def build_cache(args: argparse.Namespace) -> Path:
     """`mer-prepare` on the synthetic CASME II-sized release; returns the cache dir it prints."""
-    return prepare([f"data.root={args.out / 'synthetic-casme2-26x10'}", "data.reader.n_subjects=26",
-                    "data.reader.clips_per_subject=10", f"paths.output_dir={args.out}",
-                    f"preprocess.size={args.size}"])
+    return prepare(
+        [
+            f"data.root={args.out / 'synthetic-casme2-26x10'}",
+            "data.reader.n_subjects=26",
+            "data.reader.clips_per_subject=10",
+            f"paths.output_dir={args.out}",
+            f"preprocess.size={args.size}",
+        ]
+    )
 
 
 def job_records(sweep_dir: Path) -> list[dict]:
@@ -62,13 +68,19 @@ def job_records(sweep_dir: Path) -> list[dict]:
     records = []
     for path in sorted(sweep_dir.rglob(LAUNCHER_RECORD)):
         metrics = path.with_name(METRICS)
-        records.append({**json.loads(path.read_text()), "dir": path.parent,
-                        "metrics": json.loads(metrics.read_text()) if metrics.is_file() else None})
+        records.append(
+            {
+                **json.loads(path.read_text()),
+                "dir": path.parent,
+                "metrics": json.loads(metrics.read_text()) if metrics.is_file() else None,
+            }
+        )
     return records
 
 
-def sweep(args: argparse.Namespace, common: list[str], how: str, n_folds: int,
-          n_subjects: int) -> tuple[dict[str, str], bool]:
+def sweep(
+    args: argparse.Namespace, common: list[str], how: str, n_folds: int, n_subjects: int
+) -> tuple[dict[str, str], bool]:
     """Run the ablation with jobs started `how` (warm | forked | exec); the table rows of its
     timings, and whether Ctrl-C (or `timeout -s INT`) cut it short: then the rows are of the jobs
     that finished."""
@@ -88,14 +100,18 @@ def sweep(args: argparse.Namespace, common: list[str], how: str, n_folds: int,
     records = job_records(sweep_dir)
     timings = [r["metrics"]["timing"] for r in records if r["metrics"]]
     failed = sum(r["returncode"] != 0 for r in records)
-    rows = {"jobs (failed)": f"{len(records)} ({failed})",
-            "whole sweep (wall)": f"{total:.1f} s" + (" (interrupted)" if interrupted else "")}
+    rows = {
+        "jobs (failed)": f"{len(records)} ({failed})",
+        "whole sweep (wall)": f"{total:.1f} s" + (" (interrupted)" if interrupted else ""),
+    }
     if records:
         rows["sweep start to first job"] = f"{min(r['start'] for r in records) - launched:.1f} s"
-        rows["per job (median, start to exit)"] = \
-            f"{statistics.median(r['end'] - r['start'] for r in records):.1f} s"
-    for key, name, unit in (("fit_s", "training (fit)", "s"), ("ms_per_step", "per step", "ms"),
-                            ("predict_s", "prediction", "s")):  # each job's own split (metrics.json)
+        rows["per job (median, start to exit)"] = f"{statistics.median(r['end'] - r['start'] for r in records):.1f} s"
+    for key, name, unit in (
+        ("fit_s", "training (fit)", "s"),
+        ("ms_per_step", "per step", "ms"),
+        ("predict_s", "prediction", "s"),
+    ):  # each job's own split (metrics.json)
         if timings:
             rows[f"{name} (median)"] = f"{statistics.median(t[key] for t in timings):.2f} {unit}"
     slots = len({r["slot"] for r in records})
@@ -110,16 +126,19 @@ def sweep(args: argparse.Namespace, common: list[str], how: str, n_folds: int,
         first_wave = [r["end"] - launched for r in records if r["start"] < first_end]
         later = [r["end"] - r["start"] for r in records if r["start"] >= first_end and not r["returncode"]]
         if later:
-            rows["later jobs (started after the first ended; median, start to exit)"] = \
+            rows["later jobs (started after the first ended; median, start to exit)"] = (
                 f"{statistics.median(later):.1f} s ({len(later)} jobs)"
+            )
             idle = [0.0] * (slots - len(first_wave))  # slots the first wave left free, if any
             projected = last_end(first_wave + idle, full - len(first_wave), statistics.median(later))
-            rows[f"projected full ablation ({full} jobs: the first wave as it ran, then the rest "
-                 "at the later jobs' median, each on the first slot to free up)"] = \
-                f"{projected / 60:.1f} min"
+            rows[
+                f"projected full ablation ({full} jobs: the first wave as it ran, then the rest "
+                "at the later jobs' median, each on the first slot to free up)"
+            ] = f"{projected / 60:.1f} min"
         else:
-            rows[f"projected full ablation ({full} jobs, at this sweep's finished jobs/s)"] = \
+            rows[f"projected full ablation ({full} jobs, at this sweep's finished jobs/s)"] = (
                 f"{total * full / len(timings) / 60:.1f} min"
+            )
     return rows, interrupted
 
 
@@ -129,20 +148,36 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--folds", type=int, default=2, help="first N folds; 0 = all subjects")
     parser.add_argument("--jobs-per-gpu", type=int, default=1)
-    parser.add_argument("--mps", action="store_true",
-                        help="hydra.launcher.mps=true: packed jobs' kernels overlap on the GPU")
-    parser.add_argument("--gpu", action="store_true",
-                        help="trainer=gpu (bf16) with channels_last, as a GPU sweep would run")
+    parser.add_argument(
+        "--mps", action="store_true", help="hydra.launcher.mps=true: packed jobs' kernels overlap on the GPU"
+    )
+    parser.add_argument(
+        "--gpu", action="store_true", help="trainer=gpu (bf16) with channels_last, as a GPU sweep would run"
+    )
     parser.add_argument("--cache", type=Path, help="a built cache to sweep (skips mer-prepare)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="a config override for every job, e.g. model.cuda_graph=true")
-    parser.add_argument("--overhead-epochs", type=int, default=10,
-                        help="epochs of the one-job overhead comparison (fewer epochs show the "
-                             "fixed costs more, so the ratio errs high); 0 skips it")
-    parser.add_argument("--start", nargs="+", choices=("warm", "forked", "exec"), default=["forked"],
-                        help="how the launcher starts jobs (hydra.launcher.start): in a warm "
-                             "worker per slot, forked from a preloaded server, or a new "
-                             "interpreter each; several sweep one after the other, side by side")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a config override for every job, e.g. model.cuda_graph=true",
+    )
+    parser.add_argument(
+        "--overhead-epochs",
+        type=int,
+        default=10,
+        help="epochs of the one-job overhead comparison (fewer epochs show the "
+        "fixed costs more, so the ratio errs high); 0 skips it",
+    )
+    parser.add_argument(
+        "--start",
+        nargs="+",
+        choices=("warm", "forked", "exec"),
+        default=["forked"],
+        help="how the launcher starts jobs (hydra.launcher.start): in a warm "
+        "worker per slot, forked from a preloaded server, or a new "
+        "interpreter each; several sweep one after the other, side by side",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench")
     args = parser.parse_args()
 
@@ -152,11 +187,17 @@ def main() -> None:
     n_folds = n_subjects if args.folds == 0 else min(args.folds, n_subjects)
     gpu = GPU_OVERRIDES if args.gpu else []
     common = [
-        f"cache={cache.path}", f"preprocess.size={cache.size}", f"paths.output_dir={args.out}",
-        f"trainer.max_epochs={args.epochs}", "trainer.enable_progress_bar=false", *gpu,
-        "hydra/launcher=gpus", f"hydra.launcher.jobs_per_gpu={args.jobs_per_gpu}",
+        f"cache={cache.path}",
+        f"preprocess.size={cache.size}",
+        f"paths.output_dir={args.out}",
+        f"trainer.max_epochs={args.epochs}",
+        "trainer.enable_progress_bar=false",
+        *gpu,
+        "hydra/launcher=gpus",
+        f"hydra.launcher.jobs_per_gpu={args.jobs_per_gpu}",
         f"hydra.launcher.mps={str(args.mps).lower()}",
-        f"data.fold={','.join(map(str, range(n_folds)))}", *args.set,
+        f"data.fold={','.join(map(str, range(n_folds)))}",
+        *args.set,
     ]
     rows: dict[str, list[str]] = {}
     swept: list[str] = []
@@ -168,20 +209,31 @@ def main() -> None:
         if interrupted:
             break
     # The table after every sweep, so the jobs' own output does not split it.
-    print(f"\nTable 2 + Table 3 ablation: {len(CELLS)} configurations × "
-          f"{n_folds} of {n_subjects} folds, {cache.size}², {args.epochs} epochs, "
-          f"{f'{args.jobs_per_gpu} job(s) per GPU' if args.gpu else 'CPU slots'}"
-          f"{' under MPS' if args.mps else ''}"
-          f"{''.join(', ' + o for o in args.set)}")
+    print(
+        f"\nTable 2 + Table 3 ablation: {len(CELLS)} configurations × "
+        f"{n_folds} of {n_subjects} folds, {cache.size}², {args.epochs} epochs, "
+        f"{f'{args.jobs_per_gpu} job(s) per GPU' if args.gpu else 'CPU slots'}"
+        f"{' under MPS' if args.mps else ''}"
+        f"{''.join(', ' + o for o in args.set)}"
+    )
     print("| measure | " + " | ".join(f"jobs {how}" for how in swept) + " |")
     print("|---|" + "---|" * len(swept))
     for name, values in rows.items():
         print(f"| {name} | " + " | ".join(values) + " |")
     if args.overhead_epochs and len(swept) == len(args.start):  # not after an interrupt
-        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_train.py"),
-                        f"--size={cache.size}", f"--epochs={args.overhead_epochs}",
-                        f"--out={args.out}", f"--cache={cache.path}", *(["--gpu"] if args.gpu else []),
-                        *(f"--set={o}" for o in args.set)], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "benchmarks" / "bench_train.py"),
+                f"--size={cache.size}",
+                f"--epochs={args.overhead_epochs}",
+                f"--out={args.out}",
+                f"--cache={cache.path}",
+                *(["--gpu"] if args.gpu else []),
+                *(f"--set={o}" for o in args.set),
+            ],
+            check=True,
+        )
 
 
 if __name__ == "__main__":

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from importlib.metadata import entry_points
-from typing import Sequence
 
 import mer
 
 
 def commands() -> list[str]:
     """mer's console scripts (mer-train, mer-report, ...), from the installed package's metadata."""
-    return sorted(e.name for e in entry_points(group="console_scripts")
-                  if e.name.startswith("mer-") and e.value.startswith("mer."))
+    return sorted(
+        e.name
+        for e in entry_points(group="console_scripts")
+        if e.name.startswith("mer-") and e.value.startswith("mer.")
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

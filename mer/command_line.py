@@ -10,8 +10,9 @@ import importlib.util
 import os
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import hydra
 from hydra import compose, initialize_config_dir
@@ -91,9 +92,11 @@ def check_group_choices(args: list[str]) -> None:
         options = group_options(key)
         for choice in value.split(","):
             if choice not in options and choice != "null":
-                raise MerError(f"unknown {key} '{choice}': {did_you_mean(choice, options)}choose one of "
-                               f"{', '.join(options)} ({key}=... on the command line; options live in "
-                               f"conf/{key}/)")
+                raise MerError(
+                    f"unknown {key} '{choice}': {did_you_mean(choice, options)}choose one of "
+                    f"{', '.join(options)} ({key}=... on the command line; options live in "
+                    f"conf/{key}/)"
+                )
 
 
 def parse_overrides(args: list[str]) -> list[Override]:
@@ -109,11 +112,15 @@ def parse_overrides(args: list[str]) -> list[Override]:
             parser.parse_overrides([arg])
         except OverrideParseException as err:
             if "=" not in arg and i > 0 and "=" in args[i - 1]:
-                raise MerError(f"'{arg}' is not key=value: did you mean {args[i - 1]},{arg}? "
-                               "(a sweep's values are separated by commas, without spaces)") from None
+                raise MerError(
+                    f"'{arg}' is not key=value: did you mean {args[i - 1]},{arg}? "
+                    "(a sweep's values are separated by commas, without spaces)"
+                ) from None
             reason = str(err).splitlines()[-2 if "=" in arg else 0].strip()
-            raise MerError(f"cannot read override '{arg}' ({reason}): write key=value, "
-                           "e.g. trainer.max_epochs=3 or, in a sweep, input=apex,uv") from None
+            raise MerError(
+                f"cannot read override '{arg}' ({reason}): write key=value, "
+                "e.g. trainer.max_epochs=3 or, in a sweep, input=apex,uv"
+            ) from None
     raise AssertionError("unreachable: the overrides parse one by one but not together")
 
 
@@ -141,8 +148,10 @@ def composed(config_name: str, overrides: list[str], app: str) -> DictConfig:
         options = list(err.options or [])
         if not group or not options:
             raise MerError(str(err).splitlines()[0]) from None
-        raise MerError(f"unknown {group} '{choice}': {did_you_mean(choice, options)}choose one of "
-                       f"{', '.join(options)} ({group}=... on the command line)") from None
+        raise MerError(
+            f"unknown {group} '{choice}': {did_you_mean(choice, options)}choose one of "
+            f"{', '.join(options)} ({group}=... on the command line)"
+        ) from None
     except ConfigCompositionException as err:
         match = _UNKNOWN_KEY.search(str(err))
         if not match:
@@ -154,8 +163,9 @@ def composed(config_name: str, overrides: list[str], app: str) -> DictConfig:
         except ConfigCompositionException:  # another mistake too: the keys of the plain config
             without = _compose(config_name, [])
         known = config_keys(without, hydra=key.startswith("hydra"))
-        raise MerError(f"unknown key {key}: {did_you_mean_key(key, known)}"
-                       f"(`{app} --cfg job` prints every key)") from None
+        raise MerError(
+            f"unknown key {key}: {did_you_mean_key(key, known)}(`{app} --cfg job` prints every key)"
+        ) from None
 
 
 def _compose(config_name: str, overrides: list[str]) -> DictConfig:
@@ -165,14 +175,14 @@ def _compose(config_name: str, overrides: list[str]) -> DictConfig:
 
 
 def did_you_mean(word: str, candidates: list[str], prefix: str = "") -> str:
-    """"did you mean x? " for the candidates closest to `word` (each after `prefix`), or "" when
+    """ "did you mean x? " for the candidates closest to `word` (each after `prefix`), or "" when
     none is close."""
     close = difflib.get_close_matches(word, list(dict.fromkeys(candidates)), n=3, cutoff=0.75)
     return f"did you mean {' or '.join(prefix + c for c in close)}? " if close else ""
 
 
 def did_you_mean_key(key: str, known: list[str]) -> str:
-    """"did you mean x? " for an unknown dotted key: its parent's closest keys where the parent
+    """ "did you mean x? " for an unknown dotted key: its parent's closest keys where the parent
     exists (trainer.max_epoch → trainer.max_epochs), else the closest keys and config groups."""
     parent, _, leaf = key.rpartition(".")
     siblings = [k.rpartition(".")[2] for k in known if k.rpartition(".")[0] == parent]
@@ -212,8 +222,10 @@ def check_mandatory_values(cfg: DictConfig, app: str) -> None:
         return
     if unset[0] == "data.root":
         name = str(cfg.data.name)
-        raise MerError(f"data.root is not set: give the folder of the {name} release, e.g. "
-                       f"{app} data={name} data.root=/path/to/{name.upper()}")
+        raise MerError(
+            f"data.root is not set: give the folder of the {name} release, e.g. "
+            f"{app} data={name} data.root=/path/to/{name.upper()}"
+        )
     if unset[0].startswith("data.roots."):
         raise root_not_set(unset[0].rsplit(".", 1)[1])
     raise MerError(f"{unset[0]} is not set: give it on the command line ({unset[0]}=...)")
@@ -229,13 +241,18 @@ def check_folders(overrides: list[Override], cfg: DictConfig) -> None:
         values = override.sweep_string_iterator() if override.is_sweep_override() else [override.value()]
         for value in values:
             if value is not None and not Path(str(value)).expanduser().is_dir():
-                what = "a mer cache (the folder mer-prepare printed)" if key == "cache" else \
-                    f"the {cfg.data.name if key == 'data.root' else key.rsplit('.', 1)[1]} release"
+                what = (
+                    "a mer cache (the folder mer-prepare printed)"
+                    if key == "cache"
+                    else f"the {cfg.data.name if key == 'data.root' else key.rsplit('.', 1)[1]} release"
+                )
                 raise MerError(f"{key}={value}: no such folder; give the folder of {what}")
 
 
 def check_logger_packages(cfg: DictConfig) -> None:
     """Refuse `logger=tensorboard` where its optional package is not installed."""
     if "tensorboard" in (cfg.get("logger") or {}) and importlib.util.find_spec("tensorboard") is None:
-        raise MerError("logger=tensorboard needs the tensorboard package: pip install -e '.[tensorboard]' "
-                       "(or pip install tensorboard)")
+        raise MerError(
+            "logger=tensorboard needs the tensorboard package: pip install -e '.[tensorboard]' "
+            "(or pip install tensorboard)"
+        )

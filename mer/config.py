@@ -11,7 +11,6 @@ from mer.errors import MerError
 from mer.runs import NOT_IN_JOB_NAME
 
 
-
 def _config_dir() -> Path:
     """The Hydra configs: `mer/conf` inside an installed wheel, the repository's top-level `conf/`
     (their source) in a checkout or an editable install."""
@@ -46,5 +45,7 @@ register_resolvers()
 def root_not_set(key: str) -> MerError:
     """The error for an included composite source whose release folder (`data.roots.<key>`) is not
     given: raised by the command-line check and by the composite reader alike."""
-    return MerError(f"data.roots.{key} is not set: give the folder of the {key} release "
-                    f"(data.roots.{key}=PATH), or leave {key} out of data.include")
+    return MerError(
+        f"data.roots.{key} is not set: give the folder of the {key} release "
+        f"(data.roots.{key}=PATH), or leave {key} out of data.include"
+    )

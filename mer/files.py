@@ -5,8 +5,8 @@ from __future__ import annotations
 import errno
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from mer.errors import MerError
 
@@ -21,8 +21,10 @@ def is_disk_full(err: BaseException) -> bool:
 
 def disk_full_error(folder: Path, what: str) -> MerError:
     """The one line for a disk that filled up while writing `what` into `folder`."""
-    return MerError(f"no space left on the disk of {folder} while writing {what}: nothing half-written "
-                    "was kept; free space there (or write elsewhere) and run again")
+    return MerError(
+        f"no space left on the disk of {folder} while writing {what}: nothing half-written "
+        "was kept; free space there (or write elsewhere) and run again"
+    )
 
 
 def write_atomically(path: Path, write: Callable[[Path], object]) -> None:

@@ -80,8 +80,14 @@ TABLE4 = {
 }
 
 #: How the paper names our inputs and heads.
-INPUT_LABELS = {"apex": "apex frame", "u": "u", "v": "v", "uv": "u + v",
-                "uvm": "u + v + magnitude", "uvs": "u + v + strain"}
+INPUT_LABELS = {
+    "apex": "apex frame",
+    "u": "u",
+    "v": "v",
+    "uv": "u + v",
+    "uvm": "u + v + magnitude",
+    "uvs": "u + v + strain",
+}
 HEAD_LABELS = {
     "softmax": "MobileNetV2 + Softmax",
     "hinge": "MobileNetV2 + SVM (multiclass hinge: the paper's SVM)",

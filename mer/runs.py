@@ -28,14 +28,35 @@ SWEEP_DIR_ENV = "MER_SWEEP_DIR"
 
 #: Override keys left out of a sweep job's dir name (`hydra.job.override_dirname`, through the
 #: `${mer_not_in_job_name:}` resolver): where a job reads and writes, and how it is watched.
-NOT_IN_JOB_NAME = ("folds", "experiment", "data.root", "data.roots.casme2", "data.roots.samm", "data.roots.smic",
-                   "paths.output_dir", "paths.data_dir", "paths.cache_dir", "cache", "logger",
-                   "trainer.enable_progress_bar")
+NOT_IN_JOB_NAME = (
+    "folds",
+    "experiment",
+    "data.root",
+    "data.roots.casme2",
+    "data.roots.samm",
+    "data.roots.smic",
+    "paths.output_dir",
+    "paths.data_dir",
+    "paths.cache_dir",
+    "cache",
+    "logger",
+    "trainer.enable_progress_bar",
+)
 #: Override keys that are not part of a configuration (a key ending in "." covers all below it):
 #: those of `NOT_IN_JOB_NAME`, and those that name a job *within* a configuration (which fold, which
 #: seed) or the hardware it ran on.
-NOT_CONFIGURATION = (*NOT_IN_JOB_NAME, "data.fold", "data.test_subject", "seed", "data.roots.", "paths.", "hydra.",
-                     "trainer.accelerator", "trainer.devices", "save_checkpoint")
+NOT_CONFIGURATION = (
+    *NOT_IN_JOB_NAME,
+    "data.fold",
+    "data.test_subject",
+    "seed",
+    "data.roots.",
+    "paths.",
+    "hydra.",
+    "trainer.accelerator",
+    "trainer.devices",
+    "save_checkpoint",
+)
 
 
 def override_key(override: str) -> str:
@@ -45,9 +66,13 @@ def override_key(override: str) -> str:
 
 def configuration_overrides(overrides: list[str]) -> list[str]:
     """The overrides that define a configuration: all but fold, seed, paths and loggers."""
-    return sorted(o for o in overrides
-                  if not any(override_key(o) == p or (p.endswith(".") and override_key(o).startswith(p))
-                             for p in NOT_CONFIGURATION))
+    return sorted(
+        o
+        for o in overrides
+        if not any(
+            override_key(o) == p or (p.endswith(".") and override_key(o).startswith(p)) for p in NOT_CONFIGURATION
+        )
+    )
 
 
 def configuration_name(overrides: list[str]) -> str:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping, Optional
 
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: "<quota> <period>" or "max <period>"
 
@@ -26,7 +26,7 @@ def available_cores() -> int:
     return max(1, min(cores, math.ceil(int(quota) / int(period))))
 
 
-def job_threads(env: Mapping[str, str], cpus_per_task: Optional[int]) -> int:
+def job_threads(env: Mapping[str, str], cpus_per_task: int | None) -> int:
     """A job's thread count: `OMP_NUM_THREADS` where its launcher slot (or the user) set it, else
     the `cpus_per_task` its submitit launcher gave it (at most the cores available), else the
     cores available; never fewer than 1."""

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 import pytest
 from skimage import data
+
+if TYPE_CHECKING:
+    import torch
 
 
 @pytest.fixture(scope="session")
@@ -45,8 +49,7 @@ def imagenet_home(tmp_path_factory) -> Iterator[Path]:
 
 def smooth_texture(shape: tuple[int, int], seed: int = 0, sigma: float = 2.0) -> np.ndarray:
     """A band-limited random grey texture: every pixel carries gradient, as flow needs."""
-    noise = cv2.GaussianBlur(np.random.default_rng(seed).standard_normal(shape).astype(np.float32),
-                             (0, 0), sigma)
+    noise = cv2.GaussianBlur(np.random.default_rng(seed).standard_normal(shape).astype(np.float32), (0, 0), sigma)
     return np.clip(128 + noise / noise.std() * 40, 0, 255).astype(np.uint8)
 
 
@@ -69,28 +72,43 @@ def trained(tmp_path_factory) -> TrainedRuns:
     from hydra import compose, initialize_config_dir
 
     from mer.config import CONFIG_DIR
-    from mer.synthetic import generate_synthetic
     from mer.preprocess.prepare import prepare
+    from mer.synthetic import generate_synthetic
     from mer.train.job import train
 
     base = tmp_path_factory.mktemp("trained")
-    release = generate_synthetic(base / "release", n_subjects=3, clips_per_subject=5,
-                                        frames_per_clip=(5, 9), seed=6, progress=False)
-    heads = {"hinge": ["head=hinge", "datamodule.normalization=train_standardize"],
-             "softmax": ["head=softmax"], "svm": ["head=svm"], "rbf": ["head=svm", "head.kernel=rbf"]}
+    release = generate_synthetic(
+        base / "release", n_subjects=3, clips_per_subject=5, frames_per_clip=(5, 9), seed=6, progress=False
+    )
+    heads = {
+        "hinge": ["head=hinge", "datamodule.normalization=train_standardize"],
+        "softmax": ["head=softmax"],
+        "svm": ["head=svm"],
+        "rbf": ["head=svm", "head.kernel=rbf"],
+    }
     runs = {}
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         for head, overrides in heads.items():
-            cfg = compose("train", overrides=[
-                "data=casme2", f"data.root={release}", f"paths.output_dir={base / 'out'}",
-                "preprocess.size=48", "trainer.max_epochs=1", "trainer.enable_progress_bar=false",
-                "save_checkpoint=true", "data.fold=0", *overrides])
+            cfg = compose(
+                "train",
+                overrides=[
+                    "data=casme2",
+                    f"data.root={release}",
+                    f"paths.output_dir={base / 'out'}",
+                    "preprocess.size=48",
+                    "trainer.max_epochs=1",
+                    "trainer.enable_progress_bar=false",
+                    "save_checkpoint=true",
+                    "data.fold=0",
+                    *overrides,
+                ],
+            )
             train(cfg, base / head)
             runs[head] = base / head
     return TrainedRuns(release=release, cache=prepare(cfg).path, runs=runs)
 
 
-def cache_inputs(trained: TrainedRuns, channels: list[str]) -> "torch.Tensor":
+def cache_inputs(trained: TrainedRuns, channels: list[str]) -> torch.Tensor:
     """Every sample of the trained models' cache as raw network input (what mer-predict feeds it)."""
     import torch
 

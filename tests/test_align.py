@@ -38,16 +38,20 @@ def test_rotated_face_comes_back_level(face_frame: np.ndarray, degrees: float) -
 def test_both_frames_get_the_onset_transform(face_frame: np.ndarray, tmp_path) -> None:
     """Apex = onset shifted 2 px right: one shared transform keeps that shift as flow."""
     onset = rotate(face_frame, 8.0)
-    apex = cv2.warpAffine(onset, np.float32([[1, 0, 2.0], [0, 1, 0]]), onset.shape[::-1],
-                          flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+    apex = cv2.warpAffine(
+        onset,
+        np.float32([[1, 0, 2.0], [0, 1, 0]]),
+        onset.shape[::-1],
+        flags=cv2.INTER_CUBIC,
+        borderMode=cv2.BORDER_REFLECT,
+    )
     cv2.imwrite(str(tmp_path / "onset.png"), onset)
     cv2.imwrite(str(tmp_path / "apex.png"), apex)
     result = preprocess_clip(tmp_path / "onset.png", tmp_path / "apex.png", tvl1_flow, size=112)
     assert result is not None
     expected = result.matrix[:, :2] @ np.array([2.0, 0.0])  # the shift seen through the transform
     centre = slice(28, 84)
-    measured = np.array([result.channels["u"][centre, centre].mean(),
-                         result.channels["v"][centre, centre].mean()])
+    measured = np.array([result.channels["u"][centre, centre].mean(), result.channels["v"][centre, centre].mean()])
     assert np.linalg.norm(measured - expected) < 0.15, (measured, expected)
     assert np.linalg.norm(expected) > 0.5  # a per-frame transform would have cancelled it
 
@@ -79,14 +83,20 @@ def test_unreadable_frame_names_the_file(tmp_path) -> None:
 
 def test_flow_context_keeps_boundary_effects_out(face_frame: np.ndarray, tmp_path) -> None:
     """A global 1.5 px shift: with context the crop's border rows see the shift, not artefacts."""
-    apex = cv2.warpAffine(face_frame, np.float32([[1, 0, 0], [0, 1, 1.5]]), face_frame.shape[::-1],
-                          flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+    apex = cv2.warpAffine(
+        face_frame,
+        np.float32([[1, 0, 0], [0, 1, 1.5]]),
+        face_frame.shape[::-1],
+        flags=cv2.INTER_CUBIC,
+        borderMode=cv2.BORDER_REFLECT,
+    )
     cv2.imwrite(str(tmp_path / "onset.png"), face_frame)
     cv2.imwrite(str(tmp_path / "apex.png"), apex)
     errors = {}
     for context in (0.0, 0.1):
-        result = preprocess_clip(tmp_path / "onset.png", tmp_path / "apex.png", tvl1_flow, size=96,
-                                 flow_context=context)
+        result = preprocess_clip(
+            tmp_path / "onset.png", tmp_path / "apex.png", tvl1_flow, size=96, flow_context=context
+        )
         truth = result.matrix[:, :2] @ np.array([0.0, 1.5])
         flow = np.stack([result.channels["u"], result.channels["v"]], axis=-1)
         error = np.linalg.norm(flow - truth, axis=-1)

@@ -26,8 +26,14 @@ def test_fold_parts_are_disjoint_consecutive_ranges_covering_every_fold() -> Non
 
 
 def test_a_part_counts_as_finished_only_when_its_last_command_ran_to_its_end() -> None:
-    ledger = {"commands": [{"part": 1, "returncode": 124}, {"part": 2, "returncode": 0},
-                           {"part": 1, "returncode": 0}, {"part": 2, "returncode": 124}]}
+    ledger = {
+        "commands": [
+            {"part": 1, "returncode": 124},
+            {"part": 2, "returncode": 0},
+            {"part": 1, "returncode": 0},
+            {"part": 2, "returncode": 124},
+        ]
+    }
     assert bench_ablation.part_finished(ledger, 1)
     assert not bench_ablation.part_finished(ledger, 2)  # cut off when it ran again
     assert not bench_ablation.part_finished(ledger, 3)  # never ran
@@ -48,8 +54,7 @@ def test_the_ledger_refuses_a_sweep_dir_run_with_other_settings_or_parts(tmp_pat
     fresh["commands"].append({"part": 1, "folds": [0, 1], "start": 1.0, "end": 2.0, "returncode": 0})
     bench_ablation.write_ledger(tmp_path, fresh)
     assert bench_ablation.read_ledger(tmp_path, settings, parts) == fresh
-    with pytest.raises(MerError, match="run with other settings or parts; give the same flags as "
-                                       "before, or --fresh"):
+    with pytest.raises(MerError, match="run with other settings or parts; give the same flags as before, or --fresh"):
         bench_ablation.read_ledger(tmp_path, settings, [[0, 1, 2, 3]])
     (tmp_path / bench_ablation.LEDGER).write_text("{not json")
     with pytest.raises(MerError, match="not a bench-ablation ledger .*; rerun with --fresh"):
@@ -57,8 +62,11 @@ def test_the_ledger_refuses_a_sweep_dir_run_with_other_settings_or_parts(tmp_pat
 
 
 def test_a_part_with_a_failed_job_is_not_done_though_its_command_ended() -> None:
-    done = [{"overrides": [f"ablation={cell}", f"data.fold={fold}"], "metrics": {"accuracy": 0.5}}
-            for cell in bench_ablation.CELLS for fold in (0, 1)]
+    done = [
+        {"overrides": [f"ablation={cell}", f"data.fold={fold}"], "metrics": {"accuracy": 0.5}}
+        for cell in bench_ablation.CELLS
+        for fold in (0, 1)
+    ]
     failed = {"overrides": ["ablation=uv_hinge", "data.fold=2"], "metrics": None}
     missing = bench_ablation.unfinished_jobs([*done, failed], [0, 1, 2])
     assert missing == [f"{cell} fold 2" for cell in bench_ablation.CELLS]
@@ -86,14 +94,20 @@ def test_small_dry_run_resumes_over_two_invocations_then_reports(tmp_path: Path)
     assert [(c["part"], c["folds"], c["returncode"]) for c in ledger["commands"]] == [(2, [2], 0), (1, [0, 1], 0)]
     rows = [line for line in second.stdout.splitlines() if re.match(r"\| [12] \| \w+ fold \d \|", line)]
     assert len(rows) == 15 and all(row.split(" | ")[5] == "0" for row in rows)  # every job exited 0
-    figure = re.search(r"Whole ablation, 5 cells × 3 folds = 15 jobs, 48², 2 epochs, CPU slots: "
-                       r"([\d.]+) s = [\d.]+ min from the commands' starts to the report: "
-                       r"([\d.]+) s \(part 2\) \+ ([\d.]+) s \(part 1\), then mer-report ([\d.]+) s", second.stdout)
+    figure = re.search(
+        r"Whole ablation, 5 cells × 3 folds = 15 jobs, 48², 2 epochs, CPU slots: "
+        r"([\d.]+) s = [\d.]+ min from the commands' starts to the report: "
+        r"([\d.]+) s \(part 2\) \+ ([\d.]+) s \(part 1\), then mer-report ([\d.]+) s",
+        second.stdout,
+    )
     assert figure, second.stdout[-3000:]
     total, *summands = map(float, figure.groups())
     walls = [c["end"] - c["start"] for c in ledger["commands"]]
     assert summands[:2] == pytest.approx(walls, abs=0.051)
     assert total == pytest.approx(sum(summands), abs=0.2)
     assert "head=hinge,input=uv" in second.stdout  # mer-report's pooled table
-    assert re.search(r"mer-predict: (\w+), predictions.csv: \1; largest score difference \S+ "
-                     r"\(allowed 0.001\): ok", second.stdout)
+    assert re.search(
+        r"mer-predict: (\w+), predictions.csv: \1; largest score difference \S+ "
+        r"\(allowed 0.001\): ok",
+        second.stdout,
+    )

@@ -21,12 +21,12 @@ import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 
-from mer.synthetic import generate_synthetic
 from mer.errors import MerError, user_facing
 from mer.files import write_atomically
 from mer.preprocess.cache import CHANNELS, load_cache
 from mer.preprocess.integrity import REPAIR
 from mer.preprocess.prepare import prepare
+from mer.synthetic import generate_synthetic
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 SHEET = "CASME2-coding-20140508.xlsx"
@@ -42,8 +42,7 @@ def release(tmp_path_factory) -> Path:
 
 def overrides(root: Path, out: Path, *extra: str) -> list[str]:
     """Point mer-prepare at the release as a CASME II dataset, writing under `out`."""
-    return ["data=casme2", f"data.root={root}", f"paths.output_dir={out}", "preprocess.size=64",
-            *extra]
+    return ["data=casme2", f"data.root={root}", f"paths.output_dir={out}", "preprocess.size=64", *extra]
 
 
 def prepare_in_process(*args: str):
@@ -55,8 +54,7 @@ def prepare_in_process(*args: str):
 def mer_prepare(*args: str, **popen) -> subprocess.Popen:
     """Start the real `mer-prepare` console script."""
     exe = Path(sys.executable).with_name("mer-prepare")
-    return subprocess.Popen([str(exe), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, **popen)
+    return subprocess.Popen([str(exe), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
 
 
 def cache_dirs(out: Path) -> list[Path]:
@@ -137,12 +135,11 @@ def test_two_concurrent_runs_give_one_valid_cache(release: Path, tmp_path: Path)
 
 
 def test_user_mistake_is_one_line(tmp_path: Path) -> None:
-    proc = mer_prepare("data=casme2", f"data.root={tmp_path / 'nowhere'}",
-                       f"paths.output_dir={tmp_path}")
+    proc = mer_prepare("data=casme2", f"data.root={tmp_path / 'nowhere'}", f"paths.output_dir={tmp_path}")
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 2
     assert "Traceback" not in stderr
-    (line,) = [l for l in stderr.splitlines() if l.strip()]
+    (line,) = [text for text in stderr.splitlines() if text.strip()]
     assert line.startswith("error: ") and "nowhere" in line
 
 
@@ -208,8 +205,7 @@ def expected_line(cache: Path, problem: str) -> str:
     return f"error: damaged cache {cache}: {problem}; {REPAIR}"
 
 
-def assert_moved_aside_and_rebuilt(release: Path, out: Path, cache: Path, problem: str,
-                                   *extra: str) -> None:
+def assert_moved_aside_and_rebuilt(release: Path, out: Path, cache: Path, problem: str, *extra: str) -> None:
     """Under mer-prepare: one warning naming the problem, the damaged copy kept aside, a sound rebuild."""
     damaged_bytes = {p.name: p.read_bytes() for p in cache.iterdir()}
     with warnings.catch_warnings(record=True) as caught:
@@ -246,8 +242,7 @@ def test_verify_catches_one_changed_byte(release, built, tmp_path, capsys):
 def test_manifest_records_every_file_as_sha256sum_would(built):
     (cache,) = cache_dirs(built)
     files = json.loads((cache / "manifest.json").read_text())["files"]
-    assert sorted(files) == sorted(["samples.csv", "landmarks.npy", "transform.npy",
-                                    *(f"{c}.npy" for c in CHANNELS)])
+    assert sorted(files) == sorted(["samples.csv", "landmarks.npy", "transform.npy", *(f"{c}.npy" for c in CHANNELS)])
     for name, record in files.items():
         data = (cache / name).read_bytes()
         assert record["bytes"] == len(data) and record["sha256"] == hashlib.sha256(data).hexdigest()
@@ -269,8 +264,7 @@ def test_full_disk_while_building_leaves_no_half_cache(release, tmp_path, monkey
     with pytest.raises(MerError) as err:
         prepare_in_process(*overrides(release, out, *SMALL))
     assert str(err.value).startswith(f"no space left on the disk of {out / 'cache'} while writing the cache ")
-    assert str(err.value).endswith("nothing half-written was kept; free space there (or write elsewhere) "
-                                   "and run again")
+    assert str(err.value).endswith("nothing half-written was kept; free space there (or write elsewhere) and run again")
     assert cache_dirs(out) == []  # neither a finished nor a temporary cache
 
 
@@ -282,8 +276,9 @@ def test_write_atomically_leaves_no_half_file_on_a_full_disk(tmp_path):
         tmp.write_text("sample_id,subject,la")
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    with pytest.raises(MerError, match=f"^no space left on the disk of {re.escape(str(target.parent))} "
-                                       "while writing predictions.csv: "):
+    with pytest.raises(
+        MerError, match=f"^no space left on the disk of {re.escape(str(target.parent))} while writing predictions.csv: "
+    ):
         write_atomically(target, half_then_full)
     assert list(target.parent.iterdir()) == []
     write_atomically(target, lambda tmp: tmp.write_text("sample_id\n"))
@@ -297,8 +292,12 @@ def test_damage_through_the_entry_points(release, built, tmp_path):
     out, cache = copy_of(built, tmp_path)
     problem = truncate(cache)
     exe = Path(sys.executable).with_name("mer-train")
-    train = subprocess.run([str(exe), f"cache={cache}", "preprocess.size=32", f"paths.output_dir={out}"],
-                           capture_output=True, text=True, timeout=300)
+    train = subprocess.run(
+        [str(exe), f"cache={cache}", "preprocess.size=32", f"paths.output_dir={out}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert train.returncode == 2 and "Traceback" not in train.stderr
     assert train.stderr.strip().splitlines()[-1] == expected_line(cache, problem)
 
@@ -308,7 +307,9 @@ def test_damage_through_the_entry_points(release, built, tmp_path):
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
     (aside,) = [p for p in cache_dirs(out) if p != cache]
-    assert f"warning: cache {cache} is damaged ({problem}): moved it to {aside.name} and rebuilding it" \
+    assert (
+        f"warning: cache {cache} is damaged ({problem}): moved it to {aside.name} and rebuilding it"
         in stderr.splitlines()
+    )
     assert stdout.strip().splitlines()[-1] == str(cache)
     load_cache(cache, verify=True)

@@ -268,9 +268,7 @@ def test_irregular_filenames_verbatim_and_action_units_as_text(release: Path) ->
 def test_labels_lower_cased_and_stripped(tmp_path: Path) -> None:
     root = make_release(tmp_path, replaced(0, emotion="  Happiness "))
     rows = read_casme2(root).rows
-    assert rows.loc[rows["clip"] == "EP02_01f", ["label", "emotion"]].values.tolist() == [
-        ["happiness", "happiness"]
-    ]
+    assert rows.loc[rows["clip"] == "EP02_01f", ["label", "emotion"]].values.tolist() == [["happiness", "happiness"]]
 
 
 @pytest.mark.parametrize("subject", ["sub01", "1", 1.0])
@@ -503,9 +501,7 @@ def test_several_sheets_and_choosing_one(tmp_path: Path) -> None:
     )
     with pytest.raises(MerError, match=pattern):
         read_casme2(root)
-    assert read_casme2(root, sheet="old/CASME2_label_Ver_2.xls").provenance["sheet"] == (
-        "old/CASME2_label_Ver_2.xls"
-    )
+    assert read_casme2(root, sheet="old/CASME2_label_Ver_2.xls").provenance["sheet"] == ("old/CASME2_label_Ver_2.xls")
     assert read_casme2(root, sheet=str(root / SHEET)).provenance["sheet"] == SHEET
     with pytest.raises(MerError, match=r"coding sheet .*missing\.xlsx \(data\.reader\.sheet\)"):
         read_casme2(root, sheet="missing.xlsx")
@@ -542,8 +538,7 @@ def test_apex_slash_and_outside_range_midpoint(tmp_path: Path) -> None:
         table = read_casme2(root)
     apex_warnings = [str(w.message) for w in record if "apex" in str(w.message)]
     assert apex_warnings == [
-        "apex '/' or outside [onset, offset] in 2 clips, used midpoint (onset+offset)//2: "
-        "sub01/EP02_01f, sub03/EP09f"
+        "apex '/' or outside [onset, offset] in 2 clips, used midpoint (onset+offset)//2: sub01/EP02_01f, sub03/EP09f"
     ]
     fixed = table.rows.set_index("clip")
     assert fixed.loc["EP02_01f", "apex_frame"] == (46 + 86) // 2
@@ -563,9 +558,7 @@ def test_apex_drop(tmp_path: Path) -> None:
         "casme2/sub01/EP02_01f",
         "casme2/sub03/EP09f",
     }
-    assert {"sample_id": "casme2/sub01/EP02_01f", "reason": "apex '/' not in [46, 86]"} in (
-        table.provenance["dropped"]
-    )
+    assert {"sample_id": "casme2/sub01/EP02_01f", "reason": "apex '/' not in [46, 86]"} in (table.provenance["dropped"])
     assert table.provenance["apex_fixed"] == []
 
 
@@ -587,9 +580,7 @@ def test_apex_of_a_dropped_label_is_not_checked(tmp_path: Path) -> None:
         assert len(read_casme2(root, apex_policy="error")) == len(FIVE_CLASS_IDS)
 
 
-@pytest.mark.parametrize(
-    "clip", ["../sub02/EP01_2", "..", "/etc", "EP02_01f/../../x", "a\\b", "C:evil"]
-)
+@pytest.mark.parametrize("clip", ["../sub02/EP01_2", "..", "/etc", "EP02_01f/../../x", "a\\b", "C:evil"])
 def test_path_traversal_in_filename(tmp_path: Path, clip: str) -> None:
     root = make_release(tmp_path, replaced(2, clip=clip), frame_rows=ROWS)
     pattern = rf"{re.escape(SHEET)} row 4: Filename .* is not a plain folder name"

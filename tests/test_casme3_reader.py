@@ -12,13 +12,12 @@ from omegaconf import OmegaConf
 
 from mer.data.casme3 import read_casme3
 from mer.data.labels import MAPPINGS
+from mer.errors import MerError
 from mer.synthetic import generate_synthetic, load_ground_truth
 from mer.synthetic.layouts import CASME3_SHEET
-from mer.errors import MerError
 
 CONFIG = Path(__file__).resolve().parents[1] / "conf" / "data" / "casme3.yaml"
-SMALL = dict(n_subjects=3, clips_per_subject=6, frames_per_clip=(5, 7), layout="casme3",
-             progress=False)
+SMALL = dict(n_subjects=3, clips_per_subject=6, frames_per_clip=(5, 7), layout="casme3", progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +54,10 @@ def test_clips_keyed_by_video_and_onset(release: Path, truth: dict) -> None:
         assert row["clip_dir"] == f"{clip['folder']}/{clip['filename']}/color"
         assert row["apex_path"] == f"{clip['folder']}/{clip['filename']}/color/{clip['apex']}.jpg"
         assert (row["onset_frame"], row["apex_frame"], row["offset_frame"]) == (
-            clip["onset"], clip["apex"], clip["offset"])
+            clip["onset"],
+            clip["apex"],
+            clip["offset"],
+        )
         assert row["label"] == clip["emotion"]
     assert table.rows.groupby(["subject", "clip_dir"]).size().max() == 2
 
@@ -100,8 +102,11 @@ def test_unknown_emotion(release: Path, tmp_path: Path) -> None:
     """An emotion outside the label set's vocabulary names the row and the known labels."""
     root = copy_release(release, tmp_path)
     edit_sheet(root, 3, 8, "contempt")
-    with pytest.raises(MerError, match=r"row 3 \(spNO\.1/.*\): unknown emotion 'contempt'; known "
-                                       r"CAS\(ME\)\^3 labels \(all\): anger, disgust"):
+    with pytest.raises(
+        MerError,
+        match=r"row 3 \(spNO\.1/.*\): unknown emotion 'contempt'; known "
+        r"CAS\(ME\)\^3 labels \(all\): anger, disgust",
+    ):
         read_casme3(root)
 
 
@@ -121,8 +126,11 @@ def test_no_sheet(release: Path, tmp_path: Path) -> None:
     """Without the label sheet the message names the file looked for."""
     root = copy_release(release, tmp_path)
     (root / CASME3_SHEET).unlink()
-    with pytest.raises(MerError, match=r"no CAS\(ME\)\^3 part A coding sheet in .*looked for "
-                                       r"cas\(me\)3_part_A_ME_label_JpgIndex_v2\.xlsx"):
+    with pytest.raises(
+        MerError,
+        match=r"no CAS\(ME\)\^3 part A coding sheet in .*looked for "
+        r"cas\(me\)3_part_A_ME_label_JpgIndex_v2\.xlsx",
+    ):
         read_casme3(root)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import TrainedRuns, cache_inputs
 from omegaconf import OmegaConf
 
 from mer.errors import MerError
@@ -19,8 +20,6 @@ from mer.runs import CHECKPOINT
 from mer.train.checkpoint import CHECKPOINT_FORMAT
 from mer.train.heads import fit_svm, svm_scores
 from mer.train.svm_record import svm_from_pickle, svm_from_record, svm_record
-
-from conftest import TrainedRuns, cache_inputs
 
 
 class CreatesMarker:
@@ -47,8 +46,10 @@ def refusal(entry_point, argv: list[str], capsys) -> str:
 def older_mer_checkpoint(path: Path, source: Path) -> Path:
     """`source` as mer wrote it before format 2: OmegaConf hyperparameters, the SVM pickled."""
     saved = torch.load(source, map_location="cpu", weights_only=True)
-    saved["hyper_parameters"] = {name: OmegaConf.create(value) if isinstance(value, (dict, list)) else value
-                                 for name, value in saved["hyper_parameters"].items()}
+    saved["hyper_parameters"] = {
+        name: OmegaConf.create(value) if isinstance(value, (dict, list)) else value
+        for name, value in saved["hyper_parameters"].items()
+    }
     svm = svm_from_record(saved["mer"]["svm"], str(source))
     saved["mer"].update(format=1, svm=pickle.dumps(svm))
     torch.save(saved, path)
@@ -68,8 +69,7 @@ def test_every_head_writes_a_checkpoint_that_opens_weights_only(trained: Trained
             assert svm["estimator"] == "SVC" and svm["state"]["support_vectors_"].shape[1] == 1280
 
 
-def test_a_crafted_checkpoint_is_refused_and_runs_nothing(trained: TrainedRuns, tmp_path: Path,
-                                                         capsys) -> None:
+def test_a_crafted_checkpoint_is_refused_and_runs_nothing(trained: TrainedRuns, tmp_path: Path, capsys) -> None:
     marker = tmp_path / "marker"
     saved = torch.load(trained.runs["hinge"] / CHECKPOINT, map_location="cpu", weights_only=True)
     saved["mer"]["dataset"] = CreatesMarker(marker)
@@ -77,26 +77,31 @@ def test_a_crafted_checkpoint_is_refused_and_runs_nothing(trained: TrainedRuns, 
     torch.save(saved, crafted)
     assert torch.serialization.get_unsafe_globals_in_checkpoint(crafted) == ["io.open"]
     clip = str(trained.release / load_cache(trained.cache).samples.iloc[0].clip_dir)
-    expected = (f"error: {crafted} carries objects that only an unsafe load creates (io.open), "
-                "and unpickling them could run any code: mer does not open it. Open it with "
-                "--trust-checkpoint only if you trust its author")
+    expected = (
+        f"error: {crafted} carries objects that only an unsafe load creates (io.open), "
+        "and unpickling them could run any code: mer does not open it. Open it with "
+        "--trust-checkpoint only if you trust its author"
+    )
     assert refusal(predict.main, [str(crafted), clip], capsys) == expected
     assert refusal(export.main, [str(crafted), "--out", str(tmp_path)], capsys) == expected
     assert refusal(export.main, [str(crafted), "--upgrade"], capsys) == (
         f"error: {crafted} carries io.open, which no mer checkpoint holds: mer does not "
-        "upgrade it (nor open it, unless you pass mer-predict --trust-checkpoint)")
+        "upgrade it (nor open it, unless you pass mer-predict --trust-checkpoint)"
+    )
     assert not marker.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["model.ckpt"]
 
 
-def test_an_older_checkpoint_is_refused_then_upgraded_to_the_same_scores(trained: TrainedRuns,
-                                                                        tmp_path: Path, capsys) -> None:
+def test_an_older_checkpoint_is_refused_then_upgraded_to_the_same_scores(
+    trained: TrainedRuns, tmp_path: Path, capsys
+) -> None:
     current = trained.runs["svm"] / CHECKPOINT
     old = older_mer_checkpoint(tmp_path / "model.ckpt", current)
     clip = str(trained.release / load_cache(trained.cache).samples.iloc[0].clip_dir)
     assert refusal(predict.main, [str(old), clip], capsys) == (
         f"error: {old} is a checkpoint of an older mer (format 1, which pickled OmegaConf objects "
         f"and the svm head), which mer no longer unpickles: `mer-export --upgrade {old}` rewrites "
-        "it in the safe format 2")
+        "it in the safe format 2"
+    )
     export.main([str(old), "--upgrade"])
     upgraded = tmp_path / "model.upgraded.ckpt"
     assert capsys.readouterr().out == f"wrote {upgraded} (checkpoint format 2: it opens without unpickling)\n"
@@ -133,13 +138,19 @@ def test_a_damaged_or_foreign_svm_entry_is_refused_in_one_line(tmp_path: Path) -
     rng = np.random.default_rng(0)
     record = svm_record(fit_svm(rng.normal(size=(20, 8)), np.arange(20) % 3, kernel="rbf"))
     record["state"]["support_vectors_"] = record["state"]["support_vectors_"][:-1]
-    with pytest.raises(MerError, match=r"^model.ckpt: its kernel SVM's arrays \(support vectors, dual "
-                                       r"coefficients, intercepts\) do not fit together"):
+    with pytest.raises(
+        MerError,
+        match=r"^model.ckpt: its kernel SVM's arrays \(support vectors, dual "
+        r"coefficients, intercepts\) do not fit together",
+    ):
         svm_from_record(record, "model.ckpt")
     with pytest.raises(MerError, match=r"^model.ckpt: its svm entry is not a LinearSVC or SVC state"):
         svm_from_record({"estimator": "Pipeline", "state": {}}, "model.ckpt")
     marker = tmp_path / "marker"
-    with pytest.raises(MerError, match=r"^model.ckpt: its pickled svm head names io.open, which "
-                                       "no fitted SVM holds"):
+    with pytest.raises(
+        MerError,
+        match=r"^model.ckpt: its pickled svm head names io.open, which "
+        "no fitted SVM holds",
+    ):
         svm_from_pickle(pickle.dumps(CreatesMarker(marker)), "model.ckpt")
     assert not marker.exists()

@@ -9,16 +9,14 @@ import numpy as np
 import onnxruntime
 import pytest
 import torch
+from conftest import TrainedRuns, cache_inputs
 
 from mer.infer.export import export, main, torchscript_allowed
 from mer.infer.trained import load_trained
 from mer.runs import CHECKPOINT
 
-from conftest import TrainedRuns, cache_inputs
 
-
-def test_torchscript_and_onnx_score_like_the_checkpoint(trained: TrainedRuns, tmp_path: Path,
-                                                       capsys) -> None:
+def test_torchscript_and_onnx_score_like_the_checkpoint(trained: TrainedRuns, tmp_path: Path, capsys) -> None:
     checkpoint = trained.runs["hinge"] / CHECKPOINT
     main([str(checkpoint), "--out", str(tmp_path)])
     printed = capsys.readouterr().out
@@ -53,4 +51,5 @@ def test_a_kernel_svm_is_refused_in_one_line(trained: TrainedRuns, tmp_path: Pat
     assert exit_.value.code == 2
     assert capsys.readouterr().err.splitlines() == [
         "error: this checkpoint's head is an SVM with the 'rbf' kernel, which has no exported form "
-        "(mer-predict uses it as it is); train with head.kernel=linear or head=hinge to export"]
+        "(mer-predict uses it as it is); train with head.kernel=linear or head=hinge to export"
+    ]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-
 from conftest import smooth_texture
+
 from mer.preprocess.flow import dis_flow, farneback_flow, flow_magnitude, optical_strain, tvl1_flow
 
 SIZE = 160
@@ -16,8 +16,9 @@ INTERIOR = slice(16, SIZE - 16)
 def warp_by(image: np.ndarray, displacement: np.ndarray) -> np.ndarray:
     """The image moved by a displacement field d: out(x + d) = image(x), to first order."""
     ys, xs = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
-    return cv2.remap(image, xs - displacement[..., 0], ys - displacement[..., 1], cv2.INTER_CUBIC,
-                     borderMode=cv2.BORDER_REFLECT)
+    return cv2.remap(
+        image, xs - displacement[..., 0], ys - displacement[..., 1], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT
+    )
 
 
 def endpoint_error(flow: np.ndarray, truth: np.ndarray) -> float:

@@ -53,9 +53,16 @@ def workspace(tmp_path_factory) -> Path:
 def compose_train(workspace: Path, *overrides: str):
     """The real `train` config on the small release."""
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose("train", overrides=[
-            "data=casme2", f"data.root={workspace / 'release'}", f"paths.output_dir={workspace / 'out'}",
-            "trainer.enable_progress_bar=false", *overrides])
+        return compose(
+            "train",
+            overrides=[
+                "data=casme2",
+                f"data.root={workspace / 'release'}",
+                f"paths.output_dir={workspace / 'out'}",
+                "trainer.enable_progress_bar=false",
+                *overrides,
+            ],
+        )
 
 
 def tiny(model: str) -> list[str]:
@@ -68,8 +75,9 @@ def test_each_preset_is_its_papers_network_on_its_papers_input(workspace: Path, 
     channels, size, width, n_parameters = MODELS[model]
     cfg = compose_train(workspace, f"model={model}")
     assert list(cfg.input.channels) == channels and cfg.preprocess.size == size
-    network = instantiate(cfg.model, in_channels=len(channels), classes=CLASSES,
-                          head=OmegaConf.to_container(cfg.head), _convert_="all").eval()
+    network = instantiate(
+        cfg.model, in_channels=len(channels), classes=CLASSES, head=OmegaConf.to_container(cfg.head), _convert_="all"
+    ).eval()
     assert network.n_parameters == n_parameters
     x = torch.randn(3, len(channels), size, size)
     with torch.no_grad():
@@ -80,13 +88,20 @@ def test_each_preset_is_its_papers_network_on_its_papers_input(workspace: Path, 
 @pytest.mark.parametrize("head", HEADS)
 @pytest.mark.parametrize("model", MODELS)
 def test_fast_dev_run_every_model_and_head_and_its_checkpoint_predicts_alike(
-        workspace: Path, tmp_path: Path, model: str, head: str) -> None:
-    cfg = compose_train(workspace, *tiny(model), f"head={head}", "+trainer.fast_dev_run=1",
-                        "data.fold=1", "save_checkpoint=true")
+    workspace: Path, tmp_path: Path, model: str, head: str
+) -> None:
+    cfg = compose_train(
+        workspace, *tiny(model), f"head={head}", "+trainer.fast_dev_run=1", "data.fold=1", "save_checkpoint=true"
+    )
     train(cfg, tmp_path)
     predictions = pd.read_csv(tmp_path / PREDICTIONS)
-    assert list(predictions.columns) == ["sample_id", "subject", "label", "pred",
-                                         *[f"{SCORE_PREFIX}{c}" for c in CLASSES]]
+    assert list(predictions.columns) == [
+        "sample_id",
+        "subject",
+        "label",
+        "pred",
+        *[f"{SCORE_PREFIX}{c}" for c in CLASSES],
+    ]
     assert set(predictions["subject"]) == {"sub02"} and len(predictions) == 5
     saved = json.loads((tmp_path / METRICS).read_text())
     assert saved["model"] == model and saved["n_parameters"] == MODELS[model][3]
@@ -95,32 +110,47 @@ def test_fast_dev_run_every_model_and_head_and_its_checkpoint_predicts_alike(
     trained = load_trained(tmp_path / CHECKPOINT)
     assert trained.channels == MODELS[model][0]
     sample = load_cache(saved["cache"]).samples.set_index("sample_id").loc[predictions["sample_id"].iloc[0]]
-    result = predict_clip(trained, read_clip([workspace / "release" / sample.clip_dir]),
-                          onset=sample.onset_frame, apex=sample.apex_frame, progress=False)
+    result = predict_clip(
+        trained,
+        read_clip([workspace / "release" / sample.clip_dir]),
+        onset=sample.onset_frame,
+        apex=sample.apex_frame,
+        progress=False,
+    )
     expected = predictions.iloc[0][[f"{SCORE_PREFIX}{c}" for c in CLASSES]].to_numpy(float)
     np.testing.assert_allclose(list(result.scores.values()), expected, atol=1e-4)
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (["model=ststnet", "input=uv"], "model=ststnet has one stream per channel of u, v and optical strain "
-     "(3 streams) but the input has 2 channel(s): use input=uvs"),
-    (["model=offapexnet", "model.pretrained=imagenet"], "model.pretrained=imagenet: model=offapexnet has no "
-     "pretrained weights (its paper trains it from scratch); use model.pretrained=none"),
-    (["model=resnet18", "model.width_mult=0.5"], "model.width_mult=0.5 is MobileNetV2's: model=resnet18 "
-     "has no width multiplier"),
-])
-def test_a_setting_a_model_cannot_take_is_one_line(workspace: Path, tmp_path: Path, overrides,
-                                                   message) -> None:
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (
+            ["model=ststnet", "input=uv"],
+            "model=ststnet has one stream per channel of u, v and optical strain "
+            "(3 streams) but the input has 2 channel(s): use input=uvs",
+        ),
+        (
+            ["model=offapexnet", "model.pretrained=imagenet"],
+            "model.pretrained=imagenet: model=offapexnet has no "
+            "pretrained weights (its paper trains it from scratch); use model.pretrained=none",
+        ),
+        (
+            ["model=resnet18", "model.width_mult=0.5"],
+            "model.width_mult=0.5 is MobileNetV2's: model=resnet18 has no width multiplier",
+        ),
+    ],
+)
+def test_a_setting_a_model_cannot_take_is_one_line(workspace: Path, tmp_path: Path, overrides, message) -> None:
     cfg = compose_train(workspace, *overrides, "preprocess.size=32", "+trainer.fast_dev_run=1")
     with pytest.raises(Exception) as raised:  # Hydra's instantiate wraps it; mer-train prints it alone
         train(cfg, tmp_path)
     assert str(user_error_in(raised.value)) == message
 
 
-def test_ststnet_exports_to_torchscript_and_onnx_with_the_checkpoints_scores(workspace: Path,
-                                                                            tmp_path: Path) -> None:
-    cfg = compose_train(workspace, "model=ststnet", "head=hinge", "trainer.max_epochs=1", "data.fold=0",
-                        "save_checkpoint=true")
+def test_ststnet_exports_to_torchscript_and_onnx_with_the_checkpoints_scores(workspace: Path, tmp_path: Path) -> None:
+    cfg = compose_train(
+        workspace, "model=ststnet", "head=hinge", "trainer.max_epochs=1", "data.fold=0", "save_checkpoint=true"
+    )
     train(cfg, tmp_path / "run")
     model = load_trained(tmp_path / "run" / CHECKPOINT)
     written = export(model, tmp_path / "export", "ststnet", ["torchscript", "onnx"])
@@ -141,17 +171,28 @@ def test_a_two_fold_cut_of_the_baselines_sweep_runs_through_mer_report(workspace
     bin_dir = Path(sys.executable).parent
     # Every model at 32² (its preset's size is checked above; 224² would take minutes on 2 cores).
     result = subprocess.run(
-        [str(bin_dir / "mer-train"), "-m", "experiment=baselines", f"data.root={workspace / 'release'}",
-         f"paths.output_dir={workspace / 'out'}", "data.fold=0,1", "trainer.max_epochs=1", "preprocess.size=32",
-         "trainer.enable_progress_bar=false", f"hydra.sweep.dir={sweep}"],
-        capture_output=True, text=True, cwd=workspace, timeout=900)
+        [
+            str(bin_dir / "mer-train"),
+            "-m",
+            "experiment=baselines",
+            f"data.root={workspace / 'release'}",
+            f"paths.output_dir={workspace / 'out'}",
+            "data.fold=0,1",
+            "trainer.max_epochs=1",
+            "preprocess.size=32",
+            "trainer.enable_progress_bar=false",
+            f"hydra.sweep.dir={sweep}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=workspace,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
-    report = subprocess.run([str(bin_dir / "mer-report"), str(sweep)], capture_output=True, text=True,
-                            timeout=300)
+    report = subprocess.run([str(bin_dir / "mer-report"), str(sweep)], capture_output=True, text=True, timeout=300)
     assert report.returncode == 0, report.stderr
     methods = pd.read_csv(sweep / "report_methods.csv")
-    assert list(zip(methods["model"], methods["head"])) == [
-        (m, h) for m in MODELS for h in ("softmax", "hinge")]
+    assert list(zip(methods["model"], methods["head"])) == [(m, h) for m in MODELS for h in ("softmax", "hinge")]
     assert list(methods["input"]) == ["uv", "uv", "uvs", "uvs", "uv", "uv", "uv", "uv"]
     assert list(methods["n_parameters"]) == [MODELS[m][3] for m in MODELS for _ in range(2)]
     assert set(methods["n_samples"]) == {10} and (methods["fit_s_median"] > 0).all()
@@ -165,6 +206,9 @@ def test_a_two_fold_cut_of_the_baselines_sweep_runs_through_mer_report(workspace
     # The paper's Table 2/3 numbers stand beside MobileNetV2's rows only, never another model's (on
     # 2 of 3 subjects they read "not comparable", which is the paper's column there).
     families = {part.split("\n", 1)[0]: part for part in md.split("\n### ")}
-    beside = {header.split("model=")[1].split(",")[0]: "not comparable: 2 of 3 subjects" in text
-              for header, text in families.items() if header.startswith("casme2 · `model=")}
+    beside = {
+        header.split("model=")[1].split(",")[0]: "not comparable: 2 of 3 subjects" in text
+        for header, text in families.items()
+        if header.startswith("casme2 · `model=")
+    }
     assert beside == {"mobilenetv2": True, "ststnet": False, "offapexnet": False, "resnet18": False}

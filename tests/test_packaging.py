@@ -21,8 +21,23 @@ ROOT = Path(__file__).resolve().parents[1]
 def wheel(tmp_path_factory) -> Path:
     """The wheel `pip wheel .` builds from this checkout (no network: this venv's setuptools)."""
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--wheel-dir", str(out), str(ROOT)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(out),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     (built,) = out.glob("mer-*.whl")
     return built
 
@@ -42,8 +57,12 @@ def test_the_wheel_carries_every_module_and_config(wheel: Path) -> None:
 @pytest.mark.slow
 def test_installed_from_the_wheel_it_runs_from_any_directory(wheel: Path, tmp_path: Path) -> None:
     site = tmp_path / "site"  # a non-editable install: the wheel's files, nothing of this checkout
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site),
-                    str(wheel)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     installed = sorted(p for p in site.rglob("*") if p.is_file())
     work = tmp_path / "somewhere"
     work.mkdir()
@@ -51,8 +70,9 @@ def test_installed_from_the_wheel_it_runs_from_any_directory(wheel: Path, tmp_pa
     env.pop("MER_OUTPUT_DIR", None), env.pop("MER_DATA_DIR", None)
 
     def run(command: str, *args: str) -> subprocess.CompletedProcess:
-        done = subprocess.run([str(site / "bin" / command), *args], cwd=work, env=env, capture_output=True,
-                              text=True, timeout=600)
+        done = subprocess.run(
+            [str(site / "bin" / command), *args], cwd=work, env=env, capture_output=True, text=True, timeout=600
+        )
         assert done.returncode == 0, f"{command} {args}:\n{done.stderr[-3000:]}"
         return done
 
@@ -61,9 +81,18 @@ def test_installed_from_the_wheel_it_runs_from_any_directory(wheel: Path, tmp_pa
     small = ["data.reader.n_subjects=3", "data.reader.clips_per_subject=4", "preprocess.size=32"]
     cache = Path(run("mer-prepare", *small).stdout.strip().splitlines()[-1])
     assert cache.is_relative_to(work / "outputs" / "cache") and (work / "data" / "synthetic-casme2").is_dir()
-    run("mer-train", "-m", *small, "trainer.max_epochs=1", "trainer.enable_progress_bar=false",
-        "data.fold=0,1", "hydra/launcher=gpus", "hydra.launcher.gpus=[]", "save_checkpoint=true",
-        "hydra.sweep.dir=sweep")
+    run(
+        "mer-train",
+        "-m",
+        *small,
+        "trainer.max_epochs=1",
+        "trainer.enable_progress_bar=false",
+        "data.fold=0,1",
+        "hydra/launcher=gpus",
+        "hydra.launcher.gpus=[]",
+        "save_checkpoint=true",
+        "hydra.sweep.dir=sweep",
+    )
     run("mer-report", "sweep")
     assert len(pd.read_csv(work / "sweep" / "report.csv")) == 1
     checkpoint = next((work / "sweep").glob("*/model.ckpt"))
@@ -73,7 +102,10 @@ def test_installed_from_the_wheel_it_runs_from_any_directory(wheel: Path, tmp_pa
     clip = next((work / "data" / "synthetic-casme2" / "CASME2_RAW_selected" / "sub01").iterdir())
     assert "label:" in run("mer-predict", str(checkpoint), str(clip)).stdout  # apex spotted
     for launcher in ("slurm", "submitit_local"):  # Hydra finds each launcher of the install
-        assert "_target_: hydra_plugins" in run("mer-train", f"hydra/launcher={launcher}", "--cfg", "hydra",
-                                                "--package", "hydra.launcher").stdout
+        assert (
+            "_target_: hydra_plugins"
+            in run("mer-train", f"hydra/launcher={launcher}", "--cfg", "hydra", "--package", "hydra.launcher").stdout
+        )
     assert sorted(p for p in site.rglob("*") if p.is_file() and "__pycache__" not in p.parts) == [
-        p for p in installed if "__pycache__" not in p.parts]  # nothing written into the install
+        p for p in installed if "__pycache__" not in p.parts
+    ]  # nothing written into the install

@@ -21,9 +21,9 @@ from omegaconf import OmegaConf
 from mer import paper
 from mer.config import CONFIG_DIR
 from mer.data.samples import COLUMNS, SampleTable
-from mer.synthetic import generate_synthetic
 from mer.preprocess.data_check import log_data_checks, paper_counts
 from mer.preprocess.prepare import prepare
+from mer.synthetic import generate_synthetic
 from mer.train.backbone import mobilenet_v2_features
 
 PAPER_EXPERIMENTS = ["paper_table2", "paper_table3", "paper_ablation", "paper_sensitivity"]
@@ -34,8 +34,7 @@ MER_WEIGHTS = str(Path(sys.executable).with_name("mer-weights"))
 def release(tmp_path_factory) -> Path:
     """A small synthetic CASME II release (3 subjects × 5 clips) whose clip sub02/1's apex is its onset."""
     base = tmp_path_factory.mktemp("fidelity")
-    release = generate_synthetic(base / "release", n_subjects=3, clips_per_subject=5, seed=11,
-                                 progress=False)
+    release = generate_synthetic(base / "release", n_subjects=3, clips_per_subject=5, seed=11, progress=False)
     sheet = release / "CASME2-coding-20140508.xlsx"
     book = openpyxl.load_workbook(sheet)
     rows = list(book.active.iter_rows(min_row=2))
@@ -56,7 +55,8 @@ def compose_train(*overrides: str, hydra_config: bool = False):
 def head_of(experiment: str, head: str):
     """The head config a paper/mer experiment's `head` cell composes to."""
     cell = {"paper_ablation": f"ablation=uv_{head}", "mer_ablation": f"ablation=uv_{head}"}.get(
-        experiment, f"head={head}")
+        experiment, f"head={head}"
+    )
     return compose_train(f"experiment={experiment}", "data.root=/nowhere", cell)
 
 
@@ -68,16 +68,24 @@ def test_paper_presets_are_the_paper_as_written(experiment: str) -> None:
     assert cfg.model.precise_bn is False  # mer's addition, not the paper's
     assert cfg.preprocess.size == 224 and cfg.trainer.max_epochs == 200
     assert (cfg.model.optimizer._target_, cfg.model.optimizer.lr, cfg.model.optimizer.weight_decay) == (
-        "torch.optim.Adam", 1e-4, 1e-3)
+        "torch.optim.Adam",
+        1e-4,
+        1e-3,
+    )
     assert cfg.model.get("scheduler") is None  # constant lr
     assert (cfg.datamodule.normalization, cfg.datamodule.augment, cfg.datamodule.val_subjects) == (
-        "sample_minmax", False, 0)
+        "sample_minmax",
+        False,
+        0,
+    )
     assert cfg.data.name == "casme2" and cfg.data.reader.label_set == "5class"
 
 
 def test_the_paper_tables_sweep_the_papers_cells_and_mer_adds_its_own() -> None:
-    params = {e: compose_train(f"experiment={e}", "data.root=/nowhere", hydra_config=True).hydra.sweeper.params
-              for e in ("paper_table2", "paper_table3", "paper_ablation", "mer_ablation")}
+    params = {
+        e: compose_train(f"experiment={e}", "data.root=/nowhere", hydra_config=True).hydra.sweeper.params
+        for e in ("paper_table2", "paper_table3", "paper_ablation", "mer_ablation")
+    }
     assert params["paper_table2"]["input"] == "apex,u,v,uv"
     assert params["paper_table3"]["head"] == "softmax,hinge"  # the post-hoc svm is mer's, not Table 3's
     assert params["paper_ablation"]["ablation"] == "apex_hinge,u_hinge,v_hinge,uv_hinge,uv_softmax"
@@ -101,14 +109,16 @@ def test_the_sensitivity_sweep_changes_one_choice_each_and_is_7_x_3_x_folds_jobs
     assert len(jobs) == 7 * 3 * 3  # settings × seeds × the release's 3 subjects
     reference = compose_train("experiment=paper_sensitivity", f"data.root={release}", "sensitivity=paper")
     changed = {
-        "pretrained_none": ("model.pretrained", "none"), "hinge_p2": ("head.p", 2),
-        "precise_bn": ("model.precise_bn", True), "norm_train_standardize": ("datamodule.normalization",
-                                                                             "train_standardize"),
-        "norm_none": ("datamodule.normalization", "none"), "epochs_50": ("trainer.max_epochs", 50)}
+        "pretrained_none": ("model.pretrained", "none"),
+        "hinge_p2": ("head.p", 2),
+        "precise_bn": ("model.precise_bn", True),
+        "norm_train_standardize": ("datamodule.normalization", "train_standardize"),
+        "norm_none": ("datamodule.normalization", "none"),
+        "epochs_50": ("trainer.max_epochs", 50),
+    }
     flat = _flat(reference)
     for setting, (key, value) in changed.items():
-        mine = _flat(compose_train("experiment=paper_sensitivity", f"data.root={release}",
-                                   f"sensitivity={setting}"))
+        mine = _flat(compose_train("experiment=paper_sensitivity", f"data.root={release}", f"sensitivity={setting}"))
         assert {k for k in flat if flat[k] != mine.get(k)} == {key} and mine[key] == value, setting
 
 
@@ -121,8 +131,9 @@ def test_imagenet_weights_come_from_the_torch_cache(imagenet_home: Path) -> None
     from torchvision.models import mobilenet_v2
 
     reference = mobilenet_v2()
-    reference.load_state_dict(torch.load(imagenet_home / "hub" / "checkpoints" / "mobilenet_v2-b0353104.pth",
-                                         weights_only=True))
+    reference.load_state_dict(
+        torch.load(imagenet_home / "hub" / "checkpoints" / "mobilenet_v2-b0353104.pth", weights_only=True)
+    )
     trunk, _ = mobilenet_v2_features(2, pretrained="imagenet")
     torch.testing.assert_close(trunk[0][7].conv[1][0].weight, reference.features[7].conv[1][0].weight)
 
@@ -132,14 +143,17 @@ def test_mer_weights_installs_a_carried_copy_and_refuses_other_files(tmp_path: P
 
     env = {"TORCH_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"}
     torch.save({"features.0.0.weight": torch.zeros(1)}, tmp_path / "junk.pth")
-    junk = subprocess.run([MER_WEIGHTS, "--install", str(tmp_path / "junk.pth")], capture_output=True,
-                          text=True, env=env, timeout=120)
+    junk = subprocess.run(
+        [MER_WEIGHTS, "--install", str(tmp_path / "junk.pth")], capture_output=True, text=True, env=env, timeout=120
+    )
     assert junk.returncode == 2 and junk.stderr.strip().splitlines() == [
         f"error: {tmp_path / 'junk.pth'} is not torchvision's MobileNetV2 state dict (first wrong or "
-        "missing key: features.0.0.weight)"]
+        "missing key: features.0.0.weight)"
+    ]
     torch.save(mobilenet_v2().state_dict(), tmp_path / "copy.pth")
-    done = subprocess.run([MER_WEIGHTS, "--install", str(tmp_path / "copy.pth")], capture_output=True,
-                          text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [MER_WEIGHTS, "--install", str(tmp_path / "copy.pth")], capture_output=True, text=True, env=env, timeout=120
+    )
     target = tmp_path / "home" / "hub" / "checkpoints" / "mobilenet_v2-b0353104.pth"
     assert done.returncode == 0 and done.stdout.strip() == str(target)
     assert "not torchvision's published file" in done.stderr  # our copy's hash is not theirs
@@ -147,8 +161,7 @@ def test_mer_weights_installs_a_carried_copy_and_refuses_other_files(tmp_path: P
 
 
 def test_counts_against_the_paper_warn_on_a_synthetic_casme2(release: Path, tmp_path: Path, caplog) -> None:
-    cfg = compose_train("data=casme2", f"data.root={release}", f"paths.output_dir={tmp_path}",
-                        "preprocess.size=32")
+    cfg = compose_train("data=casme2", f"data.root={release}", f"paths.output_dir={tmp_path}", "preprocess.size=32")
     manifest = prepare(cfg).manifest
     check = manifest["paper_counts"]
     assert check["sheet"] == "CASME2-coding-20140508.xlsx" and check["differ"] is True
@@ -189,5 +202,7 @@ def test_flow_that_is_zero_everywhere_is_degenerate() -> None:
     u = np.zeros((3, 4, 4), np.float16)
     v = np.zeros((3, 4, 4), np.float16)
     u[0, 1, 1] = 0.5
-    assert degenerate_clips(rows, u, v) == [{"sample_id": "b", "why": "onset = apex = frame 5"},
-                                            {"sample_id": "c", "why": "flow is zero everywhere"}]
+    assert degenerate_clips(rows, u, v) == [
+        {"sample_id": "b", "why": "onset = apex = frame 5"},
+        {"sample_id": "c", "why": "flow is zero everywhere"},
+    ]

@@ -10,16 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import TrainedRuns, smooth_texture
 
-from mer.synthetic import load_ground_truth
 from mer.evaluate.show import DPI, PANEL_INCHES
 from mer.infer.frames import read_clip
 from mer.infer.predict import main, predict_clip
 from mer.infer.trained import TrainedModel, load_trained
 from mer.preprocess.cache import load_cache
 from mer.runs import CHECKPOINT, PREDICTIONS, SCORE_PREFIX
-
-from conftest import TrainedRuns, smooth_texture
+from mer.synthetic import load_ground_truth
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +47,7 @@ def test_a_clip_folder_scores_as_in_training(trained: TrainedRuns, models, head)
         assert result.label == row.pred and not result.apex_spotted
 
 
-def test_two_images_and_a_lossless_video_score_like_the_folder(trained: TrainedRuns, models,
-                                                              tmp_path: Path) -> None:
+def test_two_images_and_a_lossless_video_score_like_the_folder(trained: TrainedRuns, models, tmp_path: Path) -> None:
     model, samples = models["hinge"], sample_rows(trained)
     sample = samples.iloc[0]
     folder = read_clip([trained.release / sample.clip_dir])
@@ -80,8 +78,9 @@ def test_apex_spotted_within_one_frame_of_every_synthetic_clip(trained: TrainedR
         assert result.apex == max(result.motion, key=result.motion.get)
 
 
-def test_json_names_the_frames_used_and_show_writes_the_picture(trained: TrainedRuns, models,
-                                                               tmp_path: Path, capsys) -> None:
+def test_json_names_the_frames_used_and_show_writes_the_picture(
+    trained: TrainedRuns, models, tmp_path: Path, capsys
+) -> None:
     sample = sample_rows(trained).iloc[1]
     folder = trained.release / sample.clip_dir
     checkpoint = trained.runs["svm"] / CHECKPOINT
@@ -102,8 +101,14 @@ def test_json_names_the_frames_used_and_show_writes_the_picture(trained: Trained
 
 def test_text_output_says_which_apex_was_picked(trained: TrainedRuns, capsys) -> None:
     sample = sample_rows(trained).iloc[2]
-    main([str(trained.runs["hinge"] / CHECKPOINT), str(trained.release / sample.clip_dir),
-          "--onset", str(sample.onset_frame)])
+    main(
+        [
+            str(trained.runs["hinge"] / CHECKPOINT),
+            str(trained.release / sample.clip_dir),
+            "--onset",
+            str(sample.onset_frame),
+        ]
+    )
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"onset: img{sample.onset_frame}.jpg"
     assert lines[1].startswith("apex:  img") and "(spotted: the frame of greatest facial motion" in lines[1]
@@ -117,7 +122,7 @@ def bad_inputs(trained: TrainedRuns, tmp: Path) -> dict[str, tuple[list[str], st
     saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
     saved["mer"].update(format=99, mer_version="9.0.0")
     torch.save(saved, tmp / "future.ckpt")
-    (tmp / "corrupt.ckpt").write_bytes(checkpoint.read_bytes()[: 100_000])
+    (tmp / "corrupt.ckpt").write_bytes(checkpoint.read_bytes()[:100_000])
     torch.save({"state_dict": {}, "hyper_parameters": {}}, tmp / "plain.ckpt")
     (tmp / "no_face").mkdir()
     for n in (1, 2):
@@ -127,18 +132,21 @@ def bad_inputs(trained: TrainedRuns, tmp: Path) -> dict[str, tuple[list[str], st
     (tmp / "clip.avi").write_bytes(b"not a video at all")
     ckpt = str(checkpoint)
     return {
-        "other version": ([str(tmp / "future.ckpt"), clip],
-                          f"{tmp / 'future.ckpt'} was written by mer 9.0.0 (checkpoint format 99); "
-                          "this mer 0.1.0 reads format 2"),
+        "other version": (
+            [str(tmp / "future.ckpt"), clip],
+            f"{tmp / 'future.ckpt'} was written by mer 9.0.0 (checkpoint format 99); this mer 0.1.0 reads format 2",
+        ),
         "corrupt": ([str(tmp / "corrupt.ckpt"), clip], f"cannot read checkpoint {tmp / 'corrupt.ckpt'} ("),
         "not mer's": ([str(tmp / "plain.ckpt"), clip], f"{tmp / 'plain.ckpt'} holds no mer record"),
-        "no face": ([ckpt, str(tmp / "no_face")],
-                    f"no face found in the onset frame img1.png of {tmp / 'no_face'}: "),
-        "one frame": ([ckpt, str(tmp / "one_frame")],
-                      f"{tmp / 'one_frame'} holds 1 numbered image file(s): a prediction needs at "
-                      "least two frames"),
-        "unreadable video": ([ckpt, str(tmp / "clip.avi")],
-                             f"cannot read video {tmp / 'clip.avi'}: OpenCV decodes no frame"),
+        "no face": ([ckpt, str(tmp / "no_face")], f"no face found in the onset frame img1.png of {tmp / 'no_face'}: "),
+        "one frame": (
+            [ckpt, str(tmp / "one_frame")],
+            f"{tmp / 'one_frame'} holds 1 numbered image file(s): a prediction needs at least two frames",
+        ),
+        "unreadable video": (
+            [ckpt, str(tmp / "clip.avi")],
+            f"cannot read video {tmp / 'clip.avi'}: OpenCV decodes no frame",
+        ),
     }
 
 
@@ -153,14 +161,18 @@ def test_each_bad_input_is_one_clear_line(trained: TrainedRuns, tmp_path: Path, 
         assert captured.out == ""
 
 
-def test_a_model_trained_with_centred_crops_uses_one_where_no_face_is_found(trained: TrainedRuns,
-                                                                          tmp_path: Path) -> None:
+def test_a_model_trained_with_centred_crops_uses_one_where_no_face_is_found(
+    trained: TrainedRuns, tmp_path: Path
+) -> None:
     saved = torch.load(trained.runs["hinge"] / CHECKPOINT, map_location="cpu", weights_only=True)
     saved["mer"]["preprocess"]["align"]["no_face"] = "center"
     torch.save(saved, tmp_path / "center.ckpt")
     for n in (1, 2):
         cv2.imwrite(str(tmp_path / f"img{n}.png"), smooth_texture((240, 320), seed=n))
-    with pytest.warns(UserWarning, match=r"no face found in the onset frame img1.png .* used the "
-                                         r"centred crop, as this model's training did"):
+    with pytest.warns(
+        UserWarning,
+        match=r"no face found in the onset frame img1.png .* used the "
+        r"centred crop, as this model's training did",
+    ):
         result = predict_clip(load_trained(tmp_path / "center.ckpt"), read_clip([tmp_path]))
     assert result.apex == 1 and np.isfinite(list(result.scores.values())).all()

@@ -37,22 +37,40 @@ def fold_samples(fold: int) -> pd.DataFrame:
     labels = [c for c in CLASSES if not (fold == 2 and c == "surprise")]
     subject = f"sub{fold + 1:02d}"
     n = 6 + fold
-    return pd.DataFrame({"sample_id": [f"casme2/{subject}/EP{i:02d}" for i in range(n)],
-                         "subject": subject, "label": rng.choice(labels, size=n)})
+    return pd.DataFrame(
+        {
+            "sample_id": [f"casme2/{subject}/EP{i:02d}" for i in range(n)],
+            "subject": subject,
+            "label": rng.choice(labels, size=n),
+        }
+    )
 
 
-def write_job(sweep: Path, dataset: str, input_name: str, head: str, fold: int, seed: int = 0,
-              finished: bool = True, name: str | None = None, extra: tuple[str, ...] = (),
-              hit: float = 0.5, cache: Path | None = None) -> Path:
+def write_job(
+    sweep: Path,
+    dataset: str,
+    input_name: str,
+    head: str,
+    fold: int,
+    seed: int = 0,
+    finished: bool = True,
+    name: str | None = None,
+    extra: tuple[str, ...] = (),
+    hit: float = 0.5,
+    cache: Path | None = None,
+) -> Path:
     """One job dir exactly as mer-train writes it (or, unfinished, only `.hydra/` and failed.txt);
     `extra` overrides, predictions right with probability `hit`, the cache named in metrics.json."""
     overrides = [f"data.fold={fold}", "folds=all", f"input={input_name}", f"head={head}", f"seed={seed}", *extra]
     job = sweep / (name or ",".join(sorted(overrides)))
     (job / ".hydra").mkdir(parents=True)
     (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
-    config = {"data": {"fold": fold, "test_subject": None, "name": dataset, "root": "${paths.data_dir}/x"},
-              "seed": seed, "input": {"name": input_name, "channels": list(input_name)},
-              "head": {"name": head}}
+    config = {
+        "data": {"fold": fold, "test_subject": None, "name": dataset, "root": "${paths.data_dir}/x"},
+        "seed": seed,
+        "input": {"name": input_name, "channels": list(input_name)},
+        "head": {"name": head},
+    }
     (job / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
     if not finished:
         (job / "failed.txt").write_text("RuntimeError: CUDA out of memory\ntraceback...\n")
@@ -64,18 +82,33 @@ def write_job(sweep: Path, dataset: str, input_name: str, head: str, fold: int, 
     for c in CLASSES:
         table[f"score_{c}"] = rng.standard_normal(len(table))
     table.to_csv(job / "predictions.csv", index=False)
-    (job / "metrics.json").write_text(json.dumps({"accuracy": 0.0, "uf1": 0.0, "uar": 0.0, "n": len(table),
-                                                  "test_subject": table["subject"][0],
-                                                  "input": input_name, "head": head,
-                                                  **({"cache": str(cache)} if cache else {})}))
+    (job / "metrics.json").write_text(
+        json.dumps(
+            {
+                "accuracy": 0.0,
+                "uf1": 0.0,
+                "uar": 0.0,
+                "n": len(table),
+                "test_subject": table["subject"][0],
+                "input": input_name,
+                "head": head,
+                **({"cache": str(cache)} if cache else {}),
+            }
+        )
+    )
     return job
 
 
 def concatenated(sweep: Path, input_name: str, head: str, seed: int = 0) -> pd.DataFrame:
     """What the report must pool: every finished job's predictions of one configuration and seed."""
-    tables = [pd.read_csv(d / "predictions.csv") for d in sorted(sweep.iterdir())
-              if (d / "predictions.csv").is_file() and f"input={input_name}," in d.name
-              and f"head={head}," in d.name and d.name.endswith(f"seed={seed}")]
+    tables = [
+        pd.read_csv(d / "predictions.csv")
+        for d in sorted(sweep.iterdir())
+        if (d / "predictions.csv").is_file()
+        and f"input={input_name}," in d.name
+        and f"head={head}," in d.name
+        and d.name.endswith(f"seed={seed}")
+    ]
     return pd.concat(tables, ignore_index=True)
 
 
@@ -89,8 +122,9 @@ def sweep(tmp_path_factory) -> Path:
             for fold in range(FOLDS):
                 if (input_name, head, fold) == ("uv", "softmax", 3):
                     continue
-                write_job(root, "synthetic", input_name, head, fold,
-                          finished=(input_name, head, fold) != ("apex", "hinge", 3))
+                write_job(
+                    root, "synthetic", input_name, head, fold, finished=(input_name, head, fold) != ("apex", "hinge", 3)
+                )
     return root
 
 
@@ -123,8 +157,9 @@ def test_pooled_metrics_match_sklearn(sweep, report):
 def test_per_fold_mean_is_labelled_and_not_the_pooled_score(sweep, report):
     frame, out = report
     r = row(frame, "apex", "softmax")
-    per_fold = [accuracy_score(t["label"], t["pred"])
-                for _, t in concatenated(sweep, "apex", "softmax").groupby("subject")]
+    per_fold = [
+        accuracy_score(t["label"], t["pred"]) for _, t in concatenated(sweep, "apex", "softmax").groupby("subject")
+    ]
     assert r["n_folds"] == FOLDS
     assert r["per_fold_mean_accuracy"] == pytest.approx(np.mean(per_fold))
     assert r["per_fold_std_accuracy"] == pytest.approx(np.std(per_fold, ddof=1))
@@ -219,8 +254,11 @@ def test_head_pairs_show_the_paired_interval_beside_mcnemar(sweep, report):
     soft, hinge = concatenated(sweep, "uv", "softmax"), concatenated(sweep, "uv", "hinge")
     both = soft.merge(hinge, on="sample_id")
     base = both[["sample_id"]].assign(seed=0, subject=both["subject_x"])
-    diff = paired_bootstrap(base.assign(label=both["label_x"], pred=both["pred_x"]),
-                            base.assign(label=both["label_y"], pred=both["pred_y"]), CLASSES)
+    diff = paired_bootstrap(
+        base.assign(label=both["label_x"], pred=both["pred_x"]),
+        base.assign(label=both["label_y"], pred=both["pred_y"]),
+        CLASSES,
+    )
     d, low, high = (100 * v for v in diff["accuracy"])
     assert f"| {d:+.2f} [{low:+.2f}, {high:+.2f}] |" in (report[1] / "report.md").read_text()
 
@@ -230,8 +268,9 @@ def test_sensitivity_table_against_the_paper_recipe(tmp_path, capsys):
     for setting, hit in settings.items():
         for seed in (0, 1):
             for fold in range(FOLDS):
-                write_job(tmp_path, "casme2", "uv", "hinge", fold, seed=seed, hit=hit,
-                          extra=(f"sensitivity={setting}",))
+                write_job(
+                    tmp_path, "casme2", "uv", "hinge", fold, seed=seed, hit=hit, extra=(f"sensitivity={setting}",)
+                )
     main([str(tmp_path), "--out", str(tmp_path / "out"), "--bootstrap", "300"])
     said = capsys.readouterr().out
     table = pd.read_csv(tmp_path / "out" / "report_sensitivity.csv")
@@ -242,7 +281,8 @@ def test_sensitivity_table_against_the_paper_recipe(tmp_path, capsys):
     paper_row = table.set_index("setting").loc["paper"]
     report = pd.read_csv(tmp_path / "out" / "report.csv")
     assert paper_row["accuracy"] == pytest.approx(
-        report[report["configuration"].str.contains("sensitivity=paper")]["accuracy"].iloc[0])
+        report[report["configuration"].str.contains("sensitivity=paper")]["accuracy"].iloc[0]
+    )
     md = (tmp_path / "out" / "report.md").read_text()
     assert "## Sensitivity: the choices the paper leaves open" in md and "| `epochs_50` |" in md
     assert "sensitivity: one open choice changed at a time" in said and "reference" in said
@@ -252,9 +292,15 @@ def test_report_repeats_the_caches_data_checks(tmp_path):
     cache = tmp_path / "cache"
     cache.mkdir()
     rows = [{"what": "surprise", "paper": 28, "ours": 25}, {"what": "clips", "paper": 249, "ours": 246}]
-    (cache / "manifest.json").write_text(json.dumps({
-        "dataset": "casme2", "paper_counts": {"sheet": "CASME2-coding-20140508.xlsx", "rows": rows, "differ": True},
-        "degenerate": [{"sample_id": "casme2/sub04/EP12_01f", "why": "flow is zero everywhere"}]}))
+    (cache / "manifest.json").write_text(
+        json.dumps(
+            {
+                "dataset": "casme2",
+                "paper_counts": {"sheet": "CASME2-coding-20140508.xlsx", "rows": rows, "differ": True},
+                "degenerate": [{"sample_id": "casme2/sub04/EP12_01f", "why": "flow is zero everywhere"}],
+            }
+        )
+    )
     for fold in range(2):
         write_job(tmp_path / "sweep", "casme2", "uv", "hinge", fold, cache=cache)
     build_report(tmp_path / "sweep")
@@ -264,15 +310,18 @@ def test_report_repeats_the_caches_data_checks(tmp_path):
     assert "`casme2/sub04/EP12_01f` (flow is zero everywhere)" in md
     shutil.rmtree(cache)
     build_report(tmp_path / "sweep")
-    assert "Not shown: the cache these runs trained on is not readable here" in (
-        tmp_path / "sweep" / "report.md").read_text()
+    assert (
+        "Not shown: the cache these runs trained on is not readable here"
+        in (tmp_path / "sweep" / "report.md").read_text()
+    )
 
 
 def test_a_partial_sweep_says_so_and_is_not_compared_with_the_paper(tmp_path, capsys):
     cache = tmp_path / "cache"
     cache.mkdir()  # the cache's manifest knows the dataset's 4 subjects; only 2 folds ran
-    (cache / "manifest.json").write_text(json.dumps(
-        {"dataset": "casme2", "counts": {"subject": {f"sub{i:02d}": 6 for i in range(1, FOLDS + 1)}}}))
+    (cache / "manifest.json").write_text(
+        json.dumps({"dataset": "casme2", "counts": {"subject": {f"sub{i:02d}": 6 for i in range(1, FOLDS + 1)}}})
+    )
     for fold in (0, 1):
         for head in ("softmax", "hinge"):
             write_job(tmp_path / "sweep", "casme2", "uv", head, fold, cache=cache)
@@ -282,8 +331,10 @@ def test_a_partial_sweep_says_so_and_is_not_compared_with_the_paper(tmp_path, ca
     assert list(report["complete"]) == [False, False] and set(report["missing_folds"]) == {"2, 3"}
     assert set(report["n_subjects_covered"]) == {2} and set(report["n_subjects_tested"]) == {FOLDS}
     md = (tmp_path / "sweep" / "report.md").read_text()
-    assert ("> **Partial sweep: `head=softmax,input=uv` covers 2 of 4 subjects; `head=hinge,input=uv` covers 2 "
-            "of 4 subjects.**") in md
+    assert (
+        "> **Partial sweep: `head=softmax,input=uv` covers 2 of 4 subjects; `head=hinge,input=uv` covers 2 "
+        "of 4 subjects.**"
+    ) in md
     assert "| u + v | " in md and "| not comparable: 2 of 4 subjects |" in md and "53.01 / 0.5231" not in md
     assert "pooled over the folds that ran" in md and "pooled over all folds" not in md
     assert "2 of 4" in said and "partial sweep:" in said
@@ -302,8 +353,9 @@ def test_seeds_give_mean_and_std_of_pooled_scores(tmp_path):
         for fold in range(FOLDS):
             write_job(tmp_path, "casme2", "uv", "hinge", fold, seed=seed)
     frame = build_report(tmp_path, tmp_path / "out")
-    pooled = [accuracy_score(p["label"], p["pred"])
-              for p in (concatenated(tmp_path, "uv", "hinge", s) for s in (0, 1, 2))]
+    pooled = [
+        accuracy_score(p["label"], p["pred"]) for p in (concatenated(tmp_path, "uv", "hinge", s) for s in (0, 1, 2))
+    ]
     r = frame.iloc[0]
     assert (r["n_seeds"], r["n_folds"], r["missing_folds"]) == (3, FOLDS, "")
     assert r["accuracy"] == pytest.approx(np.mean(pooled))
@@ -332,10 +384,13 @@ def test_predictions_missing_columns_names_the_file(tmp_path):
 
 def test_broken_job_files_are_listed_as_failed_and_the_rest_reported(tmp_path, capsys):
     sweep = tmp_path / "sweep"
-    jobs = {(head, fold): write_job(sweep, "synthetic", "uv", head, fold)
-            for head in ("softmax", "hinge") for fold in range(FOLDS)}
+    jobs = {
+        (head, fold): write_job(sweep, "synthetic", "uv", head, fold)
+        for head in ("softmax", "hinge")
+        for fold in range(FOLDS)
+    }
     garbled_csv, garbled_json = jobs["softmax", 1], jobs["hinge", 2]
-    (garbled_csv / "predictions.csv").write_bytes(b"sample_id,subject\n\xff\xfe\x00garbled\"\n")
+    (garbled_csv / "predictions.csv").write_bytes(b'sample_id,subject\n\xff\xfe\x00garbled"\n')
     (garbled_json / "metrics.json").write_text('{"accuracy": 0.5, "uf1"')  # cut short
     main([str(sweep)])  # no SystemExit: something could be reported
     out = capsys.readouterr().out
@@ -346,8 +401,10 @@ def test_broken_job_files_are_listed_as_failed_and_the_rest_reported(tmp_path, c
         assert r["failed_jobs"] == broken.name and str(r["missing_folds"]) == str(fold)
         assert r["n_folds"] == FOLDS - 1
         assert r["n_samples"] == sum(len(fold_samples(f)) for f in range(FOLDS) if f != fold)
-    csv_reason = (f"{garbled_csv / 'predictions.csv'}: not a readable CSV ('utf-8' codec can't decode "
-                  "byte 0xff in position 0: invalid start byte)")
+    csv_reason = (
+        f"{garbled_csv / 'predictions.csv'}: not a readable CSV ('utf-8' codec can't decode "
+        "byte 0xff in position 0: invalid start byte)"
+    )
     json_reason = f"{garbled_json / 'metrics.json'}: not readable JSON (Expecting ':' delimiter: line 1 column 24"
     assert written.loc["softmax", "failure_reasons"] == f"{garbled_csv.name}: {csv_reason}"
     assert written.loc["hinge", "failure_reasons"].startswith(f"{garbled_json.name}: {json_reason}")
@@ -365,8 +422,9 @@ def test_nothing_reportable_is_one_line_and_exit_2(tmp_path, capsys):
         main([str(tmp_path)])
     assert exited.value.code == 2
     (line,) = capsys.readouterr().err.splitlines()
-    assert line.startswith(f"error: nothing to report: no job has readable predictions, e.g. {job.name}: "
-                           f"{job / 'predictions.csv'}: ")
+    assert line.startswith(
+        f"error: nothing to report: no job has readable predictions, e.g. {job.name}: {job / 'predictions.csv'}: "
+    )
 
 
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -378,7 +436,8 @@ def test_cli_on_an_empty_dir_is_one_error_line(tmp_path):
     done = run_cli(str(tmp_path))
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        f"error: no runs under {tmp_path}: expected job dirs with metrics.json (from mer-train -m ...)"]
+        f"error: no runs under {tmp_path}: expected job dirs with metrics.json (from mer-train -m ...)"
+    ]
     assert "Traceback" not in done.stderr
 
 
@@ -392,8 +451,7 @@ def test_absent_dir_is_one_error_line(tmp_path, capsys):
 
 def test_cli_wandb_offline_writes_a_run_with_the_table(sweep, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
-    env.update(WANDB_MODE="offline", WANDB_DIR=str(tmp_path / "wandb-env"), HOME=str(tmp_path),
-               WANDB_SILENT="true")
+    env.update(WANDB_MODE="offline", WANDB_DIR=str(tmp_path / "wandb-env"), HOME=str(tmp_path), WANDB_SILENT="true")
     out = tmp_path / "out"
     done = run_cli(str(sweep), "--out", str(out), "--wandb", env=env)
     assert done.returncode == 0, done.stderr

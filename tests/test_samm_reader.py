@@ -19,8 +19,8 @@ from omegaconf import OmegaConf
 from mer.data.labels import CLASSES
 from mer.data.samm import list_frames, read_samm
 from mer.data.samples import COLUMNS, file_sha256
-from mer.synthetic import generate_synthetic, load_ground_truth
 from mer.errors import MerError
+from mer.synthetic import generate_synthetic, load_ground_truth
 
 CONFIG = Path(__file__).resolve().parents[1] / "conf" / "data" / "samm.yaml"
 SHEET = "SAMM_Micro_FACS_Codes_v2.xlsx"
@@ -279,8 +279,7 @@ def test_apex_outside_or_missing_midpoint(tmp_path: Path) -> None:
     with pytest.warns(UserWarning) as record:
         table = read_samm(root)
     assert [str(w.message) for w in record if "apex" in str(w.message)] == [
-        "apex '/' or outside [onset, offset] in 2 clips, used midpoint (onset+offset)//2: "
-        "006/006_1_2, 007/007_5_2"
+        "apex '/' or outside [onset, offset] in 2 clips, used midpoint (onset+offset)//2: 006/006_1_2, 007/007_5_2"
     ]
     rows = table.rows.set_index("clip")
     assert rows.loc["006_1_2", "apex_frame"] == (5562 + 5602) // 2
@@ -426,8 +425,14 @@ def test_reads_no_image(release: Path, monkeypatch) -> None:
 def test_generated_release_reads_back(tmp_path: Path) -> None:
     """The synthetic generator's SAMM layout (note rows, Other/Others, padding 4 and 5, an apex past
     its offset) reads back to its ground truth, the bad apex fixed to the true (midpoint) frame."""
-    root = generate_synthetic(tmp_path / "SAMM_release", n_subjects=3, clips_per_subject=6,
-                              frames_per_clip=(5, 7), layout="samm", progress=False)
+    root = generate_synthetic(
+        tmp_path / "SAMM_release",
+        n_subjects=3,
+        clips_per_subject=6,
+        frames_per_clip=(5, 7),
+        layout="samm",
+        progress=False,
+    )
     truth = load_ground_truth(root)
     assert {"Other", "Others"} <= {c["emotion"] for c in truth["clips"]}
     with pytest.warns(UserWarning, match=r"apex '/' or outside \[onset, offset\] in 1 clips"):
@@ -437,7 +442,10 @@ def test_generated_release_reads_back(tmp_path: Path) -> None:
     for clip in truth["clips"]:
         row = rows.loc[f"samm/{clip['folder']}/{clip['filename']}"]
         assert (row["onset_frame"], row["apex_frame"], row["offset_frame"]) == (
-            clip["onset"], clip["apex"], clip["offset"])
+            clip["onset"],
+            clip["apex"],
+            clip["offset"],
+        )
         other = clip["emotion"] in ("Other", "Others")
         assert row["label"] == ("others" if other else clip["emotion"].lower())
     paddings = {len(Path(p).stem.rsplit("_", 1)[1]) for p in table.rows["onset_path"]}

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from conftest import TrainedRuns
 
 from mer.evaluate.show import DPI, PANEL_INCHES, colour_wheel, flow_to_colour, main
-
-from conftest import TrainedRuns
 
 
 def colour_of(u: float, v: float, max_magnitude: float = 1.0) -> tuple[int, ...]:
@@ -20,8 +19,7 @@ def colour_of(u: float, v: float, max_magnitude: float = 1.0) -> tuple[int, ...]
 def test_the_wheel_has_baker_et_al_segments() -> None:
     wheel = colour_wheel()
     assert wheel.shape == (55, 3)  # RY 15 + YG 6 + GC 4 + CB 11 + BM 13 + MR 6
-    starts = {0: (255, 0, 0), 15: (255, 255, 0), 21: (0, 255, 0), 25: (0, 255, 255),
-              36: (0, 0, 255), 49: (255, 0, 255)}
+    starts = {0: (255, 0, 0), 15: (255, 255, 0), 21: (0, 255, 0), 25: (0, 255, 255), 36: (0, 0, 255), 49: (255, 0, 255)}
     for index, rgb in starts.items():
         assert tuple(wheel[index]) == rgb
 

@@ -11,12 +11,11 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from mer.data.smic import read_smic
-from mer.synthetic import generate_synthetic, load_ground_truth
 from mer.errors import MerError
+from mer.synthetic import generate_synthetic, load_ground_truth
 
 CONFIG = Path(__file__).resolve().parents[1] / "conf" / "data" / "smic.yaml"
-SMALL = dict(n_subjects=3, clips_per_subject=6, frames_per_clip=(5, 7), layout="smic",
-             progress=False)
+SMALL = dict(n_subjects=3, clips_per_subject=6, frames_per_clip=(5, 7), layout="smic", progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -47,12 +46,14 @@ def test_labels_from_folders_non_micro_skipped_apex_is_middle(release: Path) -> 
         row = rows.loc[f"smic/{clip['folder']}/{clip['filename']}"]
         assert row["label"] == row["emotion"] == clip["emotion"]
         assert (row["onset_frame"], row["apex_frame"], row["offset_frame"]) == (
-            clip["onset"], clip["apex"], clip["offset"])
+            clip["onset"],
+            clip["apex"],
+            clip["offset"],
+        )
         assert row["onset_path"] == f"{clip['frames_dir']}/image{clip['onset']:06d}.bmp"
     skipped = sum(c["emotion"] == "non_micro" for c in truth["clips"])
     assert skipped > 0 and table.provenance["non_micro_skipped"] == skipped
-    assert table.counts()["label"] == {
-        label: sum(c["emotion"] == label for c in micro) for label in table.classes}
+    assert table.counts()["label"] == {label: sum(c["emotion"] == label for c in micro) for label in table.classes}
 
 
 @pytest.mark.parametrize("position, expected", [(0.0, "onset"), (1.0, "offset")])
@@ -77,11 +78,14 @@ def test_hydra_config_instantiates_the_reader(release: Path) -> None:
     assert table.dataset == "smic" and len(table) == len(read_smic(release))
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"apex_position": 1.5}, r"data\.reader\.apex_position=1\.5: .* in \[0, 1\]"),
-    ({"label_set": "5class"}, r"unknown label set '5class' for smic: choose one of \['all', 'composite3'\]"),
-    ({"missing_frames": "skip"}, r"unknown data\.reader\.missing_frames='skip': choose one of error, drop"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"apex_position": 1.5}, r"data\.reader\.apex_position=1\.5: .* in \[0, 1\]"),
+        ({"label_set": "5class"}, r"unknown label set '5class' for smic: choose one of \['all', 'composite3'\]"),
+        ({"missing_frames": "skip"}, r"unknown data\.reader\.missing_frames='skip': choose one of error, drop"),
+    ],
+)
 def test_bad_options(release: Path, options: dict, message: str) -> None:
     """A bad option value is one message naming the key and the choices."""
     with pytest.raises(MerError, match=message):
@@ -92,8 +96,11 @@ def test_unknown_label_folder(release: Path, tmp_path: Path) -> None:
     """A label folder SMIC does not have is named, with the known labels."""
     root = copy_release(release, tmp_path)
     (hs(root) / "s1" / "micro" / "negative").rename(hs(root) / "s1" / "micro" / "anger")
-    with pytest.raises(MerError, match=r"s1/micro/anger: unknown SMIC-HS label folder 'anger'; "
-                                       r"the labels are negative, positive, surprise"):
+    with pytest.raises(
+        MerError,
+        match=r"s1/micro/anger: unknown SMIC-HS label folder 'anger'; "
+        r"the labels are negative, positive, surprise",
+    ):
         read_smic(root)
 
 

@@ -20,15 +20,23 @@ def predictions(n_subjects: int, seed: int = 0, per_subject: int = 6, hit: float
     n = n_subjects * per_subject
     label = rng.choice(CLASSES, n)
     pred = np.where(rng.random(n) < hit, label, rng.choice(CLASSES, n))
-    return pd.DataFrame({"seed": 0, "subject": np.repeat([f"s{i:02d}" for i in range(n_subjects)], per_subject),
-                         "sample_id": [f"x{i}" for i in range(n)], "label": label, "pred": pred})
+    return pd.DataFrame(
+        {
+            "seed": 0,
+            "subject": np.repeat([f"s{i:02d}" for i in range(n_subjects)], per_subject),
+            "sample_id": [f"x{i}" for i in range(n)],
+            "label": label,
+            "pred": pred,
+        }
+    )
 
 
 def test_two_subjects_one_right_one_wrong_by_hand() -> None:
     # Subject A all right, B all wrong: a resample is AA (1.0), AB (0.5) or BB (0.0), each of the
     # outer two with probability 1/4, so the 95 % interval of accuracy and UAR is [0, 1].
-    preds = pd.DataFrame({"seed": 0, "subject": ["A", "A", "B", "B"], "label": ["a", "b", "a", "b"],
-                          "pred": ["a", "b", "b", "a"]})
+    preds = pd.DataFrame(
+        {"seed": 0, "subject": ["A", "A", "B", "B"], "label": ["a", "b", "a", "b"], "pred": ["a", "b", "b", "a"]}
+    )
     ci = subject_bootstrap(preds, ["a", "b"], Bootstrap(2000, 0.95, seed=3))
     assert ci["accuracy"] == (0.0, 1.0) and ci["uar"] == (0.0, 1.0)
     # A 40 % interval (the 30th to 70th percentile) sits on the middle outcome, AB: half the resamples.
@@ -44,8 +52,14 @@ def test_interval_is_the_percentile_of_resamples_scored_by_scikit_learn() -> Non
     for counts in boot.weights(len(subjects)):  # the same draws, pooled by concatenation
         pooled = pd.concat([preds[preds["subject"] == s] for s, k in zip(subjects, counts) for _ in range(k)])
         scores["accuracy"].append(accuracy_score(pooled["label"], pooled["pred"]))
-        scores["uf1"].append(f1_score(pooled["label"], pooled["pred"], average="macro",
-                                      labels=sorted(set(pooled["label"]) | set(pooled["pred"]))))
+        scores["uf1"].append(
+            f1_score(
+                pooled["label"],
+                pooled["pred"],
+                average="macro",
+                labels=sorted(set(pooled["label"]) | set(pooled["pred"])),
+            )
+        )
         scores["uar"].append(balanced_accuracy_score(pooled["label"], pooled["pred"]))
     for name, values in scores.items():
         assert ci[name] == pytest.approx(tuple(np.quantile(values, [0.05, 0.95]))), name
@@ -59,8 +73,14 @@ def spread_subjects(copies: int) -> pd.DataFrame:
         for right in range(5):
             for clip in range(4):
                 label = CLASSES[clip % 3]
-                rows.append({"seed": 0, "subject": f"s{copy}-{right}", "label": label,
-                             "pred": label if clip < right else CLASSES[(clip + 1) % 3]})
+                rows.append(
+                    {
+                        "seed": 0,
+                        "subject": f"s{copy}-{right}",
+                        "label": label,
+                        "pred": label if clip < right else CLASSES[(clip + 1) % 3],
+                    }
+                )
     return pd.DataFrame(rows)
 
 

@@ -10,15 +10,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 import pytest
 
-from mer.synthetic import generate_synthetic
 from mer.errors import MerError
 from mer.runs import FAILED, LAUNCHER_RECORD, METRICS, PREDICTIONS
+from mer.synthetic import generate_synthetic
 from mer.threads import available_cores
 
 
@@ -37,22 +37,32 @@ CPU_SLOTS = ("hydra/launcher=gpus", "hydra.launcher.gpus=[]")
 def sweep_command(workspace: Path, sweep_dir: Path, *args: str) -> list[str]:
     """`mer-train -m` on the small release at 32², one epoch, into `sweep_dir`."""
     exe = Path(sys.executable).with_name("mer-train")
-    return [str(exe), "-m", "data=casme2", f"data.root={workspace / 'release'}",
-            f"paths.output_dir={workspace / 'out'}", "preprocess.size=32",
-            "trainer.max_epochs=1", "trainer.enable_progress_bar=false",
-            f"hydra.sweep.dir={sweep_dir}", *args]
+    return [
+        str(exe),
+        "-m",
+        "data=casme2",
+        f"data.root={workspace / 'release'}",
+        f"paths.output_dir={workspace / 'out'}",
+        "preprocess.size=32",
+        "trainer.max_epochs=1",
+        "trainer.enable_progress_bar=false",
+        f"hydra.sweep.dir={sweep_dir}",
+        *args,
+    ]
 
 
 def sweep(workspace: Path, sweep_dir: Path, *args: str) -> subprocess.CompletedProcess:
     """Run `sweep_command` to its end."""
-    return subprocess.run(sweep_command(workspace, sweep_dir, *args), capture_output=True,
-                          text=True, cwd=workspace, timeout=600)
+    return subprocess.run(
+        sweep_command(workspace, sweep_dir, *args), capture_output=True, text=True, cwd=workspace, timeout=600
+    )
 
 
 def mer_report(sweep_dir: Path) -> subprocess.CompletedProcess:
     """Run the real `mer-report` console script on a sweep dir."""
-    return subprocess.run([str(Path(sys.executable).with_name("mer-report")), str(sweep_dir)],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("mer-report")), str(sweep_dir)], capture_output=True, text=True, timeout=300
+    )
 
 
 def as_from_a_terminal() -> None:
@@ -63,14 +73,20 @@ def as_from_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def ctrl_c_sweep(workspace: Path, sweep_dir: Path, args: list[str], ready: Callable[[], bool],
-                 timeout: float) -> tuple[int, str, float]:
+def ctrl_c_sweep(
+    workspace: Path, sweep_dir: Path, args: list[str], ready: Callable[[], bool], timeout: float
+) -> tuple[int, str, float]:
     """Start `sweep_command` as from a terminal, wait (up to 120 s) until `ready()`, then Ctrl-C
     its process group, which reaches the launcher and its jobs alike; its exit code, its stderr,
     and the seconds from the signal to its end (at most `timeout`)."""
-    job = subprocess.Popen(sweep_command(workspace, sweep_dir, *args), cwd=workspace,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           preexec_fn=as_from_a_terminal)
+    job = subprocess.Popen(
+        sweep_command(workspace, sweep_dir, *args),
+        cwd=workspace,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=as_from_a_terminal,
+    )
     deadline = time.monotonic() + 120
     while not ready() and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -88,8 +104,9 @@ def job_dirs(sweep_dir: Path) -> dict[str, Path]:
 @pytest.mark.parametrize("start", ["forked", "warm"])  # exec: see the killed-job test
 def test_gpus_launcher_runs_cpu_jobs_concurrently_in_distinct_slots(workspace: Path, start) -> None:
     out = workspace / f"gpus-{start}"
-    result = sweep(workspace, out, *CPU_SLOTS, "hydra.launcher.n_jobs=2",
-                   f"hydra.launcher.start={start}", "data.fold=0,1,2")
+    result = sweep(
+        workspace, out, *CPU_SLOTS, "hydra.launcher.n_jobs=2", f"hydra.launcher.start={start}", "data.fold=0,1,2"
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     records = [json.loads((d / LAUNCHER_RECORD).read_text()) for d in job_dirs(out).values()]
     assert len(records) == 3 and all(r["returncode"] == 0 for r in records)
@@ -110,8 +127,11 @@ def test_gpus_launcher_runs_cpu_jobs_concurrently_in_distinct_slots(workspace: P
     assert shares == {max(1, available_cores() // 2)}
     # Each ended job says how many have ended and, from the jobs so far, about how long is left:
     # when the first ends, the third is still queued, so about one job's time.
-    ends = re.findall(r"done in ([\d.]+) s \((\d) of 3 jobs ended"
-                      r"(?:, about (\d+) s left|, the rest ending)?\)", result.stdout)
+    ends = re.findall(
+        r"done in ([\d.]+) s \((\d) of 3 jobs ended"
+        r"(?:, about (\d+) s left|, the rest ending)?\)",
+        result.stdout,
+    )
     assert [ended for _, ended, _ in ends] == ["1", "2", "3"] and ends[2][2] == ""
     took, left = float(ends[0][0]), float(ends[0][2])
     assert 0.5 * took <= left <= 1.5 * took + 2
@@ -160,8 +180,9 @@ def test_gpu_slots_pack_jobs_per_gpu_and_share_the_cores(monkeypatch) -> None:
     slots = job_slots([0, 2], 4, None)
     assert [s["MER_SLOT"] for s in slots] == [f"gpu{g}.{k}" for k in range(4) for g in (0, 2)]
     assert [s["CUDA_VISIBLE_DEVICES"] for s in slots] == ["0", "2"] * 4
-    assert {(s["OMP_NUM_THREADS"], s["MKL_NUM_THREADS"], s["TORCHINDUCTOR_COMPILE_THREADS"])
-            for s in slots} == {("2", "2", "2")}
+    assert {(s["OMP_NUM_THREADS"], s["MKL_NUM_THREADS"], s["TORCHINDUCTOR_COMPILE_THREADS"]) for s in slots} == {
+        ("2", "2", "2")
+    }
     assert {s["OMP_NUM_THREADS"] for s in job_slots([0], 32, None)} == {"1"}  # never 0 threads
 
 
@@ -188,7 +209,8 @@ def test_a_job_takes_its_slots_threads_though_torch_was_imported_before() -> Non
     fork = multiprocessing.get_context("fork")
     ours, theirs = fork.Pipe()
     job = fork.Process(
-        target=_threads_in_slot, args=({"OMP_NUM_THREADS": "1", "TORCHINDUCTOR_COMPILE_THREADS": "1"}, theirs))
+        target=_threads_in_slot, args=({"OMP_NUM_THREADS": "1", "TORCHINDUCTOR_COMPILE_THREADS": "1"}, theirs)
+    )
     job.start()
     inherited, threads, compile_threads = ours.recv()
     job.join()
@@ -196,11 +218,17 @@ def test_a_job_takes_its_slots_threads_though_torch_was_imported_before() -> Non
     assert (threads, compile_threads) == (1, 1)
 
 
-@pytest.mark.parametrize("option, message", [
-    ("hydra.launcher.mps=true", "hydra.launcher.mps=true shares GPUs between jobs, but no GPU is "
-                                "visible: drop hydra.launcher.mps (CPU jobs need no MPS)"),
-    ("hydra.launcher.start=spawn", "hydra.launcher.start='spawn': choose one of forked, warm, exec"),
-])
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (
+            "hydra.launcher.mps=true",
+            "hydra.launcher.mps=true shares GPUs between jobs, but no GPU is "
+            "visible: drop hydra.launcher.mps (CPU jobs need no MPS)",
+        ),
+        ("hydra.launcher.start=spawn", "hydra.launcher.start='spawn': choose one of forked, warm, exec"),
+    ],
+)
 def test_a_launcher_option_mistake_is_one_line(workspace: Path, option, message) -> None:
     result = sweep(workspace, workspace / "mistake", *CPU_SLOTS, option, "data.fold=0")
     assert result.returncode == 2 and "Traceback" not in result.stderr
@@ -213,8 +241,11 @@ def test_mps_without_its_control_binary_says_what_to_install() -> None:
 
     with cuda_mps(False) as env:
         assert env == {}
-    with pytest.raises(MerError, match=r"hydra.launcher.mps=true needs nvidia-cuda-mps-control "
-                                       r"\(part of NVIDIA's driver utilities\) on PATH"):
+    with pytest.raises(
+        MerError,
+        match=r"hydra.launcher.mps=true needs nvidia-cuda-mps-control "
+        r"\(part of NVIDIA's driver utilities\) on PATH",
+    ):
         with cuda_mps(True):
             pass
 
@@ -223,9 +254,15 @@ def test_mps_without_its_control_binary_says_what_to_install() -> None:
 def test_a_job_killed_outright_is_recorded_and_the_sweep_goes_on(workspace: Path, start) -> None:
     out = workspace / f"killed-{start}"
     # A config that makes each job SIGKILL itself while building its trainer: no Python cleanup.
-    result = sweep(workspace, out, *CPU_SLOTS, "hydra.launcher.n_jobs=1",
-                   f"hydra.launcher.start={start}", "data.fold=0,1",
-                   "+trainer.callbacks=[{_target_:signal.raise_signal,_args_:[9]}]")
+    result = sweep(
+        workspace,
+        out,
+        *CPU_SLOTS,
+        "hydra.launcher.n_jobs=1",
+        f"hydra.launcher.start={start}",
+        "data.fold=0,1",
+        "+trainer.callbacks=[{_target_:signal.raise_signal,_args_:[9]}]",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = [d for d in out.iterdir() if d.is_dir()]
     assert sorted(re.search(r"data\.fold=(\d)", d.name)[1] for d in jobs) == ["0", "1"]
@@ -239,17 +276,23 @@ def test_a_job_killed_outright_is_recorded_and_the_sweep_goes_on(workspace: Path
 
 def test_ctrl_c_stops_the_sweep_and_a_rerun_goes_on(workspace: Path) -> None:
     out = workspace / "interrupted"
-    args = [*CPU_SLOTS, "hydra.launcher.n_jobs=1", "hydra.launcher.stop_grace_s=120",
-            "hydra.launcher.start=warm", "data.fold=0,1,2"]
-    code, stderr, took = ctrl_c_sweep(workspace, out, args, lambda: any(out.glob("*/launcher.log")),
-                                      timeout=300)
+    args = [
+        *CPU_SLOTS,
+        "hydra.launcher.n_jobs=1",
+        "hydra.launcher.stop_grace_s=120",
+        "hydra.launcher.start=warm",
+        "data.fold=0,1,2",
+    ]
+    code, stderr, took = ctrl_c_sweep(workspace, out, args, lambda: any(out.glob("*/launcher.log")), timeout=300)
     assert code == 130 and "Traceback" not in stderr
     assert took < 60  # the running job ends at Ctrl-C, and the sweep with it: no grace period
     # One line says how many ran (found, not taken as the last: a dying worker's warnings may follow).
     said = [line for line in stderr.splitlines() if line.startswith("interrupted:")]
     assert len(said) == 1 and re.fullmatch(
         r"interrupted: [12] of 3 jobs ran \(an interrupted job is recorded as failed\); rerun the "
-        r"same command to go on, finished jobs are skipped", said[0]), stderr[-3000:]
+        r"same command to go on, finished jobs are skipped",
+        said[0],
+    ), stderr[-3000:]
     ran = len(list(out.glob("*/" + LAUNCHER_RECORD)))
     finished = len(list(out.glob("*/" + METRICS)))
     assert ran in (1, 2)
@@ -264,17 +307,24 @@ def test_a_job_that_ignores_ctrl_c_is_killed_after_the_grace_period(workspace: P
     out, reached = workspace / f"stuck-{start}", workspace / f"stuck-{start}-reached"
     # Each job ignores Ctrl-C, then hangs while building its trainer, as a job stuck in a GPU
     # call would; the marker dir (relative: a job's dir name holds its overrides) says it got there.
-    args = [*CPU_SLOTS, "hydra.launcher.n_jobs=1", f"hydra.launcher.start={start}",
-            "hydra.launcher.stop_grace_s=2", "data.fold=0,1",
-            "+trainer.callbacks=[{_target_:signal.signal,_args_:[2,1]},"
-            f"{{_target_:os.mkdir,_args_:[{reached.name}]}},{{_target_:time.sleep,_args_:[600]}}]"]
+    args = [
+        *CPU_SLOTS,
+        "hydra.launcher.n_jobs=1",
+        f"hydra.launcher.start={start}",
+        "hydra.launcher.stop_grace_s=2",
+        "data.fold=0,1",
+        "+trainer.callbacks=[{_target_:signal.signal,_args_:[2,1]},"
+        f"{{_target_:os.mkdir,_args_:[{reached.name}]}},{{_target_:time.sleep,_args_:[600]}}]",
+    ]
     code, stderr, took = ctrl_c_sweep(workspace, out, args, reached.exists, timeout=120)
     assert code == 130 and "Traceback" not in stderr, stderr[-3000:]
     assert took < 60  # not the job's 600 s
     lines = stderr.splitlines()  # (a killed job's semaphores may draw a warning after them)
     said = lines.index("killing 1 job(s) still running after Ctrl-C")
-    assert lines[said + 1] == ("interrupted: 1 of 2 jobs ran (an interrupted job is recorded as "
-                               "failed); rerun the same command to go on, finished jobs are skipped")
+    assert lines[said + 1] == (
+        "interrupted: 1 of 2 jobs ran (an interrupted job is recorded as "
+        "failed); rerun the same command to go on, finished jobs are skipped"
+    )
     [ran] = [d for d in out.iterdir() if d.is_dir() and (d / LAUNCHER_RECORD).exists()]
     assert "data.fold=0" in ran.name
     assert json.loads((ran / LAUNCHER_RECORD).read_text())["returncode"] == -signal.SIGKILL
@@ -283,12 +333,14 @@ def test_a_job_that_ignores_ctrl_c_is_killed_after_the_grace_period(workspace: P
 
 def test_a_warm_worker_runs_its_slots_jobs_until_one_fails(workspace: Path) -> None:
     out = workspace / "warm"
-    result = sweep(workspace, out, *CPU_SLOTS, "hydra.launcher.n_jobs=1",
-                   "hydra.launcher.start=warm", "data.fold=0,9,1,2")
+    result = sweep(
+        workspace, out, *CPU_SLOTS, "hydra.launcher.n_jobs=1", "hydra.launcher.start=warm", "data.fold=0,9,1,2"
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = job_dirs(out)
-    records = sorted((json.loads((d / LAUNCHER_RECORD).read_text()) | {"dir": d}
-                      for d in jobs.values()), key=lambda r: r["start"])
+    records = sorted(
+        (json.loads((d / LAUNCHER_RECORD).read_text()) | {"dir": d} for d in jobs.values()), key=lambda r: r["start"]
+    )
     assert [r["returncode"] for r in records].count(0) == 3
     assert (jobs["data.fold=9"] / FAILED).read_text().startswith("MerError: data.fold=9 is out of range")
     for fold in (0, 1, 2):
@@ -301,18 +353,17 @@ def test_a_warm_worker_runs_its_slots_jobs_until_one_fails(workspace: Path) -> N
 
 def test_a_job_in_a_warm_worker_predicts_as_it_would_in_a_fresh_process(workspace: Path) -> None:
     """Nothing of a warm worker's first job (seeds, flags, Hydra state) reaches its second."""
-    launcher = [*CPU_SLOTS, "hydra.launcher.n_jobs=1",
-                "trainer=deterministic", "trainer.max_epochs=2"]
-    warm = sweep(workspace, workspace / "warm_pair", *launcher, "hydra.launcher.start=warm",
-                 "data.fold=0,1")
-    fresh = sweep(workspace, workspace / "fresh_one", *launcher, "hydra.launcher.start=forked",
-                  "data.fold=1")
+    launcher = [*CPU_SLOTS, "hydra.launcher.n_jobs=1", "trainer=deterministic", "trainer.max_epochs=2"]
+    warm = sweep(workspace, workspace / "warm_pair", *launcher, "hydra.launcher.start=warm", "data.fold=0,1")
+    fresh = sweep(workspace, workspace / "fresh_one", *launcher, "hydra.launcher.start=forked", "data.fold=1")
     assert warm.returncode == 0 and fresh.returncode == 0, (warm.stderr + fresh.stderr)[-3000:]
     pair = job_dirs(workspace / "warm_pair")
     first, second = (json.loads((pair[f"data.fold={f}"] / LAUNCHER_RECORD).read_text()) for f in (0, 1))
     assert first["pid"] == second["pid"] and first["end"] <= second["start"]
-    pd.testing.assert_frame_equal(pd.read_csv(pair["data.fold=1"] / PREDICTIONS),
-                                  pd.read_csv(job_dirs(workspace / "fresh_one")["data.fold=1"] / PREDICTIONS))
+    pd.testing.assert_frame_equal(
+        pd.read_csv(pair["data.fold=1"] / PREDICTIONS),
+        pd.read_csv(job_dirs(workspace / "fresh_one")["data.fold=1"] / PREDICTIONS),
+    )
 
 
 def test_a_warm_worker_puts_back_torch_flags_between_jobs() -> None:
@@ -335,15 +386,21 @@ def test_a_warm_worker_puts_back_torch_flags_between_jobs() -> None:
 @pytest.mark.slow
 def test_paper_ablation_is_one_sweep_and_one_report_of_tables_2_and_3(workspace: Path, imagenet_home: Path) -> None:
     out = workspace / "ablation"
-    result = sweep(workspace, out, "experiment=paper_ablation", *CPU_SLOTS,
-                   "hydra.launcher.start=warm", "data.fold=0,1")
+    result = sweep(
+        workspace, out, "experiment=paper_ablation", *CPU_SLOTS, "hydra.launcher.start=warm", "data.fold=0,1"
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "[10/10]" in result.stdout  # 5 cells × 2 folds
     report = mer_report(out)
     assert report.returncode == 0, report.stderr
     table = pd.read_csv(out / "report.csv")
     assert sorted(zip(table["input"], table["head"])) == [
-        ("apex", "hinge"), ("u", "hinge"), ("uv", "hinge"), ("uv", "softmax"), ("v", "hinge")]
+        ("apex", "hinge"),
+        ("u", "hinge"),
+        ("uv", "hinge"),
+        ("uv", "softmax"),
+        ("v", "hinge"),
+    ]
     assert set(table["n_samples"]) == {10} and set(table["n_folds"]) == {2}
     assert set(table["configuration"].str.contains("recipe=paper")) == {True}  # the paper as written
     md = (out / "report.md").read_text()  # one group: both tables side by side, not five groups
@@ -352,18 +409,31 @@ def test_paper_ablation_is_one_sweep_and_one_report_of_tables_2_and_3(workspace:
 
 
 @pytest.mark.slow
-def test_a_two_fold_cut_of_the_sensitivity_sweep_runs_through_mer_report(workspace: Path,
-                                                                          imagenet_home: Path) -> None:
+def test_a_two_fold_cut_of_the_sensitivity_sweep_runs_through_mer_report(workspace: Path, imagenet_home: Path) -> None:
     out = workspace / "sensitivity"
-    result = sweep(workspace, out, "experiment=paper_sensitivity", *CPU_SLOTS,
-                   "hydra.launcher.start=warm", "data.fold=0,1", "seed=0")
+    result = sweep(
+        workspace,
+        out,
+        "experiment=paper_sensitivity",
+        *CPU_SLOTS,
+        "hydra.launcher.start=warm",
+        "data.fold=0,1",
+        "seed=0",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "[14/14]" in result.stdout  # 7 settings × 2 folds × 1 seed
     report = mer_report(out)
     assert report.returncode == 0, report.stderr
     table = pd.read_csv(out / "report_sensitivity.csv")
-    assert list(table["setting"]) == ["paper", "epochs_50", "hinge_p2", "norm_none",
-                                      "norm_train_standardize", "precise_bn", "pretrained_none"]
+    assert list(table["setting"]) == [
+        "paper",
+        "epochs_50",
+        "hinge_p2",
+        "norm_none",
+        "norm_train_standardize",
+        "precise_bn",
+        "pretrained_none",
+    ]
     assert set(table["n_samples"]) == {10} and table["accuracy_diff"].iloc[1:].notna().all()
     for _, r in table.iterrows():
         assert r["accuracy_ci_low"] <= r["accuracy"] <= r["accuracy_ci_high"]
@@ -389,8 +459,11 @@ def test_rerun_skips_finished_jobs_and_reruns_changed_ones(workspace: Path) -> N
     assert again.returncode == 0, again.stderr[-3000:]
     skipped = [line for line in again.stdout.splitlines() if "skipped: finished earlier" in line]
     assert len(skipped) == 2 and not re.search(r"done in|FAILED", again.stdout)
-    assert re.fullmatch(r"\[\d/2\] \w+: data\.fold=0,data=casme2,preprocess\.size=32,trainer\.max_epochs=1 "
-                        r"skipped: finished earlier \(\d of 2 jobs ended\)", sorted(skipped)[0]), skipped
+    assert re.fullmatch(
+        r"\[\d/2\] \w+: data\.fold=0,data=casme2,preprocess\.size=32,trainer\.max_epochs=1 "
+        r"skipped: finished earlier \(\d of 2 jobs ended\)",
+        sorted(skipped)[0],
+    ), skipped
     assert again.stdout.splitlines()[-1] == "2 jobs: 0 ran, 2 skipped, 0 failed"
     assert stamps == {k: (d / METRICS).stat().st_mtime_ns for k, d in job_dirs(out).items()}
     # A changed config that keeps the dir name (the progress bar is not part of it) runs again.
@@ -433,25 +506,25 @@ def test_submitit_local_runs_a_two_job_sweep(workspace: Path) -> None:
     """Each job is said as it is submitted and as it ends, the sweep's last line counts them, and
     the jobs, which run at once, share the cores."""
     out = workspace / "submitit"
-    result = sweep(workspace, out, "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10",
-                   "data.fold=0,1")
+    result = sweep(workspace, out, "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10", "data.fold=0,1")
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()
     name = "data.fold={},data=casme2,preprocess.size=32,trainer.max_epochs=1"
     assert [re.sub(r"job \d+", "job N", line) for line in lines[-5:-3]] == [
-        f"[{k + 1}/2] submitted: {name.format(k)} (submitit job N)" for k in (0, 1)]
+        f"[{k + 1}/2] submitted: {name.format(k)} (submitit job N)" for k in (0, 1)
+    ]
     ended = sorted(lines[-3:-1])
     for k in (0, 1):
-        assert re.fullmatch(rf"\[{k + 1}/2\] {re.escape(name.format(k))} done in [\d.]+ s \(\d of 2 jobs ended\)",
-                            ended[k]), ended
+        assert re.fullmatch(
+            rf"\[{k + 1}/2\] {re.escape(name.format(k))} done in [\d.]+ s \(\d of 2 jobs ended\)", ended[k]
+        ), ended
     assert lines[-1] == "2 jobs: 2 ran, 0 skipped, 0 failed"
     assert "validated against ConfigStore schema" not in result.stderr
     jobs = job_dirs(out)
     shares = {json.loads((jobs[f"data.fold={f}"] / METRICS).read_text())["timing"]["threads"] for f in (0, 1)}
     assert shares == {max(1, available_cores() // 2)}
     assert all((jobs[f"data.fold={f}"] / METRICS).is_file() for f in (0, 1))
-    held_out = {json.loads((jobs[f"data.fold={f}"] / METRICS).read_text())["test_subject"]
-                for f in (0, 1)}
+    held_out = {json.loads((jobs[f"data.fold={f}"] / METRICS).read_text())["test_subject"] for f in (0, 1)}
     assert held_out == {"sub01", "sub02"}
     assert (out / ".submitit").is_dir()  # submitit's own job records
 
@@ -459,8 +532,7 @@ def test_submitit_local_runs_a_two_job_sweep(workspace: Path) -> None:
 def test_deterministic_mode_repeats_bit_for_bit(workspace: Path) -> None:
     runs = []
     for name in ("det_a", "det_b"):
-        result = sweep(workspace, workspace / name, "trainer=deterministic", "data.fold=1",
-                       "trainer.max_epochs=2")
+        result = sweep(workspace, workspace / name, "trainer=deterministic", "data.fold=1", "trainer.max_epochs=2")
         assert result.returncode == 0, result.stderr[-3000:]
         (job,) = job_dirs(workspace / name).values()
         runs.append(pd.read_csv(job / PREDICTIONS))

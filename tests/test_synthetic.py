@@ -15,6 +15,9 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
+from mer.errors import MerError
+from mer.preprocess.flow import tvl1_flow
+from mer.preprocess.landmarks import detect_landmarks
 from mer.synthetic import (
     GROUND_TRUTH_FILE,
     displacement_field,
@@ -25,14 +28,18 @@ from mer.synthetic import (
 )
 from mer.synthetic.layouts import CASME2_RAW_DIR as RAW_DIR
 from mer.synthetic.layouts import CASME2_SHEET as SHEET_FILE
-from mer.errors import MerError
-from mer.preprocess.flow import tvl1_flow
-from mer.preprocess.landmarks import detect_landmarks
 
 SMALL = dict(n_subjects=3, clips_per_subject=6, frames_per_clip=(9, 15))
 EXPECTED_COLUMNS = [
-    "Subject", "Filename", "Unnamed: 2", "OnsetFrame", "ApexFrame", "OffsetFrame", "Unnamed: 6",
-    "Action Units", "Estimated Emotion",
+    "Subject",
+    "Filename",
+    "Unnamed: 2",
+    "OnsetFrame",
+    "ApexFrame",
+    "OffsetFrame",
+    "Unnamed: 6",
+    "Action Units",
+    "Estimated Emotion",
 ]
 FIVE = {"happiness", "disgust", "repression", "surprise", "others"}
 
@@ -209,12 +216,10 @@ def test_flow_at_every_bump_follows_the_ground_truth(truth: dict, flows: dict) -
             assert 0.5 < gain < 1.5, f"{where}: flow {measured} vs truth {expected}"
 
 
-def region_v(
-    flow: np.ndarray, origin: tuple[int, int], x: tuple[float, float], y: tuple[float, float]
-) -> float:
+def region_v(flow: np.ndarray, origin: tuple[int, int], x: tuple[float, float], y: tuple[float, float]) -> float:
     """Mean vertical flow in a canvas box [x0, x1) × [y0, y1) (flow cropped at `origin`)."""
     ox, oy = origin
-    return float(flow[int(y[0]) - oy:int(y[1]) - oy, int(x[0]) - ox:int(x[1]) - ox, 1].mean())
+    return float(flow[int(y[0]) - oy : int(y[1]) - oy, int(x[0]) - ox : int(x[1]) - ox, 1].mean())
 
 
 def test_each_class_moves_its_own_region(truth: dict, flows: dict) -> None:

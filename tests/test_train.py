@@ -5,9 +5,9 @@ from __future__ import annotations
 import errno
 import json
 import logging
-from functools import partial
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -18,11 +18,11 @@ from hydra import compose, initialize_config_dir
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
 from mer.config import CONFIG_DIR
-from mer.synthetic import generate_synthetic
 from mer.errors import MerError
 from mer.evaluate.metrics import pooled_metrics
 from mer.preprocess.prepare import prepare
 from mer.runs import METRICS, PREDICTIONS
+from mer.synthetic import generate_synthetic
 from mer.train.datamodule import LosoDataModule
 from mer.train.heads import HingeHead, make_head
 from mer.train.job import train
@@ -42,23 +42,27 @@ def workspace(tmp_path_factory) -> Path:
 def compose_train(workspace: Path, *overrides: str):
     """The real `train` config on the small release."""
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose("train", overrides=[
-            "data=casme2", f"data.root={workspace / 'release'}",
-            f"paths.output_dir={workspace / 'out'}", "preprocess.size=32",
-            "trainer.enable_progress_bar=false", *overrides,
-        ])
+        return compose(
+            "train",
+            overrides=[
+                "data=casme2",
+                f"data.root={workspace / 'release'}",
+                f"paths.output_dir={workspace / 'out'}",
+                "preprocess.size=32",
+                "trainer.enable_progress_bar=false",
+                *overrides,
+            ],
+        )
 
 
 @pytest.mark.parametrize("head", HEADS)
 @pytest.mark.parametrize("input_name", INPUTS)
 def test_fast_dev_run_every_input_and_head(workspace: Path, tmp_path: Path, input_name, head) -> None:
-    cfg = compose_train(workspace, f"input={input_name}", f"head={head}", "+trainer.fast_dev_run=1",
-                        "data.fold=1")
+    cfg = compose_train(workspace, f"input={input_name}", f"head={head}", "+trainer.fast_dev_run=1", "data.fold=1")
     metrics = train(cfg, tmp_path)
     predictions = pd.read_csv(tmp_path / PREDICTIONS)
     classes = ["happiness", "disgust", "repression", "surprise", "others"]
-    assert list(predictions.columns) == ["sample_id", "subject", "label", "pred",
-                                         *[f"score_{c}" for c in classes]]
+    assert list(predictions.columns) == ["sample_id", "subject", "label", "pred", *[f"score_{c}" for c in classes]]
     assert set(predictions["subject"]) == {metrics["test_subject"]} == {"sub02"}
     saved = json.loads((tmp_path / METRICS).read_text())
     assert saved["n"] == len(predictions) and saved["input"] == input_name and saved["head"] == head
@@ -67,8 +71,7 @@ def test_fast_dev_run_every_input_and_head(workspace: Path, tmp_path: Path, inpu
     assert saved["accuracy"] == pytest.approx(expected["accuracy"])
 
 
-def test_full_disk_while_writing_predictions_leaves_no_half_file(workspace: Path, tmp_path: Path,
-                                                                 monkeypatch) -> None:
+def test_full_disk_while_writing_predictions_leaves_no_half_file(workspace: Path, tmp_path: Path, monkeypatch) -> None:
     real_to_csv = pd.DataFrame.to_csv
 
     def to_csv_until_the_disk_fills(frame, path=None, *args, **kwargs):
@@ -81,8 +84,10 @@ def test_full_disk_while_writing_predictions_leaves_no_half_file(workspace: Path
     cfg = compose_train(workspace, "+trainer.fast_dev_run=1")
     with pytest.raises(MerError) as err:
         train(cfg, tmp_path)
-    assert str(err.value) == (f"no space left on the disk of {tmp_path} while writing {PREDICTIONS}: "
-                              "nothing half-written was kept; free space there (or write elsewhere) and run again")
+    assert str(err.value) == (
+        f"no space left on the disk of {tmp_path} while writing {PREDICTIONS}: "
+        "nothing half-written was kept; free space there (or write elsewhere) and run again"
+    )
     assert not [p.name for p in tmp_path.iterdir() if PREDICTIONS in p.name or p.name == METRICS]
 
 
@@ -137,8 +142,9 @@ def test_pooled_metrics_match_scikit_learn() -> None:
     assert got["uar"] == pytest.approx(balanced_accuracy_score(y_true, y_pred))
     # A class absent from a fold neither crashes nor counts: one fold with two classes only.
     fold = pooled_metrics(["others", "others", "disgust"], ["others", "disgust", "disgust"], classes)
-    assert fold["uf1"] == pytest.approx(f1_score(["others", "others", "disgust"],
-                                                 ["others", "disgust", "disgust"], average="macro"))
+    assert fold["uf1"] == pytest.approx(
+        f1_score(["others", "others", "disgust"], ["others", "disgust", "disgust"], average="macro")
+    )
 
 
 def test_bad_choices_are_one_clear_message(workspace: Path, tmp_path: Path) -> None:
@@ -151,8 +157,11 @@ def test_bad_choices_are_one_clear_message(workspace: Path, tmp_path: Path) -> N
         make_head({"name": "knn"})
     with pytest.raises(MerError, match=r"was built at 32×32 but preprocess.size=64"):
         train(compose_train(workspace, f"cache={cache.path}", "preprocess.size=64"), tmp_path)
-    with pytest.raises(MerError, match=r"model.cuda_graph=true needs a CUDA GPU, but training runs "
-                                       r"on cpu: add trainer=gpu, or set model.cuda_graph=false"):
+    with pytest.raises(
+        MerError,
+        match=r"model.cuda_graph=true needs a CUDA GPU, but training runs "
+        r"on cpu: add trainer=gpu, or set model.cuda_graph=false",
+    ):
         train(compose_train(workspace, "model.cuda_graph=true", "trainer.max_epochs=1"), tmp_path)
     with pytest.raises(MerError, match=r"model.compile=true and model.cuda_graph=true: choose one"):
         train(compose_train(workspace, "model.cuda_graph=true", "model.compile=true"), tmp_path)
@@ -166,13 +175,24 @@ def test_precise_bn_and_the_svm_features_run_at_the_training_precision(workspace
     from mer.train.module import MerModule
 
     dm = LosoDataModule(prepare(compose_train(workspace)), ["u", "v"], fold=0, batch_size=4)
-    model = MerModule(2, dm.classes, {"name": "svm", "kernel": "linear", "C": 1.0, "class_weight": None},
-                      width_mult=0.5, optimizer=partial(torch.optim.Adam, lr=1e-4))
+    model = MerModule(
+        2,
+        dm.classes,
+        {"name": "svm", "kernel": "linear", "C": 1.0, "class_weight": None},
+        width_mult=0.5,
+        optimizer=partial(torch.optim.Adam, lr=1e-4),
+    )
     dtypes: list[torch.dtype] = []
     model.trunk.register_forward_hook(lambda module, args, out: dtypes.append(out.dtype))
-    trainer = L.Trainer(accelerator="cpu", precision="bf16-mixed", max_epochs=1, logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False)
+    trainer = L.Trainer(
+        accelerator="cpu",
+        precision="bf16-mixed",
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     trainer.fit(model, datamodule=dm)
     assert len(dtypes) == 3 + 3  # 3 training batches, then 3 for precise BN
     trainer.predict(model, datamodule=dm)
@@ -227,12 +247,26 @@ def test_gpu_training_steps_never_wait_for_the_gpu(workspace: Path) -> None:
             torch.cuda.set_sync_debug_mode("default")
 
     dm = LosoDataModule(prepare(compose_train(workspace)), ["u", "v"], fold=0, batch_size=4)
-    model = MerModule(2, dm.classes, {"name": "hinge", "p": 1, "margin": 1.0, "weight_decay": 1e-3},
-                      width_mult=0.5, optimizer=partial(torch.optim.Adam, lr=1e-4), channels_last=True,
-                      cuda_graph=True)
-    trainer = L.Trainer(accelerator="gpu", devices=1, precision="bf16-mixed", max_epochs=3,
-                        logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, callbacks=[SyncWatch()])
+    model = MerModule(
+        2,
+        dm.classes,
+        {"name": "hinge", "p": 1, "margin": 1.0, "weight_decay": 1e-3},
+        width_mult=0.5,
+        optimizer=partial(torch.optim.Adam, lr=1e-4),
+        channels_last=True,
+        cuda_graph=True,
+    )
+    trainer = L.Trainer(
+        accelerator="gpu",
+        devices=1,
+        precision="bf16-mixed",
+        max_epochs=3,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[SyncWatch()],
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         trainer.fit(model, datamodule=dm)
@@ -248,42 +282,63 @@ def mer_train(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([str(exe), *args], capture_output=True, text=True, cwd=cwd, timeout=600)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["input=flow3d"], "error: unknown input 'flow3d': choose one of apex, u, uv, uvm, uvs, v"),
-    (["-m", "head=softmax,knn"], "error: unknown head 'knn': choose one of hinge, softmax, svm"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["input=flow3d"], "error: unknown input 'flow3d': choose one of apex, u, uv, uvm, uvs, v"),
+        (["-m", "head=softmax,knn"], "error: unknown head 'knn': choose one of hinge, softmax, svm"),
+    ],
+)
 def test_unknown_group_option_is_one_line(workspace: Path, args, message) -> None:
     result = mer_train(*args, cwd=workspace)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [message + " (" + args[-1].split("=")[0]
-                                                  + "=... on the command line; options live in conf/"
-                                                  + args[-1].split("=")[0] + "/)"]
+    assert result.stderr.strip().splitlines() == [
+        message
+        + " ("
+        + args[-1].split("=")[0]
+        + "=... on the command line; options live in conf/"
+        + args[-1].split("=")[0]
+        + "/)"
+    ]
 
 
 def test_fold_out_of_range_is_one_line(workspace: Path) -> None:
-    result = mer_train("data=casme2", f"data.root={workspace / 'release'}",
-                       f"paths.output_dir={workspace / 'out'}", "preprocess.size=32", "data.fold=9",
-                       cwd=workspace)
+    result = mer_train(
+        "data=casme2",
+        f"data.root={workspace / 'release'}",
+        f"paths.output_dir={workspace / 'out'}",
+        "preprocess.size=32",
+        "data.fold=9",
+        cwd=workspace,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == (
         "error: data.fold=9 is out of range: this dataset has 3 subjects, so folds 0–2 "
-        "(or sweep them all with folds=all)")
+        "(or sweep them all with folds=all)"
+    )
 
 
 @pytest.mark.slow
 def test_two_fold_multirun_end_to_end(workspace: Path) -> None:
     sweep = workspace / "sweep"
-    result = mer_train("-m", "data=casme2", f"data.root={workspace / 'release'}",
-                       f"paths.output_dir={workspace / 'out'}", "preprocess.size=32",
-                       "trainer.max_epochs=2", "trainer.enable_progress_bar=false",
-                       "data.fold=0,2", "head=softmax,hinge", f"hydra.sweep.dir={sweep}",
-                       cwd=workspace)
+    result = mer_train(
+        "-m",
+        "data=casme2",
+        f"data.root={workspace / 'release'}",
+        f"paths.output_dir={workspace / 'out'}",
+        "preprocess.size=32",
+        "trainer.max_epochs=2",
+        "trainer.enable_progress_bar=false",
+        "data.fold=0,2",
+        "head=softmax,hinge",
+        f"hydra.sweep.dir={sweep}",
+        cwd=workspace,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = sorted(p.parent.name for p in sweep.glob(f"*/{METRICS}"))
     # Named by their overrides (sorted); where a job reads and writes is left out.
     common = "preprocess.size=32,trainer.max_epochs=2"
-    assert jobs == [f"data.fold={f},data=casme2,head={h},{common}"
-                    for f in (0, 2) for h in ("hinge", "softmax")]
+    assert jobs == [f"data.fold={f},data=casme2,head={h},{common}" for f in (0, 2) for h in ("hinge", "softmax")]
     for job in jobs:
         assert (sweep / job / ".hydra" / "config.yaml").is_file()
         assert (sweep / job / "csv" / "metrics.csv").is_file()
@@ -309,8 +364,10 @@ def test_wandb_logs_each_fold_offline_for_real(workspace: Path, tmp_path: Path, 
         # W&B's own header, history and footer are silenced: one line per run says where it went.
         printed = capfd.readouterr()
         metrics = json.loads((tmp_path / f"run{fold}" / METRICS).read_text())
-        assert f"W&B: fold{fold}-{subject}: accuracy {metrics['accuracy']:.3f}, UF1 {metrics['uf1']:.3f}, " \
-               f"offline in {run}" in printed.out.splitlines()
+        assert (
+            f"W&B: fold{fold}-{subject}: accuracy {metrics['accuracy']:.3f}, UF1 {metrics['uf1']:.3f}, "
+            f"offline in {run}" in printed.out.splitlines()
+        )
         assert "anonymous" not in printed.err and "wandb sync" not in printed.out
 
 
@@ -339,8 +396,9 @@ def test_debug_smoke_is_tiny_and_runs(workspace: Path, tmp_path: Path) -> None:
     assert len(pd.read_csv(tmp_path / PREDICTIONS)) == metrics["n"] > 0
 
 
-@pytest.mark.parametrize("size, epochs, warned", [(224, 200, True), (32, 2, False), (112, 200, False),
-                                                   (112, 500, True)])
+@pytest.mark.parametrize(
+    "size, epochs, warned", [(224, 200, True), (32, 2, False), (112, 200, False), (112, 500, True)]
+)
 def test_a_long_cpu_run_says_so(size: int, epochs: int, warned: bool, caplog) -> None:
     """A run that will take more than about 10 minutes on a CPU says so in one line, with the
     quick alternative; a short one says nothing."""
@@ -353,8 +411,10 @@ def test_a_long_cpu_run_says_so(size: int, epochs: int, warned: bool, caplog) ->
         warn_if_long_on_cpu(trainer, 52, size)
     said = [r.getMessage() for r in caplog.records if r.name == "mer.train.job"]
     minutes = round(52 * epochs * 0.15 * (size / 224) ** 2 / 60)
-    expected = (f"this run trains 52 samples for {epochs} epochs at {size}² on a CPU: about {minutes} "
-                "minutes (per job); for a first check use debug=smoke (under a minute), or a GPU (trainer=gpu)")
+    expected = (
+        f"this run trains 52 samples for {epochs} epochs at {size}² on a CPU: about {minutes} "
+        "minutes (per job); for a first check use debug=smoke (under a minute), or a GPU (trainer=gpu)"
+    )
     assert said == ([expected] if warned else [])
 
 
@@ -379,8 +439,11 @@ def test_pretrained_weights_load_from_a_file_or_say_where_to_put_them(tmp_path: 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
     hub = tmp_path / "empty-torch-home" / "hub" / "checkpoints" / "mobilenet_v2-b0353104.pth"
     monkeypatch.setattr(torch.hub, "download_url_to_file", _offline)
-    with pytest.raises(MerError, match=rf"put https://\S+mobilenet_v2-b0353104.pth at {hub} "
-                                       r"\(on an offline machine: `mer-weights --install FILE`\)"):
+    with pytest.raises(
+        MerError,
+        match=rf"put https://\S+mobilenet_v2-b0353104.pth at {hub} "
+        r"\(on an offline machine: `mer-weights --install FILE`\)",
+    ):
         mobilenet_v2_features(2, pretrained="imagenet")
 
 

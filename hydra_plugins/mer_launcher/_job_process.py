@@ -81,10 +81,12 @@ def _torch_flags() -> dict[str, Any]:
     `benchmark`)."""
     import torch
 
-    return {"deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
-            "cudnn_benchmark": torch.backends.cudnn.benchmark,
-            "cudnn_deterministic": torch.backends.cudnn.deterministic,
-            "matmul_precision": torch.get_float32_matmul_precision()}
+    return {
+        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        "cudnn_benchmark": torch.backends.cudnn.benchmark,
+        "cudnn_deterministic": torch.backends.cudnn.deterministic,
+        "matmul_precision": torch.get_float32_matmul_precision(),
+    }
 
 
 def _set_torch_flags(flags: dict[str, Any]) -> None:

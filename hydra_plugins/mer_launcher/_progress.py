@@ -5,8 +5,8 @@ import statistics
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 from mer.runs import FAILED, METRICS
 
@@ -39,8 +39,10 @@ def sweep_summary(outcomes: Iterable[str]) -> str:
     """The sweep's last line: `8 jobs: 2 ran, 6 skipped, 0 failed`."""
     count = Counter(outcomes)
     total = sum(count.values())
-    return (f"{total} job{'s' if total != 1 else ''}: {count[RAN]} ran, {count[SKIPPED]} skipped, "
-            f"{count[FAILED_JOB]} failed")
+    return (
+        f"{total} job{'s' if total != 1 else ''}: {count[RAN]} ran, {count[SKIPPED]} skipped, "
+        f"{count[FAILED_JOB]} failed"
+    )
 
 
 def last_end(free_at: Sequence[float], queued: int, seconds: float) -> float:
@@ -92,7 +94,7 @@ class SweepProgress:
         return statistics.median(later or [seconds for _, seconds in self.trained])
 
     def _time_left(self) -> str:
-        """", about T left": the running jobs end, and each queued one takes the first slot to free
+        """ ", about T left": the running jobs end, and each queued one takes the first slot to free
         up, at the typical time of the jobs that trained so far ("" before any has)."""
         if not self.trained or self.ended >= self.total:
             return ""

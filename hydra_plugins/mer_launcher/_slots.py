@@ -4,23 +4,24 @@ launcher and entered by the job's process before anything initialises CUDA."""
 import os
 import signal
 import subprocess
-from typing import Optional
 
 from mer.threads import available_cores
 
 
-def job_slots(gpus: Optional[list], jobs_per_gpu: int, n_jobs: Optional[int]) -> list[dict[str, str]]:
+def job_slots(gpus: list | None, jobs_per_gpu: int, n_jobs: int | None) -> list[dict[str, str]]:
     """One environment per slot: a GPU each (repeated `jobs_per_gpu` times), or a CPU share each."""
     if gpus is None:
         gpus = list(range(_visible_gpu_count()))
     cores = available_cores()
     if gpus:  # packed GPU jobs still run CPU ops (set-up, the SVM): a share of the cores each
         threads = _threads(cores // (len(gpus) * jobs_per_gpu))
-        return [{"CUDA_VISIBLE_DEVICES": str(g), "MER_SLOT": f"gpu{g}.{k}", **threads}
-                for k in range(jobs_per_gpu) for g in gpus]
+        return [
+            {"CUDA_VISIBLE_DEVICES": str(g), "MER_SLOT": f"gpu{g}.{k}", **threads}
+            for k in range(jobs_per_gpu)
+            for g in gpus
+        ]
     n_jobs = max(1, n_jobs or min(2, cores))
-    return [{"CUDA_VISIBLE_DEVICES": "", "MER_SLOT": f"cpu{k}", **_threads(cores // n_jobs)}
-            for k in range(n_jobs)]
+    return [{"CUDA_VISIBLE_DEVICES": "", "MER_SLOT": f"cpu{k}", **_threads(cores // n_jobs)} for k in range(n_jobs)]
 
 
 def enter_slot(env: dict[str, str]) -> None:
@@ -51,8 +52,9 @@ def _visible_gpu_count() -> int:
     if visible is not None:
         return len([d for d in visible.split(",") if d.strip()])
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=30)
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"], capture_output=True, text=True, timeout=30
+        )
     except (OSError, subprocess.TimeoutExpired):
         return 0
     return len(out.stdout.split()) if out.returncode == 0 else 0

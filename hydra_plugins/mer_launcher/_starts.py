@@ -16,7 +16,7 @@ import sys
 from abc import ABC, abstractmethod
 from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
-from typing import Any, Optional
+from typing import Any
 
 from hydra_plugins.mer_launcher._job_process import run_forked_job, warm_worker
 from mer.errors import MerError
@@ -26,7 +26,7 @@ class JobStart(ABC):
     """Runs one job at a time per slot to its end, and keeps the process running each busy slot's
     job in `running` (it has `.pid` and `.kill()`), so that Ctrl-C can kill what still runs."""
 
-    def __init__(self, forkserver: Optional[BaseContext] = None) -> None:
+    def __init__(self, forkserver: BaseContext | None = None) -> None:
         self.forkserver = forkserver  # the multiprocessing context jobs (or warm workers) fork from
         self.running: dict[str, Any] = {}
 
@@ -42,7 +42,7 @@ class JobStart(ABC):
     def _run(self, slot: str, argv: list[str], env: dict[str, str], log_path: str) -> tuple[int, int]:
         """`run`'s work, which puts the job's process in `running` once started."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (most starts leave nothing behind: no override needed)
         """End what outlives a job when the sweep ends (nothing but warm workers)."""
 
 
@@ -74,7 +74,7 @@ class WarmStart(JobStart):
     status; a worker whose job failed in any way is retired, and the next job gets a new one.
     """
 
-    def __init__(self, forkserver: Optional[BaseContext] = None) -> None:
+    def __init__(self, forkserver: BaseContext | None = None) -> None:
         super().__init__(forkserver)
         self.workers: dict[str, tuple[Any, Connection]] = {}  # process, pipe by slot
 
@@ -120,7 +120,7 @@ class WarmStart(JobStart):
 STARTS: dict[str, type[JobStart]] = {"forked": ForkedStart, "warm": WarmStart, "exec": ExecStart}
 
 
-def preloaded_forkserver(module: str) -> Optional[BaseContext]:
+def preloaded_forkserver(module: str) -> BaseContext | None:
     """The forkserver that forked and warm jobs fork from, started now with `module` imported (its
     imports, seconds, overlap Hydra's config checks); None where there is none (Windows)."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
@@ -133,7 +133,7 @@ def preloaded_forkserver(module: str) -> Optional[BaseContext]:
     return context
 
 
-def job_start(start: str, forkserver: Optional[BaseContext]) -> JobStart:
+def job_start(start: str, forkserver: BaseContext | None) -> JobStart:
     """The `JobStart` that `hydra.launcher.start` names; exec's where there is no forkserver."""
     if start not in STARTS:
         raise MerError(f"hydra.launcher.start={start!r}: choose one of {', '.join(STARTS)}")

@@ -4,14 +4,14 @@ and failed jobs, and gives each job a share of the cores (all its jobs run at on
 
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus
-from hydra_plugins.hydra_submitit_launcher.submitit_launcher import LocalLauncher
 from omegaconf import OmegaConf
 
+from hydra_plugins.hydra_submitit_launcher.submitit_launcher import LocalLauncher
 from hydra_plugins.mer_launcher._progress import ended_as, job_outcome, sweep_summary
 from mer.runs import FAILED
 from mer.threads import available_cores
@@ -35,21 +35,25 @@ class SayingLocalLauncher(LocalLauncher):
         submitted = {}  # job → (its overrides, its dir, its number, when it was submitted)
         for i, overrides in enumerate(job_overrides):
             idx = initial_job_idx + i
-            job_dir = sweep_dir / str(self.hydra_context.config_loader.load_sweep_config(
-                self.config, list(overrides)).hydra.sweep.subdir)
-            job = executor.submit(self, list(overrides), "hydra.sweep.dir", idx, f"job_id_for_{idx}",
-                                  Singleton.get_state())
+            job_dir = sweep_dir / str(
+                self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides)).hydra.sweep.subdir
+            )
+            job = executor.submit(
+                self, list(overrides), "hydra.sweep.dir", idx, f"job_id_for_{idx}", Singleton.get_state()
+            )
             submitted[job] = (list(overrides), job_dir, idx, time.time())
-            print(f"[{idx + 1}/{total}] submitted: {job_dir.name} (submitit job {job.job_id})",
-                  flush=True)
+            print(f"[{idx + 1}/{total}] submitted: {job_dir.name} (submitit job {job.job_id})", flush=True)
         results, outcomes = {}, []
         for job in submitit.helpers.as_completed(list(submitted), poll_frequency=0.5):
             overrides, job_dir, idx, started = submitted[job]
             results[idx], code = self._job_return(job, overrides, job_dir)
             outcome = job_outcome(code, job_dir, started)
             outcomes.append(outcome)
-            print(f"[{idx + 1}/{total}] {job_dir.name} {ended_as(outcome, time.time() - started, job_dir)} "
-                  f"({len(outcomes)} of {total} jobs ended)", flush=True)
+            print(
+                f"[{idx + 1}/{total}] {job_dir.name} {ended_as(outcome, time.time() - started, job_dir)} "
+                f"({len(outcomes)} of {total} jobs ended)",
+                flush=True,
+            )
         print(sweep_summary(outcomes), flush=True)
         return [results[idx] for idx in sorted(results)]
 
@@ -79,7 +83,12 @@ class SayingLocalLauncher(LocalLauncher):
         job_dir.mkdir(parents=True, exist_ok=True)
         if not (job_dir / FAILED).is_file():
             (job_dir / FAILED).write_text(f"{type(err).__name__}: {err}\n")
-        failed = JobReturn(overrides=overrides, cfg=OmegaConf.create(), working_dir=str(job_dir),
-                           task_name=str(self.config.hydra.job.name), status=JobStatus.COMPLETED)
+        failed = JobReturn(
+            overrides=overrides,
+            cfg=OmegaConf.create(),
+            working_dir=str(job_dir),
+            task_name=str(self.config.hydra.job.name),
+            status=JobStatus.COMPLETED,
+        )
         failed._return_value = 1
         return failed, 1

@@ -14,18 +14,18 @@ dir and the sweep goes on. Ctrl-C starts no more jobs and gives the running ones
 end, then kills those still running.
 """
 
-
 import json
 import logging
 import os
 import queue
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn, Optional, Sequence
+from typing import NoReturn
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.utils import JobReturn, JobStatus
@@ -37,6 +37,7 @@ from hydra_plugins.mer_launcher._mps import cuda_mps, mps_terminate_clients
 from hydra_plugins.mer_launcher._progress import SweepProgress, ended_as, job_outcome, sweep_summary
 from hydra_plugins.mer_launcher._slots import job_slots
 from hydra_plugins.mer_launcher._starts import JobStart, job_start, preloaded_forkserver
+
 # hydra/launcher=submitit_local's class (conf/hydra/launcher/submitit_local.yaml): Hydra's plugin
 # scan registers it from this module's names.
 from hydra_plugins.mer_launcher._submitit_local import SayingLocalLauncher  # noqa: F401
@@ -52,8 +53,8 @@ class GpusLauncherConf:
 
     _target_: str = "hydra_plugins.mer_launcher.gpus_launcher.GpusLauncher"
     jobs_per_gpu: int = 1  # jobs packed on one GPU (small jobs leave a GPU idle between steps)
-    gpus: Optional[list] = None  # GPU indices to use; None = all that torch sees
-    n_jobs: Optional[int] = None  # without GPUs: concurrent CPU jobs; None = 2 (or 1 on one core)
+    gpus: list | None = None  # GPU indices to use; None = all that torch sees
+    n_jobs: int | None = None  # without GPUs: concurrent CPU jobs; None = 2 (or 1 on one core)
     mps: bool = False  # run packed GPU jobs under CUDA MPS, so their kernels overlap on the GPU
     # forked: a fresh process per job, forked from a preloaded server | warm: one long-lived
     # process per slot runs its jobs one after another | exec: a new interpreter per job
@@ -64,24 +65,28 @@ class GpusLauncherConf:
     stop_grace_s: float = 30.0
 
 
-ConfigStore.instance().store(group="hydra/launcher", name="gpus", node=GpusLauncherConf,
-                             provider="mer")
+ConfigStore.instance().store(group="hydra/launcher", name="gpus", node=GpusLauncherConf, provider="mer")
 
 
 class GpusLauncher(Launcher):
     """Runs each sweep job as `<this entry point> <overrides>` in a free slot's environment."""
 
-    def __init__(self, jobs_per_gpu: int = 1, gpus: Optional[list] = None,
-                 n_jobs: Optional[int] = None, mps: bool = False, start: str = "forked",
-                 stop_grace_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        jobs_per_gpu: int = 1,
+        gpus: list | None = None,
+        n_jobs: int | None = None,
+        mps: bool = False,
+        start: str = "forked",
+        stop_grace_s: float = 30.0,
+    ) -> None:
         self.jobs_per_gpu, self.gpus, self.n_jobs, self.mps = jobs_per_gpu, gpus, n_jobs, mps
         self.start, self.stop_grace_s = start, stop_grace_s
-        self.config: Optional[DictConfig] = None
-        self.hydra_context: Optional[HydraContext] = None
+        self.config: DictConfig | None = None
+        self.hydra_context: HydraContext | None = None
         self.forkserver = None  # the multiprocessing context jobs (or warm workers) are forked from
 
-    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction,
-              config: DictConfig) -> None:
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.config, self.hydra_context = config, hydra_context
         if self.start != "exec":
             self.forkserver = preloaded_forkserver(task_function.__module__)
@@ -99,14 +104,23 @@ class GpusLauncher(Launcher):
         start = job_start(self.start, self.forkserver)
         environments = job_slots(self.gpus, self.jobs_per_gpu, self.n_jobs)
         if self.mps and not environments[0]["CUDA_VISIBLE_DEVICES"]:
-            raise MerError("hydra.launcher.mps=true shares GPUs between jobs, but no GPU is visible: "
-                           "drop hydra.launcher.mps (CPU jobs need no MPS)")
+            raise MerError(
+                "hydra.launcher.mps=true shares GPUs between jobs, but no GPU is visible: "
+                "drop hydra.launcher.mps (CPU jobs need no MPS)"
+            )
         progress = SweepProgress(len(job_overrides), len(environments))
-        log.info("gpus launcher: %d jobs on %d slots%s", progress.total, len(environments),
-                 " under CUDA MPS" if self.mps else "")
+        log.info(
+            "gpus launcher: %d jobs on %d slots%s",
+            progress.total,
+            len(environments),
+            " under CUDA MPS" if self.mps else "",
+        )
         # Leaving the `with`: the pool's threads end, then the warm workers, then MPS.
-        with (cuda_mps(self.mps, environments[0]["CUDA_VISIBLE_DEVICES"]) as mps_env,
-              closing(start), ThreadPoolExecutor(len(environments)) as pool):
+        with (
+            cuda_mps(self.mps, environments[0]["CUDA_VISIBLE_DEVICES"]) as mps_env,
+            closing(start),
+            ThreadPoolExecutor(len(environments)) as pool,
+        ):
             slots: queue.Queue = queue.Queue()
             for slot in environments:
                 slots.put({**slot, **mps_env})
@@ -124,20 +138,23 @@ class GpusLauncher(Launcher):
             except KeyboardInterrupt:
                 self._stop(pool, futures, progress.total, start, mps_env)
 
-    def _stop(self, pool: ThreadPoolExecutor, futures: list[Future], total: int, start: JobStart,
-              mps_env: dict[str, str]) -> NoReturn:
+    def _stop(
+        self, pool: ThreadPoolExecutor, futures: list[Future], total: int, start: JobStart, mps_env: dict[str, str]
+    ) -> NoReturn:
         """After Ctrl-C, which reached the running jobs too (one process group): start no more
         jobs (of `total`), let the running ones end, say how to go on, and exit 130."""
         pool.shutdown(wait=False, cancel_futures=True)
         self._let_running_jobs_end(futures, start, mps_env)
         ran = sum(f.done() and not f.cancelled() for f in futures)
-        print(f"interrupted: {ran} of {total} jobs ran (an interrupted job is recorded as "
-              "failed); rerun the same command to go on, finished jobs are skipped",
-              file=sys.stderr, flush=True)
+        print(
+            f"interrupted: {ran} of {total} jobs ran (an interrupted job is recorded as "
+            "failed); rerun the same command to go on, finished jobs are skipped",
+            file=sys.stderr,
+            flush=True,
+        )
         sys.exit(130)
 
-    def _let_running_jobs_end(self, futures: list[Future], start: JobStart,
-                              mps_env: dict[str, str]) -> None:
+    def _let_running_jobs_end(self, futures: list[Future], start: JobStart, mps_env: dict[str, str]) -> None:
         """Wait `stop_grace_s` for the running jobs to end, then (or at a second Ctrl-C) kill the
         ones still running (first dropped by MPS's server, under `mps_env`)."""
         # The queued jobs' futures, cancelled, are left out: wait() never counts a future
@@ -148,8 +165,7 @@ class GpusLauncher(Launcher):
         except KeyboardInterrupt:
             pass
         if not all(f.done() for f in started):
-            print(f"killing {len(start.running)} job(s) still running after Ctrl-C",
-                  file=sys.stderr, flush=True)
+            print(f"killing {len(start.running)} job(s) still running after Ctrl-C", file=sys.stderr, flush=True)
         while not all(f.done() for f in started):
             stuck = list(start.running.values())
             if mps_env:
@@ -158,8 +174,7 @@ class GpusLauncher(Launcher):
                 process.kill()
             wait(started, timeout=5)  # a job started just now is killed on the next round
 
-    def _job_config(self, overrides: list[str], idx: int,
-                    sweep_dir: Path) -> tuple[list[str], DictConfig, int, Path]:
+    def _job_config(self, overrides: list[str], idx: int, sweep_dir: Path) -> tuple[list[str], DictConfig, int, Path]:
         """A job's composed config, numbered as Hydra numbers sweep jobs, and its dir."""
         sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
         with open_dict(sweep_config):
@@ -167,9 +182,17 @@ class GpusLauncher(Launcher):
             sweep_config.hydra.job.num = idx
         return overrides, sweep_config, idx, sweep_dir / str(sweep_config.hydra.sweep.subdir)
 
-    def _run_job(self, overrides: list[str], sweep_config: DictConfig, idx: int, job_dir: Path,
-                 sweep_dir: Path, start: JobStart, progress: SweepProgress,
-                 slots: queue.Queue) -> JobReturn:
+    def _run_job(
+        self,
+        overrides: list[str],
+        sweep_config: DictConfig,
+        idx: int,
+        job_dir: Path,
+        sweep_dir: Path,
+        start: JobStart,
+        progress: SweepProgress,
+        slots: queue.Queue,
+    ) -> JobReturn:
         """Wait for a free slot, run the job in it (as `start` says), give the slot back, and
         record how the job ended."""
         job_dir.mkdir(parents=True, exist_ok=True)
@@ -182,14 +205,28 @@ class GpusLauncher(Launcher):
         finally:
             ended = time.time()  # before the slot is free: its next job starts after this one ended
             slots.put(slot)
-        record_job(job_dir, {"slot": slot["MER_SLOT"], "pid": pid, "start": started, "end": ended,
-                             "returncode": code, "overrides": overrides})
+        record_job(
+            job_dir,
+            {
+                "slot": slot["MER_SLOT"],
+                "pid": pid,
+                "start": started,
+                "end": ended,
+                "returncode": code,
+                "overrides": overrides,
+            },
+        )
         outcome = job_outcome(code, job_dir, started)
-        progress.job_ended(slot["MER_SLOT"], ended, outcome,
-                           f"[{idx + 1}/{progress.total}] {slot['MER_SLOT']}: {job_dir.name} "
-                           f"{ended_as(outcome, ended - started, job_dir)}")
-        result = JobReturn(overrides=overrides, cfg=sweep_config, working_dir=str(job_dir),
-                           task_name=str(sweep_config.hydra.job.name))
+        progress.job_ended(
+            slot["MER_SLOT"],
+            ended,
+            outcome,
+            f"[{idx + 1}/{progress.total}] {slot['MER_SLOT']}: {job_dir.name} "
+            f"{ended_as(outcome, ended - started, job_dir)}",
+        )
+        result = JobReturn(
+            overrides=overrides, cfg=sweep_config, working_dir=str(job_dir), task_name=str(sweep_config.hydra.job.name)
+        )
         result.status = JobStatus.COMPLETED
         result._return_value = code
         return result

@@ -79,9 +79,7 @@ def read_casme2(
     release = sheet_clips.Release(DATASET, "CASME II", root, sheet_path, frames_root)
     prefix = FRAME_PREFIX[kind]
     frames_rel = sheet_clips.relative(frames_root, root)
-    log.info(
-        "CASME II: sheet %s, frames %s (%s, %sN.jpg)", release.sheet_rel, frames_rel, kind, prefix
-    )
+    log.info("CASME II: sheet %s, frames %s (%s, %sN.jpg)", release.sheet_rel, frames_rel, kind, prefix)
 
     table = read_sheet(sheet_path, SHEET_COLUMNS)
     clips = sheet_clips.parse_clips(release, table, mapping, label_set, _sheet_format())
@@ -94,9 +92,7 @@ def read_casme2(
         "cropped: reg_imgN.jpg) or data.reader.frames_dir",
     )
     layout_provenance = {"layout": frames_rel, "layout_kind": kind}
-    return sheet_clips.build_table(
-        release, clips, classes, policies, frames, layout_provenance, log
-    )
+    return sheet_clips.build_table(release, clips, classes, policies, frames, layout_provenance, log)
 
 
 def list_frames(clip_dir: Path, prefix: str) -> list[tuple[int, str]]:
@@ -118,16 +114,11 @@ def find_sheet(root: Path, sheet: str | None = None) -> Path:
         )
     if len(found) > 1:
         names = ", ".join(sheet_clips.relative(p, root) for p in found)
-        raise MerError(
-            f"several CASME II coding sheets in {root}: {names}; "
-            "choose one with data.reader.sheet=PATH"
-        )
+        raise MerError(f"several CASME II coding sheets in {root}: {names}; choose one with data.reader.sheet=PATH")
     return found[0]
 
 
-def find_frames_dir(
-    root: Path, layout: str = "auto", frames_dir: str | None = None
-) -> tuple[Path, str]:
+def find_frames_dir(root: Path, layout: str = "auto", frames_dir: str | None = None) -> tuple[Path, str]:
     """The frames folder and its kind (raw/cropped): the override, or the first known one found."""
     if frames_dir is not None:
         folder = sheet_clips.inside_root(root, frames_dir, "data.reader.frames_dir")

@@ -30,8 +30,15 @@ log = logging.getLogger(__name__)
 PATH_COLUMNS = ("clip_dir", "onset_path", "apex_path")
 
 #: How sample lists may name a dataset (lower-cased, only letters and digits kept) → reader id.
-DATASET_NAMES = {"casme2": "casme2", "casmeii": "casme2", "samm": "samm", "smic": "smic",
-                 "smichs": "smic", "casme3": "casme3", "casmeiii": "casme3"}
+DATASET_NAMES = {
+    "casme2": "casme2",
+    "casmeii": "casme2",
+    "samm": "samm",
+    "smic": "smic",
+    "smichs": "smic",
+    "casme3": "casme3",
+    "casmeiii": "casme3",
+}
 
 
 def read_composite(
@@ -99,17 +106,29 @@ def restrict_to_list(table: SampleTable, sample_list: str | Path) -> SampleTable
     dropped = sorted(have - wanted)
     if not_found:
         warnings.warn(
-            f"sample list {path.name}: {len(not_found)} clip(s) not in the releases: "
-            f"{', '.join(not_found)}", UserWarning, stacklevel=3,
+            f"sample list {path.name}: {len(not_found)} clip(s) not in the releases: {', '.join(not_found)}",
+            UserWarning,
+            stacklevel=3,
         )
-    log.info("sample list %s: %d listed, %d kept, %d read but not listed (dropped)%s",
-             path.name, len(wanted), len(have & wanted), len(dropped),
-             f": {', '.join(dropped)}" if dropped else "")
+    log.info(
+        "sample list %s: %d listed, %d kept, %d read but not listed (dropped)%s",
+        path.name,
+        len(wanted),
+        len(have & wanted),
+        len(dropped),
+        f": {', '.join(dropped)}" if dropped else "",
+    )
     rows = table.rows[table.rows["sample_id"].isin(wanted)].reset_index(drop=True)
-    provenance = {**table.provenance, "sample_list": {
-        "path": str(path), "sha256": file_sha256(path), "listed": len(wanted),
-        "dropped": dropped, "not_found": not_found,
-    }}
+    provenance = {
+        **table.provenance,
+        "sample_list": {
+            "path": str(path),
+            "sha256": file_sha256(path),
+            "listed": len(wanted),
+            "dropped": dropped,
+            "not_found": not_found,
+        },
+    }
     return SampleTable(table.dataset, table.root, rows, table.classes, provenance)
 
 
@@ -134,8 +153,7 @@ def read_sample_list(path: Path) -> set[str]:
         dataset = DATASET_NAMES.get(re.sub(r"[^a-z0-9]", "", given.lower()))
         if dataset is None:
             raise MerError(
-                f"sample list {path} line {line}: unknown dataset {given!r}; use one of "
-                "casme2, samm, smic, casme3"
+                f"sample list {path} line {line}: unknown dataset {given!r}; use one of casme2, samm, smic, casme3"
             )
         ids.add(f"{dataset}/{record[fields['subject']].strip()}/{record[clip].strip()}")
     return ids

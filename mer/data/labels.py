@@ -15,7 +15,14 @@ CLASSES: dict[str, dict[str, tuple[str, ...]]] = {
     "samm": {
         "5class": ("anger", "contempt", "happiness", "surprise", "others"),
         "all": (
-            "anger", "contempt", "disgust", "fear", "happiness", "others", "sadness", "surprise",
+            "anger",
+            "contempt",
+            "disgust",
+            "fear",
+            "happiness",
+            "others",
+            "sadness",
+            "surprise",
         ),
         "composite3": ("negative", "positive", "surprise"),
     },
@@ -31,8 +38,13 @@ CLASSES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 _CASME3_4CLASS: dict[str, str | None] = {
-    "happy": "positive", "disgust": "negative", "fear": "negative", "anger": "negative",
-    "sad": "negative", "surprise": "surprise", "others": "others",
+    "happy": "positive",
+    "disgust": "negative",
+    "fear": "negative",
+    "anger": "negative",
+    "sad": "negative",
+    "surprise": "surprise",
+    "others": "others",
 }
 
 #: Emotion name in the release's sheet → class, per label set; a name mapped to None is dropped.

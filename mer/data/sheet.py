@@ -27,9 +27,7 @@ ROW = "_row"
 _READABLE = (".xlsx", ".xlsm", ".xls", ".csv")
 
 
-def read_sheet(
-    path: Path, required: dict[str, tuple[str, ...]], header_hint: str = "Subject"
-) -> pd.DataFrame:
+def read_sheet(path: Path, required: dict[str, tuple[str, ...]], header_hint: str = "Subject") -> pd.DataFrame:
     """Read a coding sheet into canonical columns (`required`'s keys) plus `_row`, as text cells.
 
     `required` maps each canonical name to its accepted header spellings, matched ignoring case,
@@ -90,9 +88,7 @@ def _read_grid(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise MerError(f"coding sheet {path} does not exist or is not a file")
     if suffix not in _READABLE:
-        raise MerError(
-            f"cannot read coding sheet {path}: expected a .xlsx, .xls or .csv file, got '{suffix}'"
-        )
+        raise MerError(f"cannot read coding sheet {path}: expected a .xlsx, .xls or .csv file, got '{suffix}'")
     try:
         if suffix == ".csv":
             return _read_csv_grid(path)
@@ -153,9 +149,7 @@ def _find_header(grid: pd.DataFrame, required: dict[str, tuple[str, ...]]) -> in
     return None
 
 
-def _no_header_message(
-    path: Path, grid: pd.DataFrame, required: dict[str, tuple[str, ...]], header_hint: str
-) -> str:
+def _no_header_message(path: Path, grid: pd.DataFrame, required: dict[str, tuple[str, ...]], header_hint: str) -> str:
     """Error text for a sheet without a usable header: what was looked for, and what is missing."""
     looked_for = "; ".join(f"{name} ({' / '.join(spell)})" for name, spell in required.items())
     hint = normalise_header(header_hint)
@@ -163,16 +157,13 @@ def _no_header_message(
         cells = grid.iloc[index].tolist()
         if hint and hint in {normalise_header(c) for c in cells}:
             have = set(_header_map(cells, required).values())
-            missing = "; ".join(
-                f"{name} ({' / '.join(required[name])})" for name in required if name not in have
-            )
+            missing = "; ".join(f"{name} ({' / '.join(required[name])})" for name in required if name not in have)
             return (
                 f"coding sheet {path} row {index + 1} looks like the header ('{header_hint}') but "
                 f"lacks columns: {missing}; rename them or pass a sheet with these columns"
             )
     return (
-        f"coding sheet {path} has no header row in its first {HEADER_SEARCH_ROWS} rows with the "
-        f"columns: {looked_for}"
+        f"coding sheet {path} has no header row in its first {HEADER_SEARCH_ROWS} rows with the columns: {looked_for}"
     )
 
 
@@ -181,9 +172,7 @@ def _is_blank(value: object) -> bool:
     return cell_text(value) == ""
 
 
-def _table_below(
-    grid: pd.DataFrame, header_at: int, required: dict[str, tuple[str, ...]]
-) -> pd.DataFrame:
+def _table_below(grid: pd.DataFrame, header_at: int, required: dict[str, tuple[str, ...]]) -> pd.DataFrame:
     """The rows under the header, columns renamed, blank/unnamed columns and blank rows dropped."""
     header = grid.iloc[header_at].tolist()
     canonical = _header_map(header, required)

@@ -128,8 +128,7 @@ def resolve_root(root: str | Path, reader: str, holding: str) -> Path:
     path = Path(root).expanduser()
     if not path.is_dir():
         raise MerError(
-            f"{reader} root {path} does not exist or is not a folder (data.root): give the folder "
-            f"holding {holding}"
+            f"{reader} root {path} does not exist or is not a folder (data.root): give the folder holding {holding}"
         )
     return path.resolve()
 
@@ -185,10 +184,7 @@ def find_named_sheet(root: Path, sheet: str | None, names: tuple[str, ...], read
         )
     if len(found) > 1:
         listed = ", ".join(relative(p, root) for p in found)
-        raise MerError(
-            f"several {reader} coding sheets in {root}: {listed}; choose one with "
-            "data.reader.sheet=PATH"
-        )
+        raise MerError(f"several {reader} coding sheets in {root}: {listed}; choose one with data.reader.sheet=PATH")
     return found[0]
 
 
@@ -197,9 +193,7 @@ def subject_number(value: object, where: str, pattern: re.Pattern[str], examples
     text = cell_text(value)
     match = pattern.match(text)
     if not match:
-        raise MerError(
-            f"{where}: Subject {text!r} is not a subject number {examples}; fix the sheet"
-        )
+        raise MerError(f"{where}: Subject {text!r} is not a subject number {examples}; fix the sheet")
     return int(match.group(1))
 
 
@@ -225,18 +219,13 @@ def frame_cell(value: object, column: str, where: str) -> int:
     return frame
 
 
-def frame_span(
-    record: dict[str, Any], where: str, name: str, columns: tuple[str, str]
-) -> tuple[int, int]:
+def frame_span(record: dict[str, Any], where: str, name: str, columns: tuple[str, str]) -> tuple[int, int]:
     """A row's (onset, offset) frame cells, refused when missing or when onset is after offset."""
     onset_column, offset_column = columns
     onset = frame_cell(record["onset"], onset_column, where)
     offset = frame_cell(record["offset"], offset_column, where)
     if onset > offset:
-        raise MerError(
-            f"{where} ({name}): {onset_column} {onset} is after {offset_column} {offset}; "
-            "fix the sheet"
-        )
+        raise MerError(f"{where} ({name}): {onset_column} {onset} is after {offset_column} {offset}; fix the sheet")
     return onset, offset
 
 
@@ -281,9 +270,7 @@ def parse_clips(
         span = frame_span(record, where, f"{subject}/{clip}", sheet_format.frame_columns)
         emotion, shown = sheet_format.read_emotion(record["emotion"])
         if emotion not in mapping:
-            known = sheet_format.known_labels.format(
-                label_set=label_set, labels=", ".join(sorted(mapping))
-            )
+            known = sheet_format.known_labels.format(label_set=label_set, labels=", ".join(sorted(mapping)))
             raise MerError(f"{where} ({subject}/{clip}): unknown emotion {shown!r}; {known}")
         label = mapping[emotion]
         clips.append(sheet_clip(release.dataset, record, subject, clip, emotion, label, span))
@@ -296,8 +283,7 @@ def check_unique(clips: list[SheetClip], sheet_rel: str) -> None:
     for clip in clips:
         if clip.name in seen:
             raise MerError(
-                f"{sheet_rel} rows {seen[clip.name]} and {clip.row} both name {clip.name}; "
-                "delete one of them"
+                f"{sheet_rel} rows {seen[clip.name]} and {clip.row} both name {clip.name}; delete one of them"
             )
         seen[clip.name] = clip.row
 
@@ -344,10 +330,7 @@ def apply_apex_policy(
     # stacklevel 4: reader's caller → reader → build_table → here
     warnings.warn(message, UserWarning, stacklevel=4)
     if policy == "drop":
-        reasons = [
-            {"sample_id": c.sample_id, "reason": f"apex {c.apex_text!r} not in {c.span}"}
-            for c in bad
-        ]
+        reasons = [{"sample_id": c.sample_id, "reason": f"apex {c.apex_text!r} not in {c.span}"} for c in bad]
         return [c for c in clips if apex_is_valid(c)], [], reasons
     for clip in bad:
         clip.apex = (clip.onset + clip.offset) // 2
@@ -369,9 +352,7 @@ def missing_frame(
     return ""
 
 
-def sample_row(
-    clip: SheetClip, root: Path, clip_dir: Path, frames: dict[int, str]
-) -> dict[str, Any]:
+def sample_row(clip: SheetClip, root: Path, clip_dir: Path, frames: dict[int, str]) -> dict[str, Any]:
     """One sample-table row (paths relative to root, POSIX)."""
     clip_rel = PurePosixPath(relative(clip_dir, root))
     return {
@@ -417,7 +398,8 @@ def locate_frames(
     if clips and not any_frames:
         raise MerError(
             no_frames_message.format(
-                frames_root=frames_root, count=len(clips),
+                frames_root=frames_root,
+                count=len(clips),
                 example=frames_root / clips[0].subject / (clips[0].folder or clips[0].clip),
             )
         )

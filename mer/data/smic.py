@@ -45,9 +45,7 @@ def read_smic(
     label_set: str = "all",
 ) -> SampleTable:
     """Read a SMIC-HS release into a `SampleTable`: labels from folders, apex by position."""
-    sheet_clips.check_choice(
-        "data.reader.missing_frames", missing_frames, sheet_clips.MISSING_FRAMES
-    )
+    sheet_clips.check_choice("data.reader.missing_frames", missing_frames, sheet_clips.MISSING_FRAMES)
     if not isinstance(apex_position, (int, float)) or not 0 <= apex_position <= 1:
         raise MerError(
             f"data.reader.apex_position={apex_position!r}: give the apex as a fraction of the way "
@@ -68,18 +66,19 @@ def read_smic(
             emotion = label_dir.name.lower()
             for clip_dir in sorted(p for p in label_dir.iterdir() if p.is_dir()):
                 frames = numbered_frames(clip_dir, _FRAME)
-                clip = _clip(subject_dir.name, clip_dir.name, emotion, mapping[emotion], frames,
-                             apex_position)
+                clip = _clip(subject_dir.name, clip_dir.name, emotion, mapping[emotion], frames, apex_position)
                 clips.append(clip)
                 folders[clip.sample_id] = (clip_dir, frames)
     if non_micro:
-        log.info("SMIC-HS: skipped %d clips in %s/ folders (not micro-expressions)", non_micro,
-                 NON_MICRO)
+        log.info("SMIC-HS: skipped %d clips in %s/ folders (not micro-expressions)", non_micro, NON_MICRO)
     kept, dropped = sheet_clips.split_labels(clips, label_set, log, "SMIC-HS")
     short = [c for c in kept if len(folders[c.sample_id][1]) < 2]
     dropped += _short_clips(short, folders, missing_frames, root)
-    rows = [sheet_clips.sample_row(c, root, folders[c.sample_id][0], dict(folders[c.sample_id][1]))
-            for c in kept if c not in short]
+    rows = [
+        sheet_clips.sample_row(c, root, folders[c.sample_id][0], dict(folders[c.sample_id][1]))
+        for c in kept
+        if c not in short
+    ]
     provenance = {
         "reader": DATASET,
         "frames_dir": hs_rel,
@@ -142,21 +141,36 @@ def count_folders(folder: Path) -> int:
 
 
 def _clip(
-    subject: str, name: str, emotion: str, label: str | None, frames: list[tuple[int, str]],
+    subject: str,
+    name: str,
+    emotion: str,
+    label: str | None,
+    frames: list[tuple[int, str]],
     apex_position: float,
 ) -> sheet_clips.SheetClip:
     """A clip from its folder: onset first frame, offset last, apex at `apex_position`."""
     numbers = [number for number, _ in frames] or [0]
     apex = numbers[int(apex_position * (len(numbers) - 1))]
     return sheet_clips.SheetClip(
-        dataset=DATASET, row=0, subject=subject, clip=name, emotion=emotion, label=label,
-        action_units="", onset=numbers[0], apex=apex, offset=numbers[-1], apex_text=str(apex),
+        dataset=DATASET,
+        row=0,
+        subject=subject,
+        clip=name,
+        emotion=emotion,
+        label=label,
+        action_units="",
+        onset=numbers[0],
+        apex=apex,
+        offset=numbers[-1],
+        apex_text=str(apex),
     )
 
 
 def _short_clips(
-    short: list[sheet_clips.SheetClip], folders: dict[str, tuple[Path, list[tuple[int, str]]]],
-    policy: str, root: Path,
+    short: list[sheet_clips.SheetClip],
+    folders: dict[str, tuple[Path, list[tuple[int, str]]]],
+    policy: str,
+    root: Path,
 ) -> list[dict[str, str]]:
     """Refuse (error) or drop with one warning the clip folders with fewer than two frames."""
     if not short:
@@ -169,7 +183,5 @@ def _short_clips(
             "(onset and apex): restore its frames, or set data.reader.missing_frames=drop"
         )
     names = ", ".join(f"{sheet_clips.relative(folder, root)} ({count})" for folder, count in counts.values())
-    warnings.warn(f"SMIC-HS clips with fewer than 2 frames, dropped: {names}", UserWarning,
-                  stacklevel=3)
-    return [{"sample_id": sample_id, "reason": f"{count} frame(s)"}
-            for sample_id, (_, count) in counts.items()]
+    warnings.warn(f"SMIC-HS clips with fewer than 2 frames, dropped: {names}", UserWarning, stacklevel=3)
+    return [{"sample_id": sample_id, "reason": f"{count} frame(s)"} for sample_id, (_, count) in counts.items()]

@@ -5,14 +5,21 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 
 from mer.errors import MerError, user_facing
-from mer.evaluate.files import (CONFUSION_DIR, METHODS_CSV, REPORT_CSV, REPORT_MD, SAMPLES_CSV, SENSITIVITY_CSV,
-                                SOURCES_CSV)
+from mer.evaluate.files import (
+    CONFUSION_DIR,
+    METHODS_CSV,
+    REPORT_CSV,
+    REPORT_MD,
+    SAMPLES_CSV,
+    SENSITIVITY_CSV,
+    SOURCES_CSV,
+)
 from mer.evaluate.report import build_report
 from mer.evaluate.statistics import Bootstrap
 from mer.evaluate.terminal import print_methods, print_sensitivity, print_sources, print_table
@@ -29,13 +36,24 @@ def push_to_wandb(report: pd.DataFrame, sweep_dir: Path, out_dir: Path) -> Path:
         reason = None if wandb_credentials() else "no credentials (WANDB_API_KEY or ~/.netrc)"
     offline = reason is not None
     if offline:
-        print(f"W&B: {reason}, logging offline under {out_dir / 'wandb'}; upload later with "
-              f"`wandb sync {out_dir / 'wandb'}/offline-run-*`", flush=True)
-    run = wandb.init(project="mer", job_type="report", group=sweep_dir.resolve().name,
-                     name=f"report-{sweep_dir.resolve().name}", dir=str(out_dir),
-                     mode="offline" if offline else "online", config={"sweep_dir": str(sweep_dir.resolve())})
-    images = {f"confusion/{png.stem}": wandb.Image(str(png), caption=png.stem)
-              for png in sorted((out_dir / CONFUSION_DIR).glob("*.png"))}
+        print(
+            f"W&B: {reason}, logging offline under {out_dir / 'wandb'}; upload later with "
+            f"`wandb sync {out_dir / 'wandb'}/offline-run-*`",
+            flush=True,
+        )
+    run = wandb.init(
+        project="mer",
+        job_type="report",
+        group=sweep_dir.resolve().name,
+        name=f"report-{sweep_dir.resolve().name}",
+        dir=str(out_dir),
+        mode="offline" if offline else "online",
+        config={"sweep_dir": str(sweep_dir.resolve())},
+    )
+    images = {
+        f"confusion/{png.stem}": wandb.Image(str(png), caption=png.stem)
+        for png in sorted((out_dir / CONFUSION_DIR).glob("*.png"))
+    }
     run.log({"report": wandb.Table(dataframe=report.astype(object).where(report.notna(), None)), **images})
     run.finish()
     return Path(run.dir).parent
@@ -45,19 +63,32 @@ def push_to_wandb(report: pd.DataFrame, sweep_dir: Path, out_dir: Path) -> Path:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of `mer-report SWEEP_DIR [--out DIR] [--bootstrap N] [--wandb]`."""
     parser = argparse.ArgumentParser(
-        prog="mer-report", description="Pool a mer-train sweep's predictions into tables with "
+        prog="mer-report",
+        description="Pool a mer-train sweep's predictions into tables with "
         "subject-bootstrap confidence intervals, confusion matrices and McNemar tests (report.md, "
         "report.csv, samples.csv, confusion/*.png; report_sources.csv for a composite dataset; "
         "report_sensitivity.csv for experiment=paper_sensitivity; report_methods.csv for a sweep "
-        "over models, experiment=baselines).")
+        "over models, experiment=baselines).",
+    )
     parser.add_argument("sweep_dir", type=Path, help="the dir `mer-train -m` wrote (searched recursively)")
     parser.add_argument("--out", type=Path, default=None, help="write the report here (default: SWEEP_DIR)")
-    parser.add_argument("--bootstrap", type=int, default=Bootstrap.n_resamples, metavar="N",
-                        help="subject-bootstrap resamples per interval (default %(default)s)")
-    parser.add_argument("--bootstrap-seed", type=int, default=Bootstrap.seed, metavar="SEED",
-                        help="seed of the resampling (default %(default)s)")
-    parser.add_argument("--confidence", type=float, default=Bootstrap.confidence,
-                        help="coverage of the intervals (default %(default)s)")
+    parser.add_argument(
+        "--bootstrap",
+        type=int,
+        default=Bootstrap.n_resamples,
+        metavar="N",
+        help="subject-bootstrap resamples per interval (default %(default)s)",
+    )
+    parser.add_argument(
+        "--bootstrap-seed",
+        type=int,
+        default=Bootstrap.seed,
+        metavar="SEED",
+        help="seed of the resampling (default %(default)s)",
+    )
+    parser.add_argument(
+        "--confidence", type=float, default=Bootstrap.confidence, help="coverage of the intervals (default %(default)s)"
+    )
     parser.add_argument("--wandb", action="store_true", help="also log it as one W&B run (offline without credentials)")
     args = parser.parse_args(argv)
     try:

@@ -4,8 +4,8 @@ predicted; count and % of the true class in each cell)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -35,8 +35,7 @@ def plot_confusion(matrix: np.ndarray, classes: Sequence[str], title: str, path:
     fig.colorbar(image, ax=ax, label="% of true class", fraction=0.046, pad=0.04)
     for (i, j), count in np.ndenumerate(matrix):
         text = f"{count}\n{percent[i, j]:.1f}%" if support[i, 0] else f"{count}\n—"
-        ax.text(j, i, text, ha="center", va="center", fontsize=8,
-                color="white" if percent[i, j] > 60 else "black")
+        ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if percent[i, j] > 60 else "black")
     ax.set_xticks(range(len(classes)), classes, rotation=35, ha="right")
     ax.set_yticks(range(len(classes)), [f"{c} ({support[i, 0]})" for i, c in enumerate(classes)])
     ax.set_xlabel("predicted")
@@ -48,8 +47,9 @@ def plot_confusion(matrix: np.ndarray, classes: Sequence[str], title: str, path:
     return path
 
 
-def confusion_figures(report: pd.DataFrame, preds: pd.DataFrame, classes: dict[str, list[str]],
-                      out_dir: Path) -> dict[tuple, tuple[str, np.ndarray, list[str]]]:
+def confusion_figures(
+    report: pd.DataFrame, preds: pd.DataFrame, classes: dict[str, list[str]], out_dir: Path
+) -> dict[tuple, tuple[str, np.ndarray, list[str]]]:
     """Plot every configuration's confusion matrix under `out_dir/confusion/`, titled with its pooled
     scores; per configuration key, the PNG's path relative to `out_dir`, the matrix and its classes."""
     figures, rows = {}, report.set_index(KEY)

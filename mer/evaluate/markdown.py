@@ -6,9 +6,10 @@ paragraphs come from `report_prose.md`."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,7 +38,7 @@ def _md_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]
 
 
 def cell(row: pd.Series | None) -> str:
-    """"acc % [CI] / UF1 [CI]" pooled, with ± std over seeds when several seeds were run."""
+    """ "acc % [CI] / UF1 [CI]" pooled, with ± std over seeds when several seeds were run."""
     if row is None or not row["n_samples"]:
         return "—"
     return f"{score(row, 'accuracy', 100, 2)} / {score(row, 'uf1', 1, 4)}"
@@ -55,7 +56,7 @@ def _paper_cell(result: paper.Result | None, rows: list[pd.Series | None]) -> st
 
 
 def _subjects(row: pd.Series) -> str:
-    """"k of n subjects" a configuration's pooled predictions cover."""
+    """ "k of n subjects" a configuration's pooled predictions cover."""
     return f"{row['n_subjects_covered']} of {int(row['n_subjects_tested'])} subjects"
 
 
@@ -68,35 +69,81 @@ def _family_tables(family: pd.DataFrame, confidence: str) -> list[str]:
     find = {(r["input"], r["head"]): r for _, r in family.iterrows()}
     inputs = sorted(set(family["input"]), key=lambda v: rank(v, INPUT_ORDER))
     heads = sorted(set(family["head"]), key=lambda v: rank(v, HEAD_ORDER))
-    head_names = [f"`{h}`" + {"hinge": " (paper's SVM)", "svm": " (post-hoc sklearn, extension)"}.get(h, "")
-                  for h in heads]
-    lines = ["#### Table 2 style: input ablation", "",
-             "Cells: accuracy % / UF1, pooled over the folds that ran" + (" (mean ± std over seeds)"
-                                                               if family["n_seeds"].max() > 1 else "")
-             + f", each with its {confidence} % subject-bootstrap interval in brackets.", ""]
-    lines += _md_table(["input", *head_names, "paper (SVM head)"],
-                       [[paper.INPUT_LABELS.get(i, i), *[cell(find.get((i, h))) for h in heads],
-                         _paper_cell(table2.get(i), [find.get((i, h)) for h in heads])] for i in inputs])
+    head_names = [
+        f"`{h}`" + {"hinge": " (paper's SVM)", "svm": " (post-hoc sklearn, extension)"}.get(h, "") for h in heads
+    ]
+    lines = [
+        "#### Table 2 style: input ablation",
+        "",
+        "Cells: accuracy % / UF1, pooled over the folds that ran"
+        + (" (mean ± std over seeds)" if family["n_seeds"].max() > 1 else "")
+        + f", each with its {confidence} % subject-bootstrap interval in brackets.",
+        "",
+    ]
+    lines += _md_table(
+        ["input", *head_names, "paper (SVM head)"],
+        [
+            [
+                paper.INPUT_LABELS.get(i, i),
+                *[cell(find.get((i, h))) for h in heads],
+                _paper_cell(table2.get(i), [find.get((i, h)) for h in heads]),
+            ]
+            for i in inputs
+        ],
+    )
     lines += ["", f"#### Table 3 style: head ablation on {paper.INPUT_LABELS['uv']}", ""]
     if paper.TABLE3_INPUT not in inputs:
         return lines + [f"No `{paper.TABLE3_INPUT}` runs in this group (the paper's Table 3 is on u + v).", ""]
-    lines += _md_table(["head", "ours", "paper"],
-                       [[f"`{h}`: " + head_label(h, h), cell(find.get((paper.TABLE3_INPUT, h))),
-                         _paper_cell(table3.get(h), [find.get((paper.TABLE3_INPUT, h))])] for h in heads])
+    lines += _md_table(
+        ["head", "ours", "paper"],
+        [
+            [
+                f"`{h}`: " + head_label(h, h),
+                cell(find.get((paper.TABLE3_INPUT, h))),
+                _paper_cell(table3.get(h), [find.get((paper.TABLE3_INPUT, h))]),
+            ]
+            for h in heads
+        ],
+    )
     return lines + [""]
 
 
 def _all_configurations(report: pd.DataFrame) -> list[str]:
     """Every configuration's pooled scores, per-fold mean ± std (labelled), missing folds, failures."""
-    rows = [[r["dataset"], f"`{r['configuration']}`", r["n_samples"], r["n_folds"], r["n_seeds"],
-             number(r["accuracy"], 100, 2) + interval(r, "accuracy", 100, 2), number(r["uf1"], 1, 4) + interval(r, "uf1", 1, 4),
-             number(r["uar"], 1, 4) + interval(r, "uar", 1, 4),
-             f"{number(r['per_fold_mean_accuracy'], 100, 2)} ± {number(r['per_fold_std_accuracy'], 100, 2)}",
-             f"{number(r['per_fold_mean_uf1'], 1, 4)} ± {number(r['per_fold_std_uf1'], 1, 4)}",
-             r["missing_folds"] or "none", r["failed_jobs"] or "none"] for _, r in report.iterrows()]
-    return _md_table(["dataset", "configuration", "samples", "folds", "seeds", "accuracy % [CI]", "UF1 [CI]", "UAR [CI]",
-                      "per-fold mean accuracy % ± std", "per-fold mean UF1 ± std", "missing folds",
-                      "failed jobs"], rows)
+    rows = [
+        [
+            r["dataset"],
+            f"`{r['configuration']}`",
+            r["n_samples"],
+            r["n_folds"],
+            r["n_seeds"],
+            number(r["accuracy"], 100, 2) + interval(r, "accuracy", 100, 2),
+            number(r["uf1"], 1, 4) + interval(r, "uf1", 1, 4),
+            number(r["uar"], 1, 4) + interval(r, "uar", 1, 4),
+            f"{number(r['per_fold_mean_accuracy'], 100, 2)} ± {number(r['per_fold_std_accuracy'], 100, 2)}",
+            f"{number(r['per_fold_mean_uf1'], 1, 4)} ± {number(r['per_fold_std_uf1'], 1, 4)}",
+            r["missing_folds"] or "none",
+            r["failed_jobs"] or "none",
+        ]
+        for _, r in report.iterrows()
+    ]
+    return _md_table(
+        [
+            "dataset",
+            "configuration",
+            "samples",
+            "folds",
+            "seeds",
+            "accuracy % [CI]",
+            "UF1 [CI]",
+            "UAR [CI]",
+            "per-fold mean accuracy % ± std",
+            "per-fold mean UF1 ± std",
+            "missing folds",
+            "failed jobs",
+        ],
+        rows,
+    )
 
 
 def _percent_table(matrix: np.ndarray, classes: Sequence[str], with_paper: bool) -> list[str]:
@@ -118,28 +165,54 @@ def _settings_line(runs: pd.DataFrame) -> str:
     return f"**Settings.** Input size {sizes}{note}; {epochs} epochs per fold."
 
 
-def render_markdown(sweep_dir: Path, runs: pd.DataFrame, report: pd.DataFrame, seeds: pd.DataFrame,
-                    pairs: pd.DataFrame, samples: pd.DataFrame, preds: pd.DataFrame,
-                    figures: dict[tuple, tuple[str, np.ndarray, list[str]]],
-                    sources: pd.DataFrame, sensitivity: pd.DataFrame, methods: pd.DataFrame,
-                    data_check: list[str], boot: Bootstrap) -> str:
+def render_markdown(
+    sweep_dir: Path,
+    runs: pd.DataFrame,
+    report: pd.DataFrame,
+    seeds: pd.DataFrame,
+    pairs: pd.DataFrame,
+    samples: pd.DataFrame,
+    preds: pd.DataFrame,
+    figures: dict[tuple, tuple[str, np.ndarray, list[str]]],
+    sources: pd.DataFrame,
+    sensitivity: pd.DataFrame,
+    methods: pd.DataFrame,
+    data_check: list[str],
+    boot: Bootstrap,
+) -> str:
     """report.md: paper-style tables with CIs, confusion matrices, McNemar tests, the sensitivity
     table, seeds, the sample list."""
     n_ok = int((runs["status"] == "ok").sum())
-    out = [f"# mer report: {sweep_dir.name}", "",
-           f"Sweep `{sweep_dir}`: {n_ok} finished jobs, {len(runs) - n_ok} failed or unfinished, "
-           f"{len(report)} configurations.", "", _settings_line(runs), ""]
+    out = [
+        f"# mer report: {sweep_dir.name}",
+        "",
+        f"Sweep `{sweep_dir}`: {n_ok} finished jobs, {len(runs) - n_ok} failed or unfinished, "
+        f"{len(report)} configurations.",
+        "",
+        _settings_line(runs),
+        "",
+    ]
     if report["dataset"].map(is_synthetic).any():
         out += [PROSE["synthetic_warning"].format(synthetic_note=SYNTHETIC_NOTE), ""]
     partial = report[report["complete"] == False]  # noqa: E712 (None: not known, not partial)
     if len(partial):
         covered = "; ".join(f"`{r['configuration']}` covers {_subjects(r)}" for _, r in partial.iterrows())
         out += [PROSE["partial"].format(covered=covered, paper_subjects=paper.N_SUBJECTS), ""]
-    out += [PROSE["protocol"], "",
-            PROSE["intervals"].format(confidence=f"{100 * boot.confidence:g}", n_resamples=boot.n_resamples,
-                                      seed=boot.seed), "",
-            PROSE["recipes"], "", PROSE["paper_numbers"].format(source=paper.SOURCE), "",
-            *data_check, "## 1. Results", ""]
+    out += [
+        PROSE["protocol"],
+        "",
+        PROSE["intervals"].format(
+            confidence=f"{100 * boot.confidence:g}", n_resamples=boot.n_resamples, seed=boot.seed
+        ),
+        "",
+        PROSE["recipes"],
+        "",
+        PROSE["paper_numbers"].format(source=paper.SOURCE),
+        "",
+        *data_check,
+        "## 1. Results",
+        "",
+    ]
     for (dataset, rest), family in report.groupby(["dataset", "other_overrides"], sort=False):
         out += [f"### {dataset}" + (f" · `{rest}`" if rest else ""), ""]
         if is_synthetic(dataset):
@@ -157,7 +230,11 @@ def render_markdown(sweep_dir: Path, runs: pd.DataFrame, report: pd.DataFrame, s
         with_paper = (r["model"], r["input"], r["head"]) == (paper.MODEL, paper.TABLE5_INPUT, paper.TABLE5_HEAD)
         out += [f"### {r['dataset']} · `{r['configuration']}`", "", f"![confusion matrix]({png})", ""]
         out += _percent_table(matrix, classes, with_paper) + [""]
-    out += _pairs_section(pairs) + _sensitivity_section(sensitivity, f"{100 * boot.confidence:g}") + _seeds_section(report, seeds)
+    out += (
+        _pairs_section(pairs)
+        + _sensitivity_section(sensitivity, f"{100 * boot.confidence:g}")
+        + _seeds_section(report, seeds)
+    )
     out += _samples_section(samples, preds)
     out += _failures_section(runs)
     return "\n".join(out) + "\n"
@@ -169,24 +246,37 @@ def data_check_lines(manifests: dict[str, dict | None]) -> list[str]:
     out = []
     for dataset, manifest in manifests.items():
         if manifest is None:
-            out += [f"**Data check ({dataset}).** Not shown: the cache these runs trained on is not "
-                    "readable here (moved, or runs from before mer recorded it).", ""]
+            out += [
+                f"**Data check ({dataset}).** Not shown: the cache these runs trained on is not "
+                "readable here (moved, or runs from before mer recorded it).",
+                "",
+            ]
             continue
         check = manifest.get("paper_counts")
         if check and check["differ"]:
-            out += [f"**Data check ({dataset}): the counts differ from the paper's** "
-                    f"(`{check['sheet']}` read). Compare the numbers above with that in mind.", ""]
-            out += _md_table(["", "paper", "ours", "Δ"], [[r["what"], r["paper"], r["ours"],
-                                                           f"{r['ours'] - r['paper']:+d}"] for r in check["rows"]])
+            out += [
+                f"**Data check ({dataset}): the counts differ from the paper's** "
+                f"(`{check['sheet']}` read). Compare the numbers above with that in mind.",
+                "",
+            ]
+            out += _md_table(
+                ["", "paper", "ours", "Δ"],
+                [[r["what"], r["paper"], r["ours"], f"{r['ours'] - r['paper']:+d}"] for r in check["rows"]],
+            )
             out += [""]
         elif check:
-            out += [f"**Data check ({dataset}).** The counts match the paper's: {paper.N_SAMPLES} clips of "
-                    f"{paper.N_SUBJECTS} subjects (`{check['sheet']}` read).", ""]
+            out += [
+                f"**Data check ({dataset}).** The counts match the paper's: {paper.N_SAMPLES} clips of "
+                f"{paper.N_SUBJECTS} subjects (`{check['sheet']}` read).",
+                "",
+            ]
         degenerate = manifest.get("degenerate") or []
         if degenerate:
-            out += [f"**Degenerate clips ({dataset}):** {len(degenerate)}, a blank input after per-sample "
-                    "min–max normalisation: " + "; ".join(f"`{d['sample_id']}` ({d['why']})" for d in degenerate)
-                    + ".", ""]
+            out += [
+                f"**Degenerate clips ({dataset}):** {len(degenerate)}, a blank input after per-sample "
+                "min–max normalisation: " + "; ".join(f"`{d['sample_id']}` ({d['why']})" for d in degenerate) + ".",
+                "",
+            ]
     return out
 
 
@@ -194,30 +284,72 @@ def _sources_section(sources: pd.DataFrame) -> list[str]:
     """Per source dataset scores of multi-source (composite) configurations, as MEGC2019 reports."""
     if sources.empty:
         return []
-    return ["### Per source dataset", "", PROSE["sources"], ""] + _md_table(
-        ["dataset", "configuration", "source", "samples", "accuracy %", "UF1", "UAR"],
-        [[r["dataset"], f"`{r['configuration']}`", r["source"], r["n_samples"],
-          number(r["accuracy"], 100, 2), number(r["uf1"], 1, 4), number(r["uar"], 1, 4)]
-         for _, r in sources.iterrows()]) + [""]
+    return (
+        ["### Per source dataset", "", PROSE["sources"], ""]
+        + _md_table(
+            ["dataset", "configuration", "source", "samples", "accuracy %", "UF1", "UAR"],
+            [
+                [
+                    r["dataset"],
+                    f"`{r['configuration']}`",
+                    r["source"],
+                    r["n_samples"],
+                    number(r["accuracy"], 100, 2),
+                    number(r["uf1"], 1, 4),
+                    number(r["uar"], 1, 4),
+                ]
+                for _, r in sources.iterrows()
+            ],
+        )
+        + [""]
+    )
 
 
 def _methods_section(methods: pd.DataFrame, confidence: str) -> list[str]:
     """The methods table (one row per model × head), then the paper's Table 4 apart, labelled."""
     if methods.empty:
         return []
-    out = ["### Methods: the paper's MobileNetV2 beside the field's baselines", "",
-           PROSE["methods"].format(confidence=confidence), ""]
+    out = [
+        "### Methods: the paper's MobileNetV2 beside the field's baselines",
+        "",
+        PROSE["methods"].format(confidence=confidence),
+        "",
+    ]
     out += _md_table(
-        ["dataset", "model", "head", "input", "size", "accuracy % [CI]", "UF1 [CI]", "UAR [CI]",
-         "parameters", "training time per job", "subjects"],
-        [[r["dataset"], f"`{r['model']}`", f"`{r['head']}`", r["input"], f"{r['size']}²",
-          score(r, "accuracy", 100, 2), score(r, "uf1", 1, 4), score(r, "uar", 1, 4),
-          parameters(r["n_parameters"]), seconds(r["fit_s_median"]),
-          _subjects(r) if pd.notna(r["n_subjects_tested"]) else r["n_subjects_covered"]]
-         for _, r in methods.iterrows()])
+        [
+            "dataset",
+            "model",
+            "head",
+            "input",
+            "size",
+            "accuracy % [CI]",
+            "UF1 [CI]",
+            "UAR [CI]",
+            "parameters",
+            "training time per job",
+            "subjects",
+        ],
+        [
+            [
+                r["dataset"],
+                f"`{r['model']}`",
+                f"`{r['head']}`",
+                r["input"],
+                f"{r['size']}²",
+                score(r, "accuracy", 100, 2),
+                score(r, "uf1", 1, 4),
+                score(r, "uar", 1, 4),
+                parameters(r["n_parameters"]),
+                seconds(r["fit_s_median"]),
+                _subjects(r) if pd.notna(r["n_subjects_tested"]) else r["n_subjects_covered"],
+            ]
+            for _, r in methods.iterrows()
+        ],
+    )
     out += ["", PROSE["table4"], ""] + _md_table(
         ["method (the paper's Table 4)", "accuracy %", "F1"],
-        [[name, f"{result.accuracy:.2f}", f"{result.f1:.4f}"] for name, result in paper.TABLE4.items()])
+        [[name, f"{result.accuracy:.2f}", f"{result.f1:.4f}"] for name, result in paper.TABLE4.items()],
+    )
     return out + [""]
 
 
@@ -226,30 +358,94 @@ def _pairs_section(pairs: pd.DataFrame) -> list[str]:
     out = ["## 3. Paired McNemar tests between heads", "", PROSE["mcnemar"], ""]
     if pairs.empty:
         return out + ["No two heads ran on the same samples.", ""]
-    return out + _md_table(
-        ["dataset", "input", "other overrides", "seed", "head A", "head B", "paired samples",
-         "accuracy A %", "accuracy B %", "b", "c", "p", "Δ accuracy % [CI]", "Δ UF1 [CI]"],
-        [[r["dataset"], r["input"], r["other"] or "—", r["seed"], r["a"], r["b_head"], r["n"],
-          number(r["accuracy_a"], 100, 2), number(r["accuracy_b"], 100, 2), r["b"], r["c"], f"{r['p']:.4f}",
-          signed(r, "accuracy_diff", 100, 2), signed(r, "uf1_diff", 1, 4)]
-         for _, r in pairs.iterrows()]) + [""]
+    return (
+        out
+        + _md_table(
+            [
+                "dataset",
+                "input",
+                "other overrides",
+                "seed",
+                "head A",
+                "head B",
+                "paired samples",
+                "accuracy A %",
+                "accuracy B %",
+                "b",
+                "c",
+                "p",
+                "Δ accuracy % [CI]",
+                "Δ UF1 [CI]",
+            ],
+            [
+                [
+                    r["dataset"],
+                    r["input"],
+                    r["other"] or "—",
+                    r["seed"],
+                    r["a"],
+                    r["b_head"],
+                    r["n"],
+                    number(r["accuracy_a"], 100, 2),
+                    number(r["accuracy_b"], 100, 2),
+                    r["b"],
+                    r["c"],
+                    f"{r['p']:.4f}",
+                    signed(r, "accuracy_diff", 100, 2),
+                    signed(r, "uf1_diff", 1, 4),
+                ]
+                for _, r in pairs.iterrows()
+            ],
+        )
+        + [""]
+    )
 
 
 def _sensitivity_section(sensitivity: pd.DataFrame, confidence: str) -> list[str]:
     """Which open choice of the paper moves the result: each setting against the paper recipe."""
     if sensitivity.empty:
         return []
-    out = ["## Sensitivity: the choices the paper leaves open", "",
-           PROSE["sensitivity"].format(reference=SENSITIVITY_REFERENCE, confidence=confidence), ""]
-    return out + _md_table(
-        ["dataset", "input", "head", "other overrides", "setting", "seeds", "samples", "accuracy % [CI]",
-         "UF1 [CI]", "Δ accuracy % [CI]", "Δ UF1 [CI]"],
-        [[r["dataset"], r["input"], r["head"], r["other"] or "—", f"`{r['setting']}`", r["n_seeds"],
-          r["n_samples"], number(r["accuracy"], 100, 2) + interval(r, "accuracy", 100, 2),
-          number(r["uf1"], 1, 4) + interval(r, "uf1", 1, 4),
-          signed(r, "accuracy_diff", 100, 2) if r["setting"] != SENSITIVITY_REFERENCE else "reference",
-          signed(r, "uf1_diff", 1, 4) if r["setting"] != SENSITIVITY_REFERENCE else "reference"]
-         for _, r in sensitivity.iterrows()]) + [""]
+    out = [
+        "## Sensitivity: the choices the paper leaves open",
+        "",
+        PROSE["sensitivity"].format(reference=SENSITIVITY_REFERENCE, confidence=confidence),
+        "",
+    ]
+    return (
+        out
+        + _md_table(
+            [
+                "dataset",
+                "input",
+                "head",
+                "other overrides",
+                "setting",
+                "seeds",
+                "samples",
+                "accuracy % [CI]",
+                "UF1 [CI]",
+                "Δ accuracy % [CI]",
+                "Δ UF1 [CI]",
+            ],
+            [
+                [
+                    r["dataset"],
+                    r["input"],
+                    r["head"],
+                    r["other"] or "—",
+                    f"`{r['setting']}`",
+                    r["n_seeds"],
+                    r["n_samples"],
+                    number(r["accuracy"], 100, 2) + interval(r, "accuracy", 100, 2),
+                    number(r["uf1"], 1, 4) + interval(r, "uf1", 1, 4),
+                    signed(r, "accuracy_diff", 100, 2) if r["setting"] != SENSITIVITY_REFERENCE else "reference",
+                    signed(r, "uf1_diff", 1, 4) if r["setting"] != SENSITIVITY_REFERENCE else "reference",
+                ]
+                for _, r in sensitivity.iterrows()
+            ],
+        )
+        + [""]
+    )
 
 
 def _seeds_section(report: pd.DataFrame, seeds: pd.DataFrame) -> list[str]:
@@ -262,32 +458,63 @@ def _seeds_section(report: pd.DataFrame, seeds: pd.DataFrame) -> list[str]:
     by_key = dict(list(seeds.groupby(KEY, sort=False)))
     for _, r in report.iterrows():
         mine = by_key.get(tuple(r[KEY]), seeds.iloc[:0]).sort_values("seed")
-        per_seed = ", ".join(f"{s['seed']}: {number(s['accuracy'], 100, 2)} / {number(s['uf1'], 1, 4)}"
-                             for _, s in mine.iterrows())
-        rows.append([r["dataset"], f"`{r['configuration']}`", r["n_seeds"], per_seed,
-                     f"{number(r['accuracy'], 100, 2)} ± {number(r['accuracy_seed_std'], 100, 2)}",
-                     f"{number(r['uf1'], 1, 4)} ± {number(r['uf1_seed_std'], 1, 4)}",
-                     f"{number(r['uar'], 1, 4)} ± {number(r['uar_seed_std'], 1, 4)}"])
-    return out + _md_table(["dataset", "configuration", "n_seeds", "seed: accuracy % / UF1",
-                            "accuracy % (mean ± std)", "UF1 (mean ± std)", "UAR (mean ± std)"], rows) + [""]
+        per_seed = ", ".join(
+            f"{s['seed']}: {number(s['accuracy'], 100, 2)} / {number(s['uf1'], 1, 4)}" for _, s in mine.iterrows()
+        )
+        rows.append(
+            [
+                r["dataset"],
+                f"`{r['configuration']}`",
+                r["n_seeds"],
+                per_seed,
+                f"{number(r['accuracy'], 100, 2)} ± {number(r['accuracy_seed_std'], 100, 2)}",
+                f"{number(r['uf1'], 1, 4)} ± {number(r['uf1_seed_std'], 1, 4)}",
+                f"{number(r['uar'], 1, 4)} ± {number(r['uar_seed_std'], 1, 4)}",
+            ]
+        )
+    return (
+        out
+        + _md_table(
+            [
+                "dataset",
+                "configuration",
+                "n_seeds",
+                "seed: accuracy % / UF1",
+                "accuracy % (mean ± std)",
+                "UF1 (mean ± std)",
+                "UAR (mean ± std)",
+            ],
+            rows,
+        )
+        + [""]
+    )
 
 
 def _samples_section(samples: pd.DataFrame, preds: pd.DataFrame) -> list[str]:
     """Section 5: how many samples, per label, and whether configurations scored different sets."""
-    out = ["## 5. Samples", "",
-           f"`{SAMPLES_CSV}` lists the exact {samples['sample_id'].nunique()} samples scored "
-           f"({samples['subject'].nunique()} subjects; union over configurations). Labels: "
-           + ", ".join(f"{k} {v}" for k, v in samples["label"].value_counts().items()) + ".", ""]
+    out = [
+        "## 5. Samples",
+        "",
+        f"`{SAMPLES_CSV}` lists the exact {samples['sample_id'].nunique()} samples scored "
+        f"({samples['subject'].nunique()} subjects; union over configurations). Labels: "
+        + ", ".join(f"{k} {v}" for k, v in samples["label"].value_counts().items())
+        + ".",
+        "",
+    ]
     for dataset, p in preds.groupby("dataset"):
         union = set(p["sample_id"])
         sets = {c: set(g["sample_id"]) for c, g in p.groupby("configuration")}
         if all(s == union for s in sets.values()):
-            out += [f"- {dataset}: all {len(sets)} configurations with predictions use the same "
-                    f"{len(union)} samples (union over their folds and seeds)."]
+            out += [
+                f"- {dataset}: all {len(sets)} configurations with predictions use the same "
+                f"{len(union)} samples (union over their folds and seeds)."
+            ]
         else:
-            out += [f"- {dataset}: configurations differ in their sample sets (union {len(union)}): "
-                    + "; ".join(f"`{c}` {len(s)} (lacks {len(union - s)})" for c, s in sets.items())
-                    + ". Missing folds or failed jobs explain most differences."]
+            out += [
+                f"- {dataset}: configurations differ in their sample sets (union {len(union)}): "
+                + "; ".join(f"`{c}` {len(s)} (lacks {len(union - s)})" for c, s in sets.items())
+                + ". Missing folds or failed jobs explain most differences."
+            ]
     if samples["sample_id"].duplicated().any():
         out += ["- Some sample_ids carry different labels in different configurations (label sets differ)."]
     return out + [""]
@@ -299,6 +526,11 @@ def _failures_section(runs: pd.DataFrame) -> list[str]:
     failed = runs[runs["status"] != "ok"]
     if failed.empty:
         return []
-    return ["## Failed or unfinished jobs", ""] + [
-        f"- `{r['job']}` (fold {r['fold']}, seed {r['seed']})" + (f": {r['error']}" if r["error"] else "")
-        for _, r in failed.iterrows()] + [""]
+    return (
+        ["## Failed or unfinished jobs", ""]
+        + [
+            f"- `{r['job']}` (fold {r['fold']}, seed {r['seed']})" + (f": {r['error']}" if r["error"] else "")
+            for _, r in failed.iterrows()
+        ]
+        + [""]
+    )

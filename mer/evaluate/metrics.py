@@ -3,7 +3,7 @@ pooled predictions."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from sklearn.metrics import confusion_matrix
@@ -31,9 +31,11 @@ def scores_from_confusions(matrices: np.ndarray) -> dict[str, np.ndarray]:
     recall = np.divide(tp, support, out=np.zeros_like(tp), where=seen)
     n = matrices.sum(axis=(-2, -1))
     with np.errstate(invalid="ignore", divide="ignore"):  # nothing scored: NaN, not a warning
-        return {"accuracy": tp.sum(axis=-1) / n,
-                "uf1": f1.sum(axis=-1) / present.sum(axis=-1),
-                "uar": recall.sum(axis=-1) / seen.sum(axis=-1)}
+        return {
+            "accuracy": tp.sum(axis=-1) / n,
+            "uf1": f1.sum(axis=-1) / present.sum(axis=-1),
+            "uar": recall.sum(axis=-1) / seen.sum(axis=-1),
+        }
 
 
 def scores_from_confusion(matrix: np.ndarray) -> dict[str, float]:

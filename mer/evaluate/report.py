@@ -8,16 +8,16 @@ from pathlib import Path
 import pandas as pd
 
 from mer.evaluate.figures import confusion_figures
-from mer.evaluate.files import (METHODS_CSV, REPORT_CSV, REPORT_MD, SAMPLES_CSV, SEEDS_CSV, SENSITIVITY_CSV,
-                                SOURCES_CSV)
+from mer.evaluate.files import METHODS_CSV, REPORT_CSV, REPORT_MD, SAMPLES_CSV, SEEDS_CSV, SENSITIVITY_CSV, SOURCES_CSV
 from mer.evaluate.markdown import data_check_lines, render_markdown
 from mer.evaluate.runs import cache_manifests, collect_runs, dataset_subjects, load_predictions, sample_list
 from mer.evaluate.scores import head_pairs, methods_table, sensitivity_scores, source_scores, summarise
 from mer.evaluate.statistics import Bootstrap
 
 
-def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None,
-                 boot: Bootstrap = Bootstrap()) -> pd.DataFrame:
+def build_report(
+    sweep_dir: str | Path, out_dir: str | Path | None = None, boot: Bootstrap = Bootstrap()
+) -> pd.DataFrame:
     """Read every run under `sweep_dir`; write report.csv, report.md, report_seeds.csv, samples.csv,
     confusion PNGs, for composite datasets report_sources.csv, for a sensitivity sweep
     report_sensitivity.csv, and for a sweep over models report_methods.csv into `out_dir`
@@ -44,6 +44,21 @@ def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None,
     figures = confusion_figures(report, preds, classes, out_dir)
     pairs = head_pairs(preds, classes, boot)
     data_check = data_check_lines(manifests)
-    (out_dir / REPORT_MD).write_text(render_markdown(sweep_dir, runs, report, seeds, pairs, samples, preds,
-                                                     figures, sources, sensitivity, methods, data_check, boot))
+    (out_dir / REPORT_MD).write_text(
+        render_markdown(
+            sweep_dir,
+            runs,
+            report,
+            seeds,
+            pairs,
+            samples,
+            preds,
+            figures,
+            sources,
+            sensitivity,
+            methods,
+            data_check,
+            boot,
+        )
+    )
     return report

@@ -61,21 +61,30 @@ def _job_row(job_dir: Path, sweep_dir: Path) -> dict:
     if recipe and not any(override_key(o) == "recipe" for o in rest):  # chosen by an experiment
         rest = sorted(rest + [f"recipe={recipe}"])
     failed = job_dir / FAILED
-    error = next((ln.strip() for ln in failed.read_text(errors="replace").splitlines() if ln.strip()), "") \
-        if failed.is_file() else ""
+    error = (
+        next((ln.strip() for ln in failed.read_text(errors="replace").splitlines() if ln.strip()), "")
+        if failed.is_file()
+        else ""
+    )
     broken = _metrics_problem(job_dir / METRICS)
     model = (cfg.get("model") or {}).get("arch", "mobilenetv2")  # runs before `arch`: MobileNetV2
     return {
-        "job": str(job_dir.relative_to(sweep_dir)), "job_dir": str(job_dir),
-        "dataset": dataset, "input": input_name, "head": head,
+        "job": str(job_dir.relative_to(sweep_dir)),
+        "job_dir": str(job_dir),
+        "dataset": dataset,
+        "input": input_name,
+        "head": head,
         "configuration": ",".join(sorted(rest + [f"head={head}", f"input={input_name}"])),
-        "rest": ",".join(rest), "fold": str(fold), "seed": int(cfg.get("seed") or 0),
+        "rest": ",".join(rest),
+        "fold": str(fold),
+        "seed": int(cfg.get("seed") or 0),
         "test_dataset": (cfg.get("data") or {}).get("test_dataset"),
         "status": "ok" if (job_dir / METRICS).is_file() and not broken else "failed",
         "error": (broken or error)[:300],
         "size": (cfg.get("preprocess") or {}).get("size"),
         "epochs": (cfg.get("trainer") or {}).get("max_epochs"),
-        "model": str(model), **({} if broken else _job_cost(job_dir / METRICS)),
+        "model": str(model),
+        **({} if broken else _job_cost(job_dir / METRICS)),
     }
 
 
@@ -105,8 +114,10 @@ def _job_cost(path: Path) -> dict[str, float]:
     """A finished job's parameter count and training seconds from its metrics.json (NaN where the
     job has not finished, or ran before mer recorded them)."""
     metrics = json.loads(path.read_text()) if path.is_file() else {}
-    return {"n_parameters": metrics.get("n_parameters", float("nan")),
-            "fit_s": (metrics.get("timing") or {}).get("fit_s", float("nan"))}
+    return {
+        "n_parameters": metrics.get("n_parameters", float("nan")),
+        "fit_s": (metrics.get("timing") or {}).get("fit_s", float("nan")),
+    }
 
 
 def _drop_duplicates(runs: pd.DataFrame) -> pd.DataFrame:
@@ -114,11 +125,16 @@ def _drop_duplicates(runs: pd.DataFrame) -> pd.DataFrame:
     runs = runs.assign(_failed=runs["status"] != "ok").sort_values(["_failed", "job"], kind="stable")
     for (_, configuration, fold, seed), group in runs.groupby(["dataset", "configuration", "fold", "seed"]):
         for other in group["job"].iloc[1:]:
-            warnings.warn(f"{configuration} fold {fold} seed {seed} appears twice: kept "
-                          f"{group['job'].iloc[0]}, ignored {other}", stacklevel=2)
+            warnings.warn(
+                f"{configuration} fold {fold} seed {seed} appears twice: kept {group['job'].iloc[0]}, ignored {other}",
+                stacklevel=2,
+            )
     runs = runs.drop_duplicates(["dataset", "configuration", "fold", "seed"], keep="first")
-    return runs.drop(columns="_failed").sort_values(["dataset", "configuration", "seed", "fold"],
-                                                   key=_natural_key).reset_index(drop=True)
+    return (
+        runs.drop(columns="_failed")
+        .sort_values(["dataset", "configuration", "seed", "fold"], key=_natural_key)
+        .reset_index(drop=True)
+    )
 
 
 def fold_key(value: Any) -> tuple:
@@ -137,16 +153,33 @@ def collect_runs(sweep_dir: str | Path) -> pd.DataFrame:
     failed/unfinished (`.hydra/` but no metrics.json); a repeated configuration+fold+seed is kept once."""
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
-        raise MerError(f"sweep dir {sweep_dir} does not exist: pass the dir `mer-train -m` wrote "
-                       "(e.g. outputs/train-multirun/<date>)")
+        raise MerError(
+            f"sweep dir {sweep_dir} does not exist: pass the dir `mer-train -m` wrote "
+            "(e.g. outputs/train-multirun/<date>)"
+        )
     jobs = sorted(d.parent for d in sweep_dir.rglob(".hydra") if (d / "config.yaml").is_file())
-    runs = pd.DataFrame([_job_row(job, sweep_dir) for job in jobs],
-                        columns=["job", "job_dir", *KEY, "rest", "fold", "seed", "test_dataset", "status",
-                                 "error", "size", "epochs", "model", "n_parameters", "fit_s"])
+    runs = pd.DataFrame(
+        [_job_row(job, sweep_dir) for job in jobs],
+        columns=[
+            "job",
+            "job_dir",
+            *KEY,
+            "rest",
+            "fold",
+            "seed",
+            "test_dataset",
+            "status",
+            "error",
+            "size",
+            "epochs",
+            "model",
+            "n_parameters",
+            "fit_s",
+        ],
+    )
     if not (runs["status"] == "ok").any():
         failed = f"; found {len(runs)} failed or unfinished job dirs, e.g. {runs['job'].iloc[0]}" if len(runs) else ""
-        raise MerError(f"no runs under {sweep_dir}: expected job dirs with {METRICS} "
-                       f"(from mer-train -m ...){failed}")
+        raise MerError(f"no runs under {sweep_dir}: expected job dirs with {METRICS} (from mer-train -m ...){failed}")
     return _drop_duplicates(runs)
 
 
@@ -163,8 +196,10 @@ def read_predictions(job_dir: str | Path) -> pd.DataFrame:
     if not any(c.startswith(SCORE_PREFIX) for c in table.columns):
         missing.append(f"{SCORE_PREFIX}<class>")
     if missing:
-        raise MerError(f"{path}: missing required columns {', '.join(missing)} (mer-train writes "
-                       f"{', '.join(REQUIRED_COLUMNS)}, then {SCORE_PREFIX}<class> per class)")
+        raise MerError(
+            f"{path}: missing required columns {', '.join(missing)} (mer-train writes "
+            f"{', '.join(REQUIRED_COLUMNS)}, then {SCORE_PREFIX}<class> per class)"
+        )
     return table
 
 
@@ -180,14 +215,16 @@ def load_predictions(runs: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, list[s
             runs.loc[i, ["status", "error"]] = ["failed", str(err)[:300]]
             continue
         order = classes.setdefault(run["dataset"], [])
-        order += [c[len(SCORE_PREFIX):] for c in table.columns
-                  if c.startswith(SCORE_PREFIX) and c[len(SCORE_PREFIX):] not in order]
+        order += [
+            c[len(SCORE_PREFIX) :]
+            for c in table.columns
+            if c.startswith(SCORE_PREFIX) and c[len(SCORE_PREFIX) :] not in order
+        ]
         tags = run[["job", *KEY, "rest", "fold", "seed"]].to_dict()
         frames.append(table[list(REQUIRED_COLUMNS)].assign(**tags))
     if not frames:
         example = runs.loc[runs["status"] != "ok"].iloc[0]
-        raise MerError(f"nothing to report: no job has readable predictions, e.g. {example['job']}: "
-                       f"{example['error']}")
+        raise MerError(f"nothing to report: no job has readable predictions, e.g. {example['job']}: {example['error']}")
     preds = pd.concat(frames, ignore_index=True)
     for dataset, order in classes.items():
         seen = preds.loc[preds["dataset"] == dataset, ["label", "pred"]].to_numpy().ravel()
@@ -197,8 +234,12 @@ def load_predictions(runs: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, list[s
 
 def sample_list(preds: pd.DataFrame) -> pd.DataFrame:
     """The exact samples scored: sample_id, subject, label (union over configurations)."""
-    return (preds[["sample_id", "subject", "label"]].drop_duplicates()
-            .sort_values(["sample_id", "label"]).reset_index(drop=True))
+    return (
+        preds[["sample_id", "subject", "label"]]
+        .drop_duplicates()
+        .sort_values(["sample_id", "label"])
+        .reset_index(drop=True)
+    )
 
 
 def is_synthetic(dataset: str) -> bool:
@@ -209,8 +250,11 @@ def is_synthetic(dataset: str) -> bool:
 def dataset_subjects(manifests: dict[str, dict | None]) -> dict[str, list[str]]:
     """Per dataset whose cache manifest is readable, its subjects in LOSO fold order (fold i holds
     out the i-th, as `SampleTable.subjects` sorts them): the folds a complete sweep covers."""
-    return {dataset: sorted(manifest["counts"]["subject"]) for dataset, manifest in manifests.items()
-            if manifest and isinstance(manifest.get("counts", {}).get("subject"), dict)}
+    return {
+        dataset: sorted(manifest["counts"]["subject"])
+        for dataset, manifest in manifests.items()
+        if manifest and isinstance(manifest.get("counts", {}).get("subject"), dict)
+    }
 
 
 def cache_manifests(runs: pd.DataFrame) -> dict[str, dict | None]:

@@ -9,7 +9,7 @@ pool, then score); the bootstrap itself lives in `mer.evaluate.statistics`.
 from __future__ import annotations
 
 import itertools
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -36,10 +36,17 @@ def seed_scores(preds: pd.DataFrame, classes: Sequence[str]) -> pd.DataFrame:
     rows = []
     for seed, p in preds.groupby("seed"):
         folds = pd.DataFrame([pooled_metrics(f["label"], f["pred"], classes) for _, f in p.groupby("fold")])
-        rows.append({"seed": seed, **pooled_metrics(p["label"], p["pred"], classes), "n_folds": len(folds),
-                     "per_fold_mean_accuracy": folds["accuracy"].mean(),
-                     "per_fold_std_accuracy": _std(folds["accuracy"]),
-                     "per_fold_mean_uf1": folds["uf1"].mean(), "per_fold_std_uf1": _std(folds["uf1"])})
+        rows.append(
+            {
+                "seed": seed,
+                **pooled_metrics(p["label"], p["pred"], classes),
+                "n_folds": len(folds),
+                "per_fold_mean_accuracy": folds["accuracy"].mean(),
+                "per_fold_std_accuracy": _std(folds["accuracy"]),
+                "per_fold_mean_uf1": folds["uf1"].mean(),
+                "per_fold_std_uf1": _std(folds["uf1"]),
+            }
+        )
     return pd.DataFrame(rows).rename(columns={"n": "n_samples"})
 
 
@@ -53,9 +60,14 @@ def source_scores(preds: pd.DataFrame, classes: dict[str, list[str]]) -> pd.Data
             continue
         for source, q in p.groupby("source"):
             per_seed = seed_scores(q, classes[key[0]])
-            rows.append({**dict(zip(KEY, key)), "source": source,
-                         "n_samples": q["sample_id"].nunique(),
-                         **{m: per_seed[m].mean() for m in ("accuracy", "uf1", "uar")}})
+            rows.append(
+                {
+                    **dict(zip(KEY, key)),
+                    "source": source,
+                    "n_samples": q["sample_id"].nunique(),
+                    **{m: per_seed[m].mean() for m in ("accuracy", "uf1", "uar")},
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -102,9 +114,13 @@ def _covered(p: pd.DataFrame, tested: list[str] | None) -> tuple[int, bool | Non
     return covered, covered == len(tested)
 
 
-def summarise(runs: pd.DataFrame, preds: pd.DataFrame, classes: dict[str, list[str]],
-              boot: Bootstrap = Bootstrap(),
-              subjects: dict[str, list[str]] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def summarise(
+    runs: pd.DataFrame,
+    preds: pd.DataFrame,
+    classes: dict[str, list[str]],
+    boot: Bootstrap = Bootstrap(),
+    subjects: dict[str, list[str]] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The report.csv frame (one row per configuration; mean ± std over seeds; subject-bootstrap CIs;
     how many of the dataset's subjects it covers, from `subjects`, the caches' subject lists) and
     the per-seed frame."""
@@ -117,8 +133,13 @@ def summarise(runs: pd.DataFrame, preds: pd.DataFrame, classes: dict[str, list[s
         p = by_key.get(key, preds.iloc[:0])
         per_seed = seed_scores(p, classes[key[0]]) if len(p) else pd.DataFrame(columns=["seed"])
         seed_frames.append(per_seed.assign(**base))
-        row = {**base, "n_seeds": len(per_seed), "seeds": " ".join(map(str, per_seed["seed"])),
-               "n_samples": p["sample_id"].nunique(), "n_folds": p["fold"].nunique()}
+        row = {
+            **base,
+            "n_seeds": len(per_seed),
+            "seeds": " ".join(map(str, per_seed["seed"])),
+            "n_samples": p["sample_id"].nunique(),
+            "n_folds": p["fold"].nunique(),
+        }
         for metric in ("accuracy", "uf1", "uar"):
             row[metric] = per_seed[metric].mean() if len(p) else np.nan
         for metric in ("accuracy", "uf1", "uar"):
@@ -134,8 +155,9 @@ def summarise(runs: pd.DataFrame, preds: pd.DataFrame, classes: dict[str, list[s
         row["n_subjects_tested"] = len(tested) if tested is not None else np.nan
         failed = jobs[jobs["status"] != "ok"]
         row["failed_jobs"] = "; ".join(failed["job"])
-        row["failure_reasons"] = "; ".join(f"{job}: {error or 'unfinished'}"
-                                           for job, error in zip(failed["job"], failed["error"]))
+        row["failure_reasons"] = "; ".join(
+            f"{job}: {error or 'unfinished'}" for job, error in zip(failed["job"], failed["error"])
+        )
         row["other_overrides"] = jobs["rest"].iloc[0]
         row["model"], row["size"] = jobs["model"].iloc[0], jobs["size"].iloc[0]
         row["n_parameters"] = jobs["n_parameters"].dropna().max()  # one network: the same in every job
@@ -151,10 +173,15 @@ def methods_table(report: pd.DataFrame) -> pd.DataFrame:
     and median training time per job; empty unless the sweep compares several models."""
     if report["model"].nunique() < 2:
         return report.iloc[:0]
-    order = report.assign(_model=report["model"].map(lambda m: rank(m, ARCHITECTURES)),
-                          _head=report["head"].map(lambda h: rank(h, HEAD_ORDER)))
-    return (order.sort_values(["dataset", "_model", "_head", "configuration"])
-            .drop(columns=["_model", "_head"]).reset_index(drop=True))
+    order = report.assign(
+        _model=report["model"].map(lambda m: rank(m, ARCHITECTURES)),
+        _head=report["head"].map(lambda h: rank(h, HEAD_ORDER)),
+    )
+    return (
+        order.sort_values(["dataset", "_model", "_head", "configuration"])
+        .drop(columns=["_model", "_head"])
+        .reset_index(drop=True)
+    )
 
 
 def rank(value: str, order: Sequence[str]) -> tuple[int, str]:
@@ -181,13 +208,15 @@ def mcnemar(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> dict:
     return {"n": int(a.size), "b": b, "c": c, "p": float(p)}
 
 
-def head_pairs(preds: pd.DataFrame, classes: dict[str, list[str]],
-               boot: Bootstrap = Bootstrap()) -> pd.DataFrame:
+def head_pairs(preds: pd.DataFrame, classes: dict[str, list[str]], boot: Bootstrap = Bootstrap()) -> pd.DataFrame:
     """McNemar between every two heads on the same samples, beside the subject-bootstrap CI of their
     accuracy and UF1 difference (A − B): same dataset, input, other overrides (head.* aside) and
     seed; paired on sample_id."""
-    preds = preds.assign(pair=preds["rest"].map(
-        lambda r: ",".join(o for o in r.split(",") if o and not override_key(o).startswith("head."))))
+    preds = preds.assign(
+        pair=preds["rest"].map(
+            lambda r: ",".join(o for o in r.split(",") if o and not override_key(o).startswith("head."))
+        )
+    )
     rows = []
     for (dataset, input_name, pair), group in preds.groupby(["dataset", "input", "pair"]):
         heads = group.drop_duplicates("configuration").set_index("configuration")["head"]
@@ -195,46 +224,70 @@ def head_pairs(preds: pd.DataFrame, classes: dict[str, list[str]],
         for config_a, config_b in itertools.combinations(configs, 2):
             a, b = group[group["configuration"] == config_a], group[group["configuration"] == config_b]
             for seed in sorted(set(a["seed"]) & set(b["seed"])):
-                both = (a[a["seed"] == seed].drop_duplicates("sample_id")
-                        .merge(b[b["seed"] == seed].drop_duplicates("sample_id"), on="sample_id"))
+                both = (
+                    a[a["seed"] == seed]
+                    .drop_duplicates("sample_id")
+                    .merge(b[b["seed"] == seed].drop_duplicates("sample_id"), on="sample_id")
+                )
                 if both.empty:
                     continue
                 correct_a, correct_b = both["pred_x"] == both["label_x"], both["pred_y"] == both["label_y"]
                 paired = both[["sample_id", "subject_x"]].rename(columns={"subject_x": "subject"}).assign(seed=seed)
-                diff = paired_bootstrap(paired.assign(label=both["label_x"], pred=both["pred_x"]),
-                                        paired.assign(label=both["label_y"], pred=both["pred_y"]),
-                                        classes[dataset], boot)
-                rows.append({"dataset": dataset, "input": input_name, "other": pair, "seed": seed,
-                             "a": _head_label(a), "b_head": _head_label(b), "accuracy_a": correct_a.mean(),
-                             "accuracy_b": correct_b.mean(), **mcnemar(correct_a, correct_b),
-                             **_difference_columns(diff)})
+                diff = paired_bootstrap(
+                    paired.assign(label=both["label_x"], pred=both["pred_x"]),
+                    paired.assign(label=both["label_y"], pred=both["pred_y"]),
+                    classes[dataset],
+                    boot,
+                )
+                rows.append(
+                    {
+                        "dataset": dataset,
+                        "input": input_name,
+                        "other": pair,
+                        "seed": seed,
+                        "a": _head_label(a),
+                        "b_head": _head_label(b),
+                        "accuracy_a": correct_a.mean(),
+                        "accuracy_b": correct_b.mean(),
+                        **mcnemar(correct_a, correct_b),
+                        **_difference_columns(diff),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
 def _difference_columns(diff: dict[str, tuple[float, float, float]]) -> dict[str, float]:
     """`paired_bootstrap`'s accuracy and UF1 differences as flat columns (`uf1_diff_ci_low`...)."""
-    return {f"{metric}_diff{part}": value for metric in ("accuracy", "uf1")
-            for part, value in zip(("", "_ci_low", "_ci_high"), diff[metric])}
+    return {
+        f"{metric}_diff{part}": value
+        for metric in ("accuracy", "uf1")
+        for part, value in zip(("", "_ci_low", "_ci_high"), diff[metric])
+    }
 
 
-def sensitivity_scores(report: pd.DataFrame, preds: pd.DataFrame, classes: dict[str, list[str]],
-                       boot: Bootstrap = Bootstrap()) -> pd.DataFrame:
+def sensitivity_scores(
+    report: pd.DataFrame, preds: pd.DataFrame, classes: dict[str, list[str]], boot: Bootstrap = Bootstrap()
+) -> pd.DataFrame:
     """The sensitivity table: each `sensitivity=` setting's pooled scores (mean over seeds, with
     CIs), and its difference from the reference setting (the paper recipe) of the same dataset,
     input, head and other overrides, on the same subjects, with a paired subject-bootstrap CI.
     The reference first, then the other settings by name; empty where the sweep has none."""
-    settings = report.assign(setting=report["other_overrides"].map(_sensitivity_setting),
-                             other=report["other_overrides"].map(_without_sensitivity))
+    settings = report.assign(
+        setting=report["other_overrides"].map(_sensitivity_setting),
+        other=report["other_overrides"].map(_without_sensitivity),
+    )
     settings = settings[settings["setting"].notna()]
     rows = []
-    for (dataset, _, _, other), peers in settings.groupby(["dataset", "input", "head", "other"], sort=False):
+    for (dataset, _, _, _), peers in settings.groupby(["dataset", "input", "head", "other"], sort=False):
         reference = peers[peers["setting"] == SENSITIVITY_REFERENCE]
         mine_dataset = preds[preds["dataset"] == dataset]
         theirs = mine_dataset[mine_dataset["configuration"].isin(reference["configuration"])]
         peers = peers.sort_values("setting", key=lambda s: s.map(lambda v: (v != SENSITIVITY_REFERENCE, v)))
         for _, r in peers.iterrows():
-            row = {**r[["dataset", "input", "head", "other", "setting", "n_seeds", "n_samples"]].to_dict(),
-                   **{c: r[c] for m in ("accuracy", "uf1") for c in (m, f"{m}_ci_low", f"{m}_ci_high")}}
+            row = {
+                **r[["dataset", "input", "head", "other", "setting", "n_seeds", "n_samples"]].to_dict(),
+                **{c: r[c] for m in ("accuracy", "uf1") for c in (m, f"{m}_ci_low", f"{m}_ci_high")},
+            }
             mine = mine_dataset[mine_dataset["configuration"] == r["configuration"]]
             if r["setting"] != SENSITIVITY_REFERENCE and len(theirs) and len(mine):
                 row.update(_difference_columns(paired_bootstrap(mine, theirs, classes[dataset], boot)))

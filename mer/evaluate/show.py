@@ -12,9 +12,9 @@ flow is the full hue darkened to 75 %.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -23,10 +23,22 @@ from mer.preprocess.cache import FlowCache, load_cache
 from mer.preprocess.flow import facial_motion
 
 #: The colour wheel's segments: (from, to, steps), in angle order.
-WHEEL_SEGMENTS = (("red", "yellow", 15), ("yellow", "green", 6), ("green", "cyan", 4),
-                  ("cyan", "blue", 11), ("blue", "magenta", 13), ("magenta", "red", 6))
-RGB = {"red": (255, 0, 0), "yellow": (255, 255, 0), "green": (0, 255, 0),
-       "cyan": (0, 255, 255), "blue": (0, 0, 255), "magenta": (255, 0, 255)}
+WHEEL_SEGMENTS = (
+    ("red", "yellow", 15),
+    ("yellow", "green", 6),
+    ("green", "cyan", 4),
+    ("cyan", "blue", 11),
+    ("blue", "magenta", 13),
+    ("magenta", "red", 6),
+)
+RGB = {
+    "red": (255, 0, 0),
+    "yellow": (255, 255, 0),
+    "green": (0, 255, 0),
+    "cyan": (0, 255, 255),
+    "blue": (0, 0, 255),
+    "magenta": (255, 0, 255),
+}
 PANEL_INCHES = 1.9  # side of one image in the figure
 DPI = 100
 
@@ -98,7 +110,7 @@ def flow_figure(rows: Sequence[tuple[str, Sequence[FlowPanel]]], path: Path, tit
         if not panels:
             axes[r, 1].text(0.5, 0.5, "no sample", ha="center", va="center", color="grey")
         for k, panel in enumerate(panels):
-            onset_ax, apex_ax, flow_ax = axes[r, 3 * k:3 * k + 3]
+            onset_ax, apex_ax, flow_ax = axes[r, 3 * k : 3 * k + 3]
             onset_ax.imshow(panel.onset, cmap="gray", vmin=0, vmax=1)
             onset_ax.set_title("onset", fontsize=8)
             onset_ax.set_xlabel(panel.caption, fontsize=7)
@@ -127,10 +139,21 @@ def class_rows(cache: FlowCache, per_class: int) -> list[tuple[str, list[FlowPan
         members = np.flatnonzero(samples["label"].to_numpy() == label)
         motion = [facial_motion(np.stack([u[i], v[i]], axis=-1).astype(np.float32)) for i in members]
         chosen = members[np.argsort(motion, kind="stable")[::-1][:per_class]]
-        rows.append((label, [FlowPanel(f"{samples.at[i, 'subject']}/{samples.at[i, 'clip']}",
-                                       onset[i].astype(np.float32), apex[i].astype(np.float32),
-                                       u[i].astype(np.float32), v[i].astype(np.float32))
-                             for i in chosen]))
+        rows.append(
+            (
+                label,
+                [
+                    FlowPanel(
+                        f"{samples.at[i, 'subject']}/{samples.at[i, 'clip']}",
+                        onset[i].astype(np.float32),
+                        apex[i].astype(np.float32),
+                        u[i].astype(np.float32),
+                        v[i].astype(np.float32),
+                    )
+                    for i in chosen
+                ],
+            )
+        )
     return rows
 
 
@@ -138,13 +161,15 @@ def class_rows(cache: FlowCache, per_class: int) -> list[tuple[str, list[FlowPan
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of `mer-show CACHE [--out PNG] [--per-class K]`."""
     parser = argparse.ArgumentParser(
-        prog="mer-show", description="Draw a flow cache as the paper's Fig. 3: per class, the aligned "
-        "onset and apex and the colour-coded onset→apex flow (Middlebury colour wheel).")
+        prog="mer-show",
+        description="Draw a flow cache as the paper's Fig. 3: per class, the aligned "
+        "onset and apex and the colour-coded onset→apex flow (Middlebury colour wheel).",
+    )
     parser.add_argument("cache", type=Path, help="a cache dir (mer-prepare prints its path)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="PNG to write (default: flow-<cache dir name>.png here)")
-    parser.add_argument("--per-class", type=int, default=1, metavar="K",
-                        help="clips per class, those of most facial motion (default 1)")
+    parser.add_argument("--out", type=Path, default=None, help="PNG to write (default: flow-<cache dir name>.png here)")
+    parser.add_argument(
+        "--per-class", type=int, default=1, metavar="K", help="clips per class, those of most facial motion (default 1)"
+    )
     args = parser.parse_args(argv)
     if args.per_class < 1:
         parser.error("--per-class must be at least 1")

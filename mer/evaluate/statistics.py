@@ -13,8 +13,8 @@ them, so 2,000 resamples of a 26-subject sweep take milliseconds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -48,8 +48,7 @@ class Bootstrap:
         return float(low), float(high)
 
 
-def subject_confusions(preds: pd.DataFrame, classes: Sequence[str],
-                       subjects: Sequence[str]) -> np.ndarray:
+def subject_confusions(preds: pd.DataFrame, classes: Sequence[str], subjects: Sequence[str]) -> np.ndarray:
     """[n_seeds, n_subjects, C, C] confusion counts of `preds` (columns seed, subject, label, pred);
     a subject a seed has no predictions for is a zero matrix."""
     seeds = sorted(preds["seed"].unique())
@@ -71,16 +70,18 @@ def _subjects(*frames: pd.DataFrame) -> list[str]:
     return sorted(set().union(*(set(f["subject"]) for f in frames)))
 
 
-def subject_bootstrap(preds: pd.DataFrame, classes: Sequence[str],
-                      boot: Bootstrap = Bootstrap()) -> dict[str, tuple[float, float]]:
+def subject_bootstrap(
+    preds: pd.DataFrame, classes: Sequence[str], boot: Bootstrap = Bootstrap()
+) -> dict[str, tuple[float, float]]:
     """The CI of each metric (accuracy, UF1, UAR) of one configuration's pooled predictions."""
     subjects = _subjects(preds)
     scores = _seed_mean_scores(subject_confusions(preds, classes, subjects), boot.weights(len(subjects)))
     return {name: boot.interval(scores[name]) for name in SCORE_NAMES}
 
 
-def paired_bootstrap(preds_a: pd.DataFrame, preds_b: pd.DataFrame, classes: Sequence[str],
-                     boot: Bootstrap = Bootstrap()) -> dict[str, tuple[float, float, float]]:
+def paired_bootstrap(
+    preds_a: pd.DataFrame, preds_b: pd.DataFrame, classes: Sequence[str], boot: Bootstrap = Bootstrap()
+) -> dict[str, tuple[float, float, float]]:
     """Per metric, A − B on the same subjects: the difference and its CI (both resampled together)."""
     subjects = _subjects(preds_a, preds_b)
     a = subject_confusions(preds_a, classes, subjects)
@@ -89,5 +90,7 @@ def paired_bootstrap(preds_a: pd.DataFrame, preds_b: pd.DataFrame, classes: Sequ
     weights = boot.weights(len(subjects))
     point_a, point_b = _seed_mean_scores(a, ones), _seed_mean_scores(b, ones)
     draws_a, draws_b = _seed_mean_scores(a, weights), _seed_mean_scores(b, weights)
-    return {name: (float(point_a[name][0] - point_b[name][0]),
-                   *boot.interval(draws_a[name] - draws_b[name])) for name in SCORE_NAMES}
+    return {
+        name: (float(point_a[name][0] - point_b[name][0]), *boot.interval(draws_a[name] - draws_b[name]))
+        for name in SCORE_NAMES
+    }

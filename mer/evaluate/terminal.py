@@ -23,24 +23,49 @@ def _print(table: Table) -> None:
 
 def print_table(report: pd.DataFrame, boot: Bootstrap = Bootstrap()) -> None:
     """The main table in the terminal (pooled scores; mean ± std over seeds where swept; CIs)."""
-    table = Table(title=f"mer-report: pooled over folds, [{100 * boot.confidence:g} % subject-bootstrap "
-                  "interval] (per-fold mean for reference)")
-    for name in ("dataset", "configuration", "samples", "subjects", "seeds", "accuracy %", "UF1", "UAR",
-                 "per-fold acc %", "missing folds"):
+    table = Table(
+        title=f"mer-report: pooled over folds, [{100 * boot.confidence:g} % subject-bootstrap "
+        "interval] (per-fold mean for reference)"
+    )
+    for name in (
+        "dataset",
+        "configuration",
+        "samples",
+        "subjects",
+        "seeds",
+        "accuracy %",
+        "UF1",
+        "UAR",
+        "per-fold acc %",
+        "missing folds",
+    ):
         table.add_column(name, overflow="fold")
     for _, r in report.iterrows():
-        covered = (f"{r['n_subjects_covered']} of {int(r['n_subjects_tested'])}"
-                   if pd.notna(r["n_subjects_tested"]) else str(r["n_subjects_covered"]))
-        table.add_row(r["dataset"], r["configuration"], str(r["n_samples"]), covered, str(r["n_seeds"]),
-                      score(r, "accuracy", 100, 2), score(r, "uf1", 1, 4), score(r, "uar", 1, 4),
-                      f"{number(r['per_fold_mean_accuracy'], 100, 1)} ± {number(r['per_fold_std_accuracy'], 100, 1)}",
-                      r["missing_folds"] or "none")
+        covered = (
+            f"{r['n_subjects_covered']} of {int(r['n_subjects_tested'])}"
+            if pd.notna(r["n_subjects_tested"])
+            else str(r["n_subjects_covered"])
+        )
+        table.add_row(
+            r["dataset"],
+            r["configuration"],
+            str(r["n_samples"]),
+            covered,
+            str(r["n_seeds"]),
+            score(r, "accuracy", 100, 2),
+            score(r, "uf1", 1, 4),
+            score(r, "uar", 1, 4),
+            f"{number(r['per_fold_mean_accuracy'], 100, 1)} ± {number(r['per_fold_std_accuracy'], 100, 1)}",
+            r["missing_folds"] or "none",
+        )
     _print(table)
     if report["dataset"].map(is_synthetic).any():
         print(SYNTHETIC_NOTE)
     if (report["complete"] == False).any():  # noqa: E712 (None: not known)
-        print("partial sweep: some configurations cover fewer subjects than the dataset has; "
-              "the paper's numbers are not comparable with them (see report.md)")
+        print(
+            "partial sweep: some configurations cover fewer subjects than the dataset has; "
+            "the paper's numbers are not comparable with them (see report.md)"
+        )
 
 
 def print_sources(sources: pd.DataFrame) -> None:
@@ -49,37 +74,70 @@ def print_sources(sources: pd.DataFrame) -> None:
     for name in ("dataset", "configuration", "source", "samples", "accuracy %", "UF1", "UAR"):
         table.add_column(name, overflow="fold")
     for _, r in sources.iterrows():
-        table.add_row(r["dataset"], r["configuration"], r["source"], str(r["n_samples"]),
-                      number(r["accuracy"], 100, 2), number(r["uf1"], 1, 4), number(r["uar"], 1, 4))
+        table.add_row(
+            r["dataset"],
+            r["configuration"],
+            r["source"],
+            str(r["n_samples"]),
+            number(r["accuracy"], 100, 2),
+            number(r["uf1"], 1, 4),
+            number(r["uar"], 1, 4),
+        )
     _print(table)
 
 
 def print_sensitivity(sensitivity: pd.DataFrame) -> None:
     """The sensitivity table in the terminal: each setting against the paper recipe."""
-    table = Table(title=f"sensitivity: one open choice changed at a time (Δ = setting − "
-                  f"sensitivity={SENSITIVITY_REFERENCE}, on the same subjects)")
+    table = Table(
+        title=f"sensitivity: one open choice changed at a time (Δ = setting − "
+        f"sensitivity={SENSITIVITY_REFERENCE}, on the same subjects)"
+    )
     for name in ("dataset", "other overrides", "setting", "seeds", "accuracy %", "UF1", "Δ accuracy %", "Δ UF1"):
         table.add_column(name, overflow="fold")
     for _, r in sensitivity.iterrows():
         reference = r["setting"] == SENSITIVITY_REFERENCE
-        table.add_row(r["dataset"], r["other"] or "—", r["setting"], str(r["n_seeds"]),
-                      number(r["accuracy"], 100, 2) + interval(r, "accuracy", 100, 2),
-                      number(r["uf1"], 1, 4) + interval(r, "uf1", 1, 4),
-                      "reference" if reference else signed(r, "accuracy_diff", 100, 2),
-                      "reference" if reference else signed(r, "uf1_diff", 1, 4))
+        table.add_row(
+            r["dataset"],
+            r["other"] or "—",
+            r["setting"],
+            str(r["n_seeds"]),
+            number(r["accuracy"], 100, 2) + interval(r, "accuracy", 100, 2),
+            number(r["uf1"], 1, 4) + interval(r, "uf1", 1, 4),
+            "reference" if reference else signed(r, "accuracy_diff", 100, 2),
+            "reference" if reference else signed(r, "uf1_diff", 1, 4),
+        )
     _print(table)
 
 
 def print_methods(methods: pd.DataFrame) -> None:
     """The methods table in the terminal, then the paper's Table 4 as a separate, labelled table."""
     table = Table(title="methods: every model × head under the same protocol (pooled, [subject-bootstrap interval])")
-    for name in ("dataset", "model", "head", "input", "size", "accuracy %", "UF1", "UAR", "parameters",
-                 "train time/job"):
+    for name in (
+        "dataset",
+        "model",
+        "head",
+        "input",
+        "size",
+        "accuracy %",
+        "UF1",
+        "UAR",
+        "parameters",
+        "train time/job",
+    ):
         table.add_column(name, overflow="fold")
     for _, r in methods.iterrows():
-        table.add_row(r["dataset"], r["model"], r["head"], r["input"], f"{r['size']}²",
-                      score(r, "accuracy", 100, 2), score(r, "uf1", 1, 4), score(r, "uar", 1, 4),
-                      parameters(r["n_parameters"]), seconds(r["fit_s_median"]))
+        table.add_row(
+            r["dataset"],
+            r["model"],
+            r["head"],
+            r["input"],
+            f"{r['size']}²",
+            score(r, "accuracy", 100, 2),
+            score(r, "uf1", 1, 4),
+            score(r, "uar", 1, 4),
+            parameters(r["n_parameters"]),
+            seconds(r["fit_s_median"]),
+        )
     _print(table)
     published = Table(title="the paper's Table 4: the paper's numbers, each under its authors' protocol, not ours")
     for name in ("method", "accuracy %", "F1"):

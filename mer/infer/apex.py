@@ -8,8 +8,8 @@ facial regions); the apex is the frame whose remaining flow has the greatest mea
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -38,8 +38,7 @@ def spot_apex(
     """The frame after `onset` of greatest facial motion from it (see the module's heuristic)."""
     later = range(onset + 1, len(frames))
     motion = {}
-    for i in tqdm(later, desc="spotting the apex", unit="frame", disable=not progress or len(later) < 10,
-                  leave=False):
+    for i in tqdm(later, desc="spotting the apex", unit="frame", disable=not progress or len(later) < 10, leave=False):
         flow, _, _ = aligned_flow(frames[onset], frames[i], alignment, flow_fn, flow_context)
         motion[i] = facial_motion(flow)
     return ApexSpot(index=max(motion, key=motion.get), motion=motion)

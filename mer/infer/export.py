@@ -14,8 +14,9 @@ import contextlib
 import importlib.util
 import json
 import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,8 +31,7 @@ from mer.train.checkpoint import CHECKPOINT_FORMAT, upgrade_checkpoint
 FORMATS = ("torchscript", "onnx")
 ONNX_PACKAGES = ("onnx", "onnxscript")  # what torch.onnx.export (the torch.export-based exporter) needs
 INPUT_NAME, OUTPUT_NAME = "input", "scores"
-SCORE_MEANING = {"softmax": "logits", "hinge": "multiclass hinge (SVM) scores",
-                 "svm": "linear SVM decision values"}
+SCORE_MEANING = {"softmax": "logits", "hinge": "multiclass hinge (SVM) scores", "svm": "linear SVM decision values"}
 
 
 class ScoringNetwork(nn.Module):
@@ -49,9 +49,11 @@ def linear_svm_layer(svm: Any, n_classes: int, width: int) -> nn.Linear:
     """A fitted LinearSVC as the linear layer with its decision function; classes it never saw
     score −inf, as in training. A kernel SVM has no such layer: one clear error."""
     if not isinstance(svm, LinearSVC):
-        raise MerError(f"this checkpoint's head is an SVM with the {svm.kernel!r} kernel, which has no "
-                       "exported form (mer-predict uses it as it is); train with head.kernel=linear "
-                       "or head=hinge to export")
+        raise MerError(
+            f"this checkpoint's head is an SVM with the {svm.kernel!r} kernel, which has no "
+            "exported form (mer-predict uses it as it is); train with head.kernel=linear "
+            "or head=hinge to export"
+        )
     coef, intercept = np.asarray(svm.coef_, np.float64), np.asarray(svm.intercept_, np.float64)
     if len(svm.classes_) == 2:  # sklearn keeps one column for two classes: score ±decision
         coef, intercept = np.concatenate([-coef, coef]), np.concatenate([-intercept, intercept])
@@ -102,11 +104,20 @@ def export_onnx(network: nn.Module, example: torch.Tensor, path: Path) -> Path:
     """Export to one self-contained ONNX file with a dynamic batch dimension."""
     missing = [name for name in ONNX_PACKAGES if importlib.util.find_spec(name) is None]
     if missing:
-        raise MerError(f"ONNX export needs {', '.join(missing)}: pip install -e '.[onnx]' "
-                       "(or mer-export --format torchscript)")
-    torch.onnx.export(network, (example,), str(path), input_names=[INPUT_NAME],
-                      output_names=[OUTPUT_NAME], dynamic_shapes=({0: torch.export.Dim("batch")},),
-                      dynamo=True, external_data=False, verbose=False)
+        raise MerError(
+            f"ONNX export needs {', '.join(missing)}: pip install -e '.[onnx]' (or mer-export --format torchscript)"
+        )
+    torch.onnx.export(
+        network,
+        (example,),
+        str(path),
+        input_names=[INPUT_NAME],
+        output_names=[OUTPUT_NAME],
+        dynamic_shapes=({0: torch.export.Dim("batch")},),
+        dynamo=True,
+        external_data=False,
+        verbose=False,
+    )
     return path
 
 
@@ -139,12 +150,20 @@ def export_spec(model: TrainedModel, files: dict[str, str]) -> dict[str, Any]:
         "mer_version": mer.__version__,
         "checkpoint": str(model.path),
         "files": files,
-        "input": {"name": INPUT_NAME, "shape": ["batch", len(model.channels), size, size],
-                  "dtype": "float32", "channels": model.channels,
-                  "units": "flow u, v, magnitude, strain in pixels of the aligned crop; onset, apex "
-                  "grey in [0, 1]; not normalised (the model does it)"},
-        "output": {"name": OUTPUT_NAME, "shape": ["batch", len(model.classes)], "classes": model.classes,
-                   "meaning": f"{SCORE_MEANING[model.head]}; the label is the argmax"},
+        "input": {
+            "name": INPUT_NAME,
+            "shape": ["batch", len(model.channels), size, size],
+            "dtype": "float32",
+            "channels": model.channels,
+            "units": "flow u, v, magnitude, strain in pixels of the aligned crop; onset, apex "
+            "grey in [0, 1]; not normalised (the model does it)",
+        },
+        "output": {
+            "name": OUTPUT_NAME,
+            "shape": ["batch", len(model.classes)],
+            "classes": model.classes,
+            "meaning": f"{SCORE_MEANING[model.head]}; the label is the argmax",
+        },
         "normalization": record["normalization"],
         "preprocess": record["preprocess"],
     }
@@ -165,12 +184,13 @@ def export(model: TrainedModel, out_dir: Path, name: str, formats: Sequence[str]
         if got is None:
             print(f"wrote {path} (install onnxruntime to check it against the checkpoint)", flush=True)
         else:
-            print(f"wrote {path} (scores differ from the checkpoint's by at most "
-                  f"{score_gap(got, expected):.1e})", flush=True)
+            print(
+                f"wrote {path} (scores differ from the checkpoint's by at most {score_gap(got, expected):.1e})",
+                flush=True,
+            )
         written[fmt] = path
     spec = out_dir / f"{name}.json"
-    spec.write_text(json.dumps(export_spec(model, {f: p.name for f, p in written.items()}), indent=2,
-                               default=str))
+    spec.write_text(json.dumps(export_spec(model, {f: p.name for f, p in written.items()}), indent=2, default=str))
     print(f"wrote {spec} (input, output and preprocessing of the exported model)", flush=True)
     return written
 
@@ -179,23 +199,34 @@ def export(model: TrainedModel, out_dir: Path, name: str, formats: Sequence[str]
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of `mer-export CHECKPOINT [--out DIR] [--format torchscript|onnx] [--upgrade]`."""
     parser = argparse.ArgumentParser(
-        prog="mer-export", description="Write a mer-train checkpoint as TorchScript and ONNX: raw "
-        "channels in, class scores out, normalisation and head inside.")
+        prog="mer-export",
+        description="Write a mer-train checkpoint as TorchScript and ONNX: raw "
+        "channels in, class scores out, normalisation and head inside.",
+    )
     parser.add_argument("checkpoint", type=Path, help="model.ckpt from a mer-train run dir")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="folder to write into (default: the checkpoint's folder)")
-    parser.add_argument("--format", action="append", choices=FORMATS, default=None, dest="formats",
-                        help="a format to write (repeatable; default: both)")
-    parser.add_argument("--upgrade", action="store_true",
-                        help="instead of exporting, rewrite a checkpoint of an older mer (format 1, "
-                        "which pickled its svm head) in the safe format, as NAME.upgraded.ckpt; this "
-                        "creates nothing but the SVM and the OmegaConf classes format 1 holds")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="folder to write into (default: the checkpoint's folder)"
+    )
+    parser.add_argument(
+        "--format",
+        action="append",
+        choices=FORMATS,
+        default=None,
+        dest="formats",
+        help="a format to write (repeatable; default: both)",
+    )
+    parser.add_argument(
+        "--upgrade",
+        action="store_true",
+        help="instead of exporting, rewrite a checkpoint of an older mer (format 1, "
+        "which pickled its svm head) in the safe format, as NAME.upgraded.ckpt; this "
+        "creates nothing but the SVM and the OmegaConf classes format 1 holds",
+    )
     args = parser.parse_args(argv)
     out_dir = args.out if args.out is not None else args.checkpoint.parent
     if args.upgrade:
         target = upgrade_checkpoint(args.checkpoint, out_dir / f"{args.checkpoint.stem}.upgraded.ckpt")
-        print(f"wrote {target} (checkpoint format {CHECKPOINT_FORMAT}: it opens without unpickling)",
-              flush=True)
+        print(f"wrote {target} (checkpoint format {CHECKPOINT_FORMAT}: it opens without unpickling)", flush=True)
         return
     model = load_trained(args.checkpoint)
     export(model, out_dir, args.checkpoint.stem, args.formats or FORMATS)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np
@@ -32,8 +32,10 @@ class Clip:
         """Position of the frame numbered `number`, or a clear error naming `option`."""
         if number not in self.numbers:
             kind = "frame index" if self.source == "video" else "frame number"
-            raise MerError(f"{option} {number}: {self.path} has no {kind} {number}; its frames run "
-                           f"{self.numbers[0]}–{self.numbers[-1]}")
+            raise MerError(
+                f"{option} {number}: {self.path} has no {kind} {number}; its frames run "
+                f"{self.numbers[0]}–{self.numbers[-1]}"
+            )
         return self.numbers.index(number)
 
 
@@ -74,28 +76,32 @@ def read_video(path: Path) -> Clip:
     finally:
         capture.release()
     if not frames:
-        raise MerError(f"cannot read video {path}: OpenCV decodes no frame from it (not a video, "
-                       "damaged, or a codec this OpenCV build lacks); convert it, or extract its "
-                       "frames into a folder")
-    return _checked(Clip("video", path, [f"frame {i}" for i in range(len(frames))],
-                         list(range(len(frames))), frames))
+        raise MerError(
+            f"cannot read video {path}: OpenCV decodes no frame from it (not a video, "
+            "damaged, or a codec this OpenCV build lacks); convert it, or extract its "
+            "frames into a folder"
+        )
+    return _checked(Clip("video", path, [f"frame {i}" for i in range(len(frames))], list(range(len(frames))), frames))
 
 
 def read_images(onset: Path, apex: Path) -> Clip:
     """An onset and an apex image, as a clip of two frames."""
-    return _checked(Clip("images", onset, [onset.name, apex.name], [0, 1],
-                         [read_grey(onset), read_grey(apex)]))
+    return _checked(Clip("images", onset, [onset.name, apex.name], [0, 1], [read_grey(onset), read_grey(apex)]))
 
 
 def _checked(clip: Clip) -> Clip:
     """The clip, if it has at least two frames, all of one size."""
     if len(clip.frames) < 2:
         what = {"folder": "numbered image file", "video": "frame"}[clip.source]
-        raise MerError(f"{clip.path} holds {len(clip.frames)} {what}(s): a prediction needs at "
-                       "least two frames, an onset and an apex")
+        raise MerError(
+            f"{clip.path} holds {len(clip.frames)} {what}(s): a prediction needs at "
+            "least two frames, an onset and an apex"
+        )
     shape = clip.frames[0].shape
     for name, frame in zip(clip.names, clip.frames):
         if frame.shape != shape:
-            raise MerError(f"{clip.path}: {name} is {frame.shape[1]}×{frame.shape[0]} but "
-                           f"{clip.names[0]} is {shape[1]}×{shape[0]}; a clip's frames share one size")
+            raise MerError(
+                f"{clip.path}: {name} is {frame.shape[1]}×{frame.shape[0]} but "
+                f"{clip.names[0]} is {shape[1]}×{shape[0]}; a clip's frames share one size"
+            )
     return clip

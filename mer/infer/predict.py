@@ -11,9 +11,10 @@ import argparse
 import json
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -38,48 +39,66 @@ class Prediction:
     channels: dict[str, np.ndarray]
 
 
-def predict_clip(model: TrainedModel, clip: Clip, onset: int | None = None, apex: int | None = None,
-                 progress: bool = True) -> Prediction:
+def predict_clip(
+    model: TrainedModel, clip: Clip, onset: int | None = None, apex: int | None = None, progress: bool = True
+) -> Prediction:
     """Score a clip: onset and apex by frame number (default: its first frame, and the spotted
     apex), aligned and turned into flow as in the model's training."""
     if clip.source == "images" and (onset is not None or apex is not None):
-        raise MerError("--onset and --apex pick frames of a clip folder or a video; with two images "
-                       "the first is the onset and the second the apex")
+        raise MerError(
+            "--onset and --apex pick frames of a clip folder or a video; with two images "
+            "the first is the onset and the second the apex"
+        )
     onset_i = clip.index_of(onset, "--onset") if onset is not None else 0
     apex_i = clip.index_of(apex, "--apex") if apex is not None else None
     if clip.source == "images":
         apex_i = 1
     if apex_i is not None and apex_i <= onset_i:
-        raise MerError(f"--apex {clip.numbers[apex_i]} must come after the onset "
-                       f"({clip.names[onset_i]}): flow runs from the onset to the apex")
+        raise MerError(
+            f"--apex {clip.numbers[apex_i]} must come after the onset "
+            f"({clip.names[onset_i]}): flow runs from the onset to the apex"
+        )
     if apex_i is None and onset_i == len(clip.frames) - 1:
-        raise MerError(f"the onset {clip.names[onset_i]} is the last frame of {clip.path}: no later "
-                       "frame to spot the apex in; give an earlier --onset")
+        raise MerError(
+            f"the onset {clip.names[onset_i]} is the last frame of {clip.path}: no later "
+            "frame to spot the apex in; give an earlier --onset"
+        )
     settings = clip_settings(model.preprocess)
     flow_context = settings.pop("flow_context")
     onset_frame = clip.frames[onset_i]
     alignment = clip_alignment(onset_frame, **settings)
     where = f"the onset frame {clip.names[onset_i]} of {clip.path}"
     if alignment is None:
-        raise MerError(f"no face found in {where}: dlib's frontal face detector needs a visible, "
-                       "roughly frontal face; crop or enlarge the frames around it")
+        raise MerError(
+            f"no face found in {where}: dlib's frontal face detector needs a visible, "
+            "roughly frontal face; crop or enlarge the frames around it"
+        )
     if alignment.landmarks is None:
-        warnings.warn(f"no face found in {where}; used the centred crop, as this model's training "
-                      "did (preprocess.align.no_face=center)", stacklevel=2)
+        warnings.warn(
+            f"no face found in {where}; used the centred crop, as this model's training "
+            "did (preprocess.align.no_face=center)",
+            stacklevel=2,
+        )
     motion = None
     if apex_i is None:
         spot = spot_apex(clip.frames, onset_i, alignment, model.flow_fn, flow_context, progress)
         apex_i, motion = spot.index, spot.motion
     channels = aligned_channels(onset_frame, clip.frames[apex_i], alignment, model.flow_fn, flow_context)
     scores = model.scores(model.inputs(channels))[0]
-    return Prediction(label=model.classes[int(np.argmax(scores))],
-                      scores={c: float(s) for c, s in zip(model.classes, scores)},
-                      onset=onset_i, apex=apex_i, apex_spotted=motion is not None, motion=motion,
-                      channels=channels)
+    return Prediction(
+        label=model.classes[int(np.argmax(scores))],
+        scores={c: float(s) for c, s in zip(model.classes, scores)},
+        onset=onset_i,
+        apex=apex_i,
+        apex_spotted=motion is not None,
+        motion=motion,
+        channels=channels,
+    )
 
 
 def prediction_json(prediction: Prediction, clip: Clip, checkpoint: Path) -> dict[str, Any]:
     """The `--json` object; a score of −inf (a class the SVM never saw in training) is null."""
+
     def frame(i: int) -> dict[str, Any]:
         return {"frame": clip.numbers[i], "name": clip.names[i]}
 
@@ -92,8 +111,9 @@ def prediction_json(prediction: Prediction, clip: Clip, checkpoint: Path) -> dic
         "onset": frame(prediction.onset),
         "apex": frame(prediction.apex),
         "apex_spotted": prediction.apex_spotted,
-        "motion": None if prediction.motion is None else
-        {str(clip.numbers[i]): m for i, m in prediction.motion.items()},
+        "motion": None
+        if prediction.motion is None
+        else {str(clip.numbers[i]): m for i, m in prediction.motion.items()},
     }
 
 
@@ -102,8 +122,10 @@ def prediction_text(prediction: Prediction, clip: Clip) -> str:
     lines = [f"onset: {clip.names[prediction.onset]}"]
     apex = f"apex:  {clip.names[prediction.apex]}"
     if prediction.apex_spotted:
-        apex += (f" (spotted: the frame of greatest facial motion from the onset, "
-                 f"{prediction.motion[prediction.apex]:.3f} px, among {len(prediction.motion)} frames)")
+        apex += (
+            f" (spotted: the frame of greatest facial motion from the onset, "
+            f"{prediction.motion[prediction.apex]:.3f} px, among {len(prediction.motion)} frames)"
+        )
     lines += [apex, f"label: {prediction.label}"]
     width = max(len(c) for c in prediction.scores)
     lines += [f"  {c:<{width}}  {s:9.4f}" for c, s in prediction.scores.items()]
@@ -116,33 +138,56 @@ def show_prediction(prediction: Prediction, clip: Clip, path: Path) -> Path:
     caption = f"{clip.names[prediction.onset]} → {clip.names[prediction.apex]}{spotted}"
     c = prediction.channels
     panel = FlowPanel(caption, c["onset"], c["apex"], c["u"], c["v"])
-    return flow_figure([(f"predicted: {prediction.label}", [panel])], path,
-                       title=f"{clip.path.name}: {prediction.label}")
+    return flow_figure(
+        [(f"predicted: {prediction.label}", [panel])], path, title=f"{clip.path.name}: {prediction.label}"
+    )
 
 
 @user_facing
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of `mer-predict CHECKPOINT (CLIP_DIR | VIDEO | ONSET APEX) [options]`."""
     parser = argparse.ArgumentParser(
-        prog="mer-predict", description="Label a clip with a model mer-train saved "
-        "(save_checkpoint=true): per-class scores, with the apex spotted when not given.")
+        prog="mer-predict",
+        description="Label a clip with a model mer-train saved "
+        "(save_checkpoint=true): per-class scores, with the apex spotted when not given.",
+    )
     parser.add_argument("checkpoint", type=Path, help="model.ckpt from a mer-train run dir")
-    parser.add_argument("inputs", nargs="+", metavar="INPUT",
-                        help="a folder of frames (ordered by the number in their names), "
-                        "a video file, or two images: onset and apex")
-    parser.add_argument("--onset", type=int, default=None, metavar="N",
-                        help="onset frame: the number in its file name (img46 → 46), or a video's "
-                        "frame index from 0 (default: the first frame)")
-    parser.add_argument("--apex", type=int, default=None, metavar="N",
-                        help="apex frame, numbered as --onset (default: spotted, the frame of "
-                        "greatest facial motion from the onset)")
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="a folder of frames (ordered by the number in their names), a video file, or two images: onset and apex",
+    )
+    parser.add_argument(
+        "--onset",
+        type=int,
+        default=None,
+        metavar="N",
+        help="onset frame: the number in its file name (img46 → 46), or a video's "
+        "frame index from 0 (default: the first frame)",
+    )
+    parser.add_argument(
+        "--apex",
+        type=int,
+        default=None,
+        metavar="N",
+        help="apex frame, numbered as --onset (default: spotted, the frame of greatest facial motion from the onset)",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    parser.add_argument("--show", type=Path, default=None, metavar="PNG",
-                        help="also write the aligned onset, apex and colour-coded flow as a PNG")
-    parser.add_argument("--trust-checkpoint", action="store_true",
-                        help="also open a checkpoint that only an unsafe load (unpickling) can: one of "
-                        "an older mer, or carrying foreign objects; this runs any code the file "
-                        "holds, so use it only for a file whose author you trust")
+    parser.add_argument(
+        "--show",
+        type=Path,
+        default=None,
+        metavar="PNG",
+        help="also write the aligned onset, apex and colour-coded flow as a PNG",
+    )
+    parser.add_argument(
+        "--trust-checkpoint",
+        action="store_true",
+        help="also open a checkpoint that only an unsafe load (unpickling) can: one of "
+        "an older mer, or carrying foreign objects; this runs any code the file "
+        "holds, so use it only for a file whose author you trust",
+    )
     args = parser.parse_args(argv)
     if len(args.inputs) > 2:
         parser.error("give one clip folder or video, or two images (onset and apex)")

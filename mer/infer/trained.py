@@ -23,8 +23,13 @@ from mer.train.svm_record import svm_from_record
 
 #: Module arguments that change only how training ran, reset for inference on any machine (an
 #: older checkpoint's hyperparameters still name its optimiser and schedule: they never run here).
-INFERENCE_OVERRIDES = {"pretrained": "none", "compile": False, "channels_last": False, "optimizer": None,
-                       "scheduler": None}
+INFERENCE_OVERRIDES = {
+    "pretrained": "none",
+    "compile": False,
+    "channels_last": False,
+    "optimizer": None,
+    "scheduler": None,
+}
 
 
 @dataclass(frozen=True)
@@ -65,9 +70,11 @@ class TrainedModel:
         try:
             return instantiate(flow)
         except Exception as err:
-            raise MerError(f"{self.path}: its flow function {flow.get('_target_')!r} cannot be built "
-                           f"by this mer ({type(err).__name__}); use mer "
-                           f"{self.record.get('mer_version')} with this checkpoint") from None
+            raise MerError(
+                f"{self.path}: its flow function {flow.get('_target_')!r} cannot be built "
+                f"by this mer ({type(err).__name__}); use mer "
+                f"{self.record.get('mer_version')} with this checkpoint"
+            ) from None
 
     def inputs(self, channels: dict[str, np.ndarray]) -> torch.Tensor:
         """One clip's channels as the network's raw input [1, C, H, W], rounded to the cache's
@@ -96,11 +103,13 @@ def load_trained(path: str | Path, trust: bool = False) -> TrainedModel:
         module.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as err:
         first = str(err).splitlines()[0]
-        raise MerError(f"{path}: its weights do not fit this mer's network ({first}); it was "
-                       f"written by mer {record.get('mer_version')}: use that version with it") from None
+        raise MerError(
+            f"{path}: its weights do not fit this mer's network ({first}); it was "
+            f"written by mer {record.get('mer_version')}: use that version with it"
+        ) from None
     module.eval()
     normalization = record["normalization"]
     svm = svm_from_record(record["svm"], str(path)) if record.get("svm") is not None else None
-    return TrainedModel(path=path, module=module, record=record, svm=svm,
-                        normalization=InputNormalization(**normalization).eval())
-
+    return TrainedModel(
+        path=path, module=module, record=record, svm=svm, normalization=InputNormalization(**normalization).eval()
+    )

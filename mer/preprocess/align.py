@@ -33,12 +33,12 @@ class Alignment:
         out = self.size + 2 * pad
         scale = math.hypot(matrix[0, 0], matrix[0, 1])
         if scale >= 1.0:
-            return cv2.warpAffine(image, matrix, (out, out), flags=cv2.INTER_LINEAR,
-                                  borderMode=cv2.BORDER_REPLICATE)
+            return cv2.warpAffine(image, matrix, (out, out), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         # Warp at native resolution first, then shrink with INTER_AREA.
         side = int(math.ceil(out / scale))
-        crop = cv2.warpAffine(image, matrix / scale, (side, side), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_REPLICATE)
+        crop = cv2.warpAffine(
+            image, matrix / scale, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
         return cv2.resize(crop, (out, out), interpolation=cv2.INTER_AREA)
 
 
@@ -73,8 +73,7 @@ def centre_alignment(shape: tuple[int, int], size: int) -> Alignment:
     height, width = shape[:2]
     side = min(height, width)
     scale = size / side
-    matrix = np.array([[scale, 0.0, -scale * (width - side) / 2.0],
-                       [0.0, scale, -scale * (height - side) / 2.0]])
+    matrix = np.array([[scale, 0.0, -scale * (width - side) / 2.0], [0.0, scale, -scale * (height - side) / 2.0]])
     return Alignment(matrix=matrix, size=size, landmarks=None)
 
 
@@ -95,7 +94,5 @@ def align_face(
 def check_no_face_policy(policy: str) -> str:
     """Validate `preprocess.align.no_face` early, before any work is done."""
     if policy not in NO_FACE_POLICIES:
-        raise MerError(
-            f"preprocess.align.no_face={policy!r} is not a policy: use one of {list(NO_FACE_POLICIES)}"
-        )
+        raise MerError(f"preprocess.align.no_face={policy!r} is not a policy: use one of {list(NO_FACE_POLICIES)}")
     return policy

@@ -42,8 +42,17 @@ from mer.errors import MerError
 from mer.files import disk_full_error, is_disk_full
 from mer.preprocess.clip import CHANNELS, ClipResult, FlowFn, clip_settings, preprocess_clip
 from mer.preprocess.data_check import degenerate_clips, paper_counts
-from mer.preprocess.integrity import (CACHE_FORMAT, FILES, MANIFEST, SAMPLES, CacheDamaged, check_cache,
-                                      file_record, read_manifest, verify_cache)
+from mer.preprocess.integrity import (
+    CACHE_FORMAT,
+    FILES,
+    MANIFEST,
+    SAMPLES,
+    CacheDamaged,
+    check_cache,
+    file_record,
+    read_manifest,
+    verify_cache,
+)
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +110,10 @@ def load_cache(path: str | Path, verify: bool = False) -> FlowCache:
     not there, not finished or damaged is one `MerError` line naming the file."""
     path = Path(path)
     if not path.is_dir():
-        raise MerError(f"{path} is not a mer cache (not a directory): pass the directory mer-prepare "
-                       "printed, or build it with mer-prepare")
+        raise MerError(
+            f"{path} is not a mer cache (not a directory): pass the directory mer-prepare "
+            "printed, or build it with mer-prepare"
+        )
     cache = FlowCache(path)
     check_cache(cache)
     if verify:
@@ -165,19 +176,17 @@ def _move_aside(path: Path, damage: CacheDamaged) -> Path:
     if aside.exists():
         aside = aside.with_name(f"{aside.name}-{uuid.uuid4().hex[:4]}")
     os.rename(path, aside)
-    warnings.warn(f"cache {path} is damaged ({damage.problem}): moved it to {aside.name} and "
-                  "rebuilding it", stacklevel=3)
+    warnings.warn(
+        f"cache {path} is damaged ({damage.problem}): moved it to {aside.name} and rebuilding it", stacklevel=3
+    )
     return aside
 
 
-def _write_cache(
-    out: Path, table: SampleTable, params: dict[str, Any], flow_fn: FlowFn, workers: int | None
-) -> None:
+def _write_cache(out: Path, table: SampleTable, params: dict[str, Any], flow_fn: FlowFn, workers: int | None) -> None:
     """Compute every clip in a process pool and write the arrays, samples.csv and the manifest."""
     n, size = len(table), int(params["size"])
     arrays = {
-        name: np.lib.format.open_memmap(out / f"{name}.npy", "w+", CACHE_DTYPE, (n, size, size))
-        for name in CHANNELS
+        name: np.lib.format.open_memmap(out / f"{name}.npy", "w+", CACHE_DTYPE, (n, size, size)) for name in CHANNELS
     }
     for name in CHANNELS:  # claim the disk space now: a full disk is an OSError here, not a crash later
         _allocate(out / f"{name}.npy")
@@ -187,14 +196,14 @@ def _write_cache(
     rows = table.rows.reset_index(drop=True)
     settings = clip_settings(params)
     jobs = [
-        dict(onset_path=table.path(r.onset_path), apex_path=table.path(r.apex_path), flow_fn=flow_fn,
-             **settings)
+        dict(onset_path=table.path(r.onset_path), apex_path=table.path(r.apex_path), flow_fn=flow_fn, **settings)
         for r in rows.itertuples()
     ]
     workers = max(1, min(workers or os.cpu_count() or 1, n))
     started = time.perf_counter()
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_init_worker) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
+    ) as pool:
         futures = {pool.submit(preprocess_clip, **job): i for i, job in enumerate(jobs)}
         try:
             for future in tqdm(as_completed(futures), total=n, desc="align + flow", unit="clip"):
@@ -220,8 +229,9 @@ def _write_cache(
             "preprocess.align.no_face=center to use a centred crop for them"
         )
     if no_face:
-        warnings.warn(f"no face found, used a centred crop for {len(no_face)} clip(s): "
-                      f"{', '.join(sorted(no_face))}", stacklevel=2)
+        warnings.warn(
+            f"no face found, used a centred crop for {len(no_face)} clip(s): {', '.join(sorted(no_face))}", stacklevel=2
+        )
     for array in arrays.values():
         array.flush()
     degenerate = degenerate_clips(rows, arrays["u"], arrays["v"])
@@ -278,5 +288,4 @@ def _versions() -> dict[str, str]:
     import cv2
     import dlib
 
-    return {"mer": mer.__version__, "numpy": np.__version__, "opencv": cv2.__version__,
-            "dlib": dlib.__version__}
+    return {"mer": mer.__version__, "numpy": np.__version__, "opencv": cv2.__version__, "dlib": dlib.__version__}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import cv2
 import numpy as np
@@ -40,9 +41,14 @@ def clip_settings(params: dict[str, Any]) -> dict[str, Any]:
     """`preprocess_clip`'s keyword arguments (all but the flow function) from the preprocessing
     parameters a cache manifest or a checkpoint records, so both preprocess a clip alike."""
     align = params["align"]
-    return dict(size=int(params["size"]), margin=align["margin"], upsample=align["upsample"],
-                predictor_path=align["predictor_path"], no_face=align["no_face"],
-                flow_context=params["flow_context"])
+    return dict(
+        size=int(params["size"]),
+        margin=align["margin"],
+        upsample=align["upsample"],
+        predictor_path=align["predictor_path"],
+        no_face=align["no_face"],
+        flow_context=params["flow_context"],
+    )
 
 
 def preprocess_clip(
@@ -67,8 +73,11 @@ def preprocess_clip(
     alignment = clip_alignment(onset, size, margin, upsample, predictor_path, no_face)
     if alignment is None:
         return None
-    return ClipResult(channels=aligned_channels(onset, apex, alignment, flow_fn, flow_context),
-                      matrix=alignment.matrix, landmarks=alignment.landmarks)
+    return ClipResult(
+        channels=aligned_channels(onset, apex, alignment, flow_fn, flow_context),
+        matrix=alignment.matrix,
+        landmarks=alignment.landmarks,
+    )
 
 
 def clip_alignment(

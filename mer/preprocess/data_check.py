@@ -28,12 +28,14 @@ def paper_counts(table: SampleTable) -> dict[str, Any] | None:
     if table.dataset != paper.DATASET or table.provenance.get("label_set") != paper.LABEL_SET:
         return None
     counts = table.counts()
-    rows = [{"what": label, "paper": n, "ours": counts["label"].get(label, 0)}
-            for label, n in paper.CLASS_COUNTS.items()]
-    rows += [{"what": "clips", "paper": paper.N_SAMPLES, "ours": len(table)},
-             {"what": "subjects", "paper": paper.N_SUBJECTS, "ours": len(counts["subject"])}]
-    return {"sheet": table.provenance.get("sheet"), "rows": rows,
-            "differ": any(r["paper"] != r["ours"] for r in rows)}
+    rows = [
+        {"what": label, "paper": n, "ours": counts["label"].get(label, 0)} for label, n in paper.CLASS_COUNTS.items()
+    ]
+    rows += [
+        {"what": "clips", "paper": paper.N_SAMPLES, "ours": len(table)},
+        {"what": "subjects", "paper": paper.N_SUBJECTS, "ours": len(counts["subject"])},
+    ]
+    return {"sheet": table.provenance.get("sheet"), "rows": rows, "differ": any(r["paper"] != r["ours"] for r in rows)}
 
 
 def degenerate_clips(rows: pd.DataFrame, u: np.ndarray, v: np.ndarray) -> list[dict[str, str]]:
@@ -61,13 +63,25 @@ def log_data_checks(manifest: dict[str, Any], log: logging.Logger) -> None:
     one naming the degenerate clips; an info line where all is as the paper's."""
     check = manifest.get("paper_counts")
     if check and check["differ"]:
-        log.warning("%s: these counts differ from the paper's (%d clips of %d subjects; %s read):\n%s",
-                    manifest.get("dataset"), paper.N_SAMPLES, paper.N_SUBJECTS, check["sheet"],
-                    "\n".join(count_table(check)))
+        log.warning(
+            "%s: these counts differ from the paper's (%d clips of %d subjects; %s read):\n%s",
+            manifest.get("dataset"),
+            paper.N_SAMPLES,
+            paper.N_SUBJECTS,
+            check["sheet"],
+            "\n".join(count_table(check)),
+        )
     elif check:
-        log.info("counts match the paper's: %d clips of %d subjects (%s read)", paper.N_SAMPLES,
-                 paper.N_SUBJECTS, check["sheet"])
+        log.info(
+            "counts match the paper's: %d clips of %d subjects (%s read)",
+            paper.N_SAMPLES,
+            paper.N_SUBJECTS,
+            check["sheet"],
+        )
     degenerate = manifest.get("degenerate") or []
     if degenerate:
-        log.warning("%d degenerate clip(s), a blank input after per-sample min–max normalisation: %s",
-                    len(degenerate), "; ".join(f"{d['sample_id']} ({d['why']})" for d in degenerate))
+        log.warning(
+            "%d degenerate clip(s), a blank input after per-sample min–max normalisation: %s",
+            len(degenerate),
+            "; ".join(f"{d['sample_id']} ({d['why']})" for d in degenerate),
+        )

@@ -51,8 +51,16 @@ def farneback_flow(
 ) -> np.ndarray:
     """Farneback polynomial-expansion flow onset→apex as [H, W, 2] float32 (a fast baseline)."""
     return cv2.calcOpticalFlowFarneback(
-        _grey_u8(onset), _grey_u8(apex), None, pyr_scale, levels, winsize, iterations, poly_n,
-        poly_sigma, 0,
+        _grey_u8(onset),
+        _grey_u8(apex),
+        None,
+        pyr_scale,
+        levels,
+        winsize,
+        iterations,
+        poly_n,
+        poly_sigma,
+        0,
     )
 
 

@@ -52,8 +52,7 @@ def npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
     """Shape and dtype from a .npy file's header, without reading its data."""
     with open(path, "rb") as file:
         version = np.lib.format.read_magic(file)
-        read = {(1, 0): np.lib.format.read_array_header_1_0,
-                (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+        read = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(version)
         if read is None:
             raise ValueError(f".npy format version {version}")
         shape, _, dtype = read(file)
@@ -78,8 +77,7 @@ def read_manifest(path: Path) -> dict[str, Any]:
     """The manifest, checked for the entries every load needs; anything else is `CacheDamaged`."""
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
-        raise CacheDamaged(path, f"no {MANIFEST} (not a mer cache, or a copy cut short); "
-                                 "build it with mer-prepare")
+        raise CacheDamaged(path, f"no {MANIFEST} (not a mer cache, or a copy cut short); build it with mer-prepare")
     try:
         manifest = json.loads(manifest_path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -98,8 +96,10 @@ def check_cache(cache: FlowCache) -> None:
     shape and dtype and one row per sample of samples.csv. Raises `CacheDamaged`."""
     manifest = cache.manifest
     if manifest["format"] != CACHE_FORMAT:
-        raise CacheDamaged(cache.path, f"cache format {manifest['format']}, this mer reads format "
-                                       f"{CACHE_FORMAT} (it records sizes and hashes)")
+        raise CacheDamaged(
+            cache.path,
+            f"cache format {manifest['format']}, this mer reads format {CACHE_FORMAT} (it records sizes and hashes)",
+        )
     for name in FILES:
         _check_file(cache.path, name, manifest["files"].get(name))
     try:
@@ -132,13 +132,17 @@ def _check_file(path: Path, name: str, record: dict[str, Any] | None) -> None:
     except (OSError, ValueError) as err:
         raise CacheDamaged(path, f"{name} has no readable .npy header ({err})") from err
     if list(shape) != record.get("shape") or dtype.str != record.get("dtype"):
-        raise CacheDamaged(path, f"{name} holds {list(shape)} {dtype.str}, the manifest records "
-                                 f"{record.get('shape')} {record.get('dtype')}")
+        raise CacheDamaged(
+            path,
+            f"{name} holds {list(shape)} {dtype.str}, the manifest records {record.get('shape')} {record.get('dtype')}",
+        )
 
 
 def verify_cache(cache: FlowCache) -> None:
     """The content check (after `check_cache`): every file's sha256 against the manifest's."""
     for name in FILES:
         if sha256_of(cache.path / name) != cache.manifest["files"][name]["sha256"]:
-            raise CacheDamaged(cache.path, f"{name} has the recorded size but not the recorded sha256 "
-                                           "(its content changed since it was built)")
+            raise CacheDamaged(
+                cache.path,
+                f"{name} has the recorded size but not the recorded sha256 (its content changed since it was built)",
+            )

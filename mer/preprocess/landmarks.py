@@ -48,9 +48,7 @@ def dlib_models(predictor_path: str | None = None):
     return dlib.get_frontal_face_detector(), dlib.shape_predictor(str(path))
 
 
-def detect_landmarks(
-    gray: np.ndarray, upsample: int = 0, predictor_path: str | None = None
-) -> np.ndarray | None:
+def detect_landmarks(gray: np.ndarray, upsample: int = 0, predictor_path: str | None = None) -> np.ndarray | None:
     """68 (x, y) landmarks of the largest face in a uint8 grey image, or None if dlib finds none."""
     import dlib
 

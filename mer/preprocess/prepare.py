@@ -10,9 +10,9 @@ import hydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from mer.data import read_samples
 from mer.command_line import checked_cli
 from mer.config import CONFIG_DIR
+from mer.data import read_samples
 from mer.errors import MerError, user_facing
 from mer.preprocess.align import check_no_face_policy
 from mer.preprocess.cache import FlowCache, build_cache
@@ -37,8 +37,9 @@ def prepare(cfg: DictConfig) -> FlowCache:
     """Read the configured dataset and return its cache, building it on a miss."""
     size = cfg.preprocess.size
     if not isinstance(size, int) or size < 16:
-        raise MerError(f"preprocess.size={size!r}: use an integer ≥ 16 (the paper uses 224; "
-                       "STSTNet and OFF-ApexNet 28)")
+        raise MerError(
+            f"preprocess.size={size!r}: use an integer ≥ 16 (the paper uses 224; STSTNet and OFF-ApexNet 28)"
+        )
     check_no_face_policy(cfg.preprocess.align.no_face)
     table = read_samples(cfg.data)
     counts = table.counts()

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -23,8 +24,12 @@ CANVAS_HW = (480, 640)  # CASME II raw frames are 640×480
 AU_BUMPS: dict[str, tuple[tuple[tuple[int, ...], tuple[float, float], float], ...]] = {
     "1": tuple(((i,), (0.0, -1.0), 1.0) for i in (20, 21, 22, 23)),  # inner brow raiser
     "2": tuple(((i,), (0.0, -1.0), 1.0) for i in (17, 18, 19, 24, 25, 26)),  # outer brow raiser
-    "4": (((21,), (-0.6, 0.8), 1.0), ((22,), (-0.6, 0.8), 1.0),  # brow lowerer: down + in
-          ((20,), (-0.4, 0.6), 0.7), ((23,), (-0.4, 0.6), 0.7)),
+    "4": (
+        ((21,), (-0.6, 0.8), 1.0),
+        ((22,), (-0.6, 0.8), 1.0),  # brow lowerer: down + in
+        ((20,), (-0.4, 0.6), 0.7),
+        ((23,), (-0.4, 0.6), 0.7),
+    ),
     "5": (((37, 38), (0.0, -1.0), 0.35), ((43, 44), (0.0, -1.0), 0.35)),  # upper lid raiser
     "6": (((1, 31, 41), (0.2, -1.0), 0.8), ((15, 35, 46), (0.2, -1.0), 0.8)),  # cheek raiser
     "7": (((40, 41), (0.0, -1.0), 0.4), ((46, 47), (0.0, -1.0), 0.4)),  # lid tightener
@@ -79,16 +84,17 @@ def canvas_landmarks(subject: dict[str, Any], src: np.ndarray) -> np.ndarray:
     q = target.copy()
     for _ in range(10):
         offsets = cv2.remap(
-            field, q[:, 0].astype(np.float32)[None], q[:, 1].astype(np.float32)[None],
-            cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE,
+            field,
+            q[:, 0].astype(np.float32)[None],
+            q[:, 1].astype(np.float32)[None],
+            cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
         )[0]
         q = target - offsets
     return q
 
 
-def displacement_field(
-    bumps: Sequence[dict[str, Any]], shape: tuple[int, int] = CANVAS_HW
-) -> np.ndarray:
+def displacement_field(bumps: Sequence[dict[str, Any]], shape: tuple[int, int] = CANVAS_HW) -> np.ndarray:
     """Apex displacement d(x) = Σ disp·exp(−|x−c|²/2σ²), [H, W, 2] float32: the flow's truth."""
     h, w = shape
     field = np.zeros((h, w, 2), dtype=np.float32)

@@ -6,7 +6,8 @@ parameters asked for differ from the recorded ones, so every key here is part of
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from mer.errors import MerError
 from mer.synthetic.layouts import LAYOUTS
@@ -29,8 +30,7 @@ def synthetic_params(
     """Validated, JSON-plain generator parameters: what `synthetic.json` records and compares."""
     if layout not in LAYOUTS:
         raise MerError(
-            f"unknown data.reader.layout={layout!r} for the synthetic release: choose one of "
-            f"{', '.join(LAYOUTS)}"
+            f"unknown data.reader.layout={layout!r} for the synthetic release: choose one of {', '.join(LAYOUTS)}"
         )
     lo, hi = _int_pair(frames_per_clip, "frames_per_clip")
     params = {

@@ -8,7 +8,8 @@ same seed and parameters give the same files whatever the number of threads.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -96,9 +97,7 @@ def _clip_name(rng: np.random.Generator, used: set[str], pattern: int) -> str:
             return name
 
 
-def _frame_numbers(
-    j: int, rng: np.random.Generator, params: dict[str, Any]
-) -> tuple[int, int, int]:
+def _frame_numbers(j: int, rng: np.random.Generator, params: dict[str, Any]) -> tuple[int, int, int]:
     """Onset, apex, offset: unpadded, never from 1; every third clip crosses img99→img100."""
     lo, hi = params["frames_per_clip"]
     n = int(rng.integers(lo, hi + 1))
@@ -112,7 +111,11 @@ def _frame_numbers(
 
 
 def _plan_clip(
-    subject: dict[str, Any], name: str, emotion: str, j: int, rng: np.random.Generator,
+    subject: dict[str, Any],
+    name: str,
+    emotion: str,
+    j: int,
+    rng: np.random.Generator,
     params: dict[str, Any],
 ) -> dict[str, Any]:
     """One clip: its sheet fields plus the ground-truth bumps and head drift."""
@@ -141,7 +144,10 @@ def _plan_clip(
 
 
 def _clip_bumps(
-    subject: dict[str, Any], aus: str, random_direction: bool, amplitude: float,
+    subject: dict[str, Any],
+    aus: str,
+    random_direction: bool,
+    amplitude: float,
     rng: np.random.Generator,
 ) -> list[dict[str, Any]]:
     """Gaussian bumps for the clip's AUs, in canvas coordinates, scaled so max |d| = amplitude."""
@@ -167,8 +173,15 @@ def _clip_bumps(
                 c, s = math.cos(jitter), math.sin(jitter)
                 direction = rot @ (np.array([[c, -s], [s, c]]) @ face)
             strength = weight * rng.uniform(0.8, 1.2)
-            bumps.append({"au": au, "landmarks": list(indices), "centre": centre,
-                          "displacement": direction * strength, "sigma": sigma})
+            bumps.append(
+                {
+                    "au": au,
+                    "landmarks": list(indices),
+                    "centre": centre,
+                    "displacement": direction * strength,
+                    "sigma": sigma,
+                }
+            )
     peak = float(np.linalg.norm(displacement_field(bumps), axis=-1).max())
     for bump in bumps:
         bump["centre"] = np.round(bump["centre"], 3).tolist()
@@ -211,8 +224,7 @@ def plan_release(params: dict[str, Any]) -> dict[str, Any]:
     clips.append(_unlisted_clip(subjects[-1], clips, main, params))
     return {
         "format_version": FORMAT_VERSION,
-        "note": "SYNTHETIC data in CASME II's layout: proves the pipeline, "
-        "never the paper's numbers",
+        "note": "SYNTHETIC data in CASME II's layout: proves the pipeline, never the paper's numbers",
         "generator": GENERATOR_NAME,
         "params": params,
         "face": "skimage.data.astronaut()",
@@ -222,7 +234,9 @@ def plan_release(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _unlisted_clip(
-    subject: dict[str, Any], clips: list[dict[str, Any]], rng: np.random.Generator,
+    subject: dict[str, Any],
+    clips: list[dict[str, Any]],
+    rng: np.random.Generator,
     params: dict[str, Any],
 ) -> dict[str, Any]:
     """A clip folder with frames but no sheet row, as the real release has."""

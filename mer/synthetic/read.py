@@ -8,8 +8,9 @@ release, so `data=synthetic data.reader.layout=samm` reads with the reader and d
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -43,8 +44,7 @@ def read_synthetic(
     root = Path(root).expanduser().absolute()
     if existing_params(root) != params:
         refuse_foreign(root)
-        generate_synthetic(root, n_subjects, clips_per_subject, frames_per_clip, seed,
-                           layout=layout)
+        generate_synthetic(root, n_subjects, clips_per_subject, frames_per_clip, seed, layout=layout)
     release = LAYOUTS[layout]
     reader = layout_reader_config(release.name)
     reader.root = str(root)

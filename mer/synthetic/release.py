@@ -15,9 +15,10 @@ import sys
 import threading
 import uuid
 import warnings
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from mer.errors import MerError
 from mer.synthetic.layouts import LAYOUTS
@@ -51,8 +52,15 @@ def generate_synthetic(
     from filelock import FileLock
 
     params = synthetic_params(
-        n_subjects, clips_per_subject, frames_per_clip, seed, amplitude, noise_sigma,
-        head_shift, jpeg_quality, layout,
+        n_subjects,
+        clips_per_subject,
+        frames_per_clip,
+        seed,
+        amplitude,
+        noise_sigma,
+        head_shift,
+        jpeg_quality,
+        layout,
     )
     root = Path(root).expanduser().absolute()
     root.parent.mkdir(parents=True, exist_ok=True)
@@ -135,8 +143,9 @@ def _write_release(tmp: Path, params: dict[str, Any], workers: int | None, progr
     plan["note"] = plan["note"].replace("CASME II", layout.title)
     tmp.mkdir(parents=True)
     workers = workers or min(4, os.cpu_count() or 1)
-    bar = tqdm(total=len(plan["clips"]), desc=f"synthetic {layout.title}", unit="clip",
-               file=sys.stderr, disable=not progress)
+    bar = tqdm(
+        total=len(plan["clips"]), desc=f"synthetic {layout.title}", unit="clip", file=sys.stderr, disable=not progress
+    )
     lock = threading.Lock()
 
     def done(n: int) -> None:
@@ -146,9 +155,15 @@ def _write_release(tmp: Path, params: dict[str, Any], workers: int | None, progr
 
     with bar, ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [
-            pool.submit(render_subject, subject,
-                        [c for c in plan["clips"] if c["subject"] == subject["subject"]],
-                        tmp, params["jpeg_quality"], layout, done)
+            pool.submit(
+                render_subject,
+                subject,
+                [c for c in plan["clips"] if c["subject"] == subject["subject"]],
+                tmp,
+                params["jpeg_quality"],
+                layout,
+                done,
+            )
             for subject in plan["subjects"]
         ]
         for future in as_completed(futures):

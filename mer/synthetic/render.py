@@ -7,8 +7,9 @@ same plan gives the same bytes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import cv2
 import numpy as np
@@ -38,12 +39,17 @@ def _subject_base(subject: dict[str, Any]) -> np.ndarray:
     qx, qy = qx + field[..., 0], qy + field[..., 1]
     map_x = inverse[0, 0] * qx + inverse[0, 1] * qy + inverse[0, 2]
     map_y = inverse[1, 0] * qx + inverse[1, 1] * qy + inverse[1, 2]
-    return cv2.remap(photo, map_x.astype(np.float32), map_y.astype(np.float32),
-                     cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101)
+    return cv2.remap(
+        photo, map_x.astype(np.float32), map_y.astype(np.float32), cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101
+    )
 
 
 def _render_clip(
-    clip: dict[str, Any], base: np.ndarray, noise_sigma: float, folder: Path, jpeg_quality: int,
+    clip: dict[str, Any],
+    base: np.ndarray,
+    noise_sigma: float,
+    folder: Path,
+    jpeg_quality: int,
     grey: bool = False,
 ) -> int:
     """Write a clip's frames: base warped by −p(t)·d (so onset→apex flow is +d), plus noise."""
@@ -52,8 +58,7 @@ def _render_clip(
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     d = displacement_field(clip["bumps"])
     rng = np.random.default_rng(clip["noise_seed"])
-    encode = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality, cv2.IMWRITE_JPEG_OPTIMIZE, 0,
-              cv2.IMWRITE_JPEG_PROGRESSIVE, 0]
+    encode = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality, cv2.IMWRITE_JPEG_OPTIMIZE, 0, cv2.IMWRITE_JPEG_PROGRESSIVE, 0]
     if hasattr(cv2, "IMWRITE_JPEG_SAMPLING_FACTOR"):
         encode += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420]
     onset, apex, offset = clip["onset"], clip["apex"], clip["offset"]
@@ -61,8 +66,9 @@ def _render_clip(
         p = np.float32(expression_profile(frame, onset, apex, offset))
         drift = (frame - onset) / (offset - onset)
         sx, sy = (np.float32(drift * s) for s in clip["head_drift"])
-        warped = cv2.remap(base, gx - p * d[..., 0] - sx, gy - p * d[..., 1] - sy,
-                           cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101)
+        warped = cv2.remap(
+            base, gx - p * d[..., 0] - sx, gy - p * d[..., 1] - sy, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101
+        )
         noise = rng.standard_normal(warped.shape, dtype=np.float32)
         pixels = np.clip(warped + noise * np.float32(noise_sigma) + 0.5, 0, 255).astype(np.uint8)
         if grey:
@@ -77,8 +83,12 @@ def _render_clip(
 
 
 def render_subject(
-    subject: dict[str, Any], clips: list[dict[str, Any]], root: Path, jpeg_quality: int,
-    layout: Layout, done: Callable[[int], None],
+    subject: dict[str, Any],
+    clips: list[dict[str, Any]],
+    root: Path,
+    jpeg_quality: int,
+    layout: Layout,
+    done: Callable[[int], None],
 ) -> None:
     """Render all of one subject's clips (one base image in memory at a time)."""
     base = _subject_base(subject)

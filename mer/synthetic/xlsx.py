@@ -10,8 +10,9 @@ import datetime
 import io
 import re
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 #: Fixed timestamp for every part of an .xlsx, so a sheet's bytes (and sha256) are stable.
 SHEET_TIMESTAMP = (2014, 5, 8, 0, 0, 0)
@@ -46,7 +47,8 @@ def _normalise_xlsx(data: bytes, stamp: str) -> bytes:
             if info.filename == "docProps/core.xml":
                 content = re.sub(
                     rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
-                    rb"\g<1>" + stamp.encode() + rb"\g<2>", content,
+                    rb"\g<1>" + stamp.encode() + rb"\g<2>",
+                    content,
                 )
             entry = zipfile.ZipInfo(info.filename, date_time=SHEET_TIMESTAMP)
             entry.compress_type = zipfile.ZIP_DEFLATED

@@ -24,28 +24,26 @@ from mer.train.pretrained import RESNET18_IMAGENET, imagenet_state_dict, read_st
 from mer.train.ststnet import STSTNet
 
 
-def make_trunk(arch: str, in_channels: int, pretrained: str = "none",
-               width_mult: float = 1.0) -> tuple[nn.Module, int]:
+def make_trunk(arch: str, in_channels: int, pretrained: str = "none", width_mult: float = 1.0) -> tuple[nn.Module, int]:
     """The trunk `model.arch` names, from the input to its feature layer, and that layer's width."""
     if arch == "mobilenetv2":
         return mobilenet_v2_features(in_channels, width_mult, pretrained)
     if width_mult != 1.0:
-        raise MerError(f"model.width_mult={width_mult} is MobileNetV2's: model={arch} has no width "
-                       "multiplier")
+        raise MerError(f"model.width_mult={width_mult} is MobileNetV2's: model={arch} has no width multiplier")
     if arch == "resnet18":
         return resnet18_features(in_channels, pretrained)
     if arch not in ARCHITECTURES:
         raise MerError(f"model.arch={arch!r}: choose one of {', '.join(ARCHITECTURES)} (model=...)")
     if pretrained != "none":
-        raise MerError(f"model.pretrained={pretrained}: model={arch} has no pretrained weights "
-                       "(its paper trains it from scratch); use model.pretrained=none")
+        raise MerError(
+            f"model.pretrained={pretrained}: model={arch} has no pretrained weights "
+            "(its paper trains it from scratch); use model.pretrained=none"
+        )
     net = STSTNet(in_channels) if arch == "ststnet" else OffApexNet(in_channels)
     return net, net.width
 
 
-def mobilenet_v2_features(
-    in_channels: int, width_mult: float = 1.0, pretrained: str = "none"
-) -> tuple[nn.Module, int]:
+def mobilenet_v2_features(in_channels: int, width_mult: float = 1.0, pretrained: str = "none") -> tuple[nn.Module, int]:
     """MobileNetV2's convolutional trunk + global average pooling, and its feature width (1280).
 
     `pretrained` is "none", "imagenet" (torchvision's weights, width 1.0 only: `mer.train.pretrained`)
@@ -59,8 +57,10 @@ def mobilenet_v2_features(
         missing, _ = net.load_state_dict(state, strict=False)
         trunk_missing = [k for k in missing if not k.startswith("classifier.")]
         if trunk_missing:
-            raise MerError(f"model.pretrained={pretrained}: the state dict lacks {trunk_missing[:3]}"
-                           "…; it is not a torchvision MobileNetV2 of this width_mult")
+            raise MerError(
+                f"model.pretrained={pretrained}: the state dict lacks {trunk_missing[:3]}"
+                "…; it is not a torchvision MobileNetV2 of this width_mult"
+            )
     net.features[0][0] = _first_conv(net.features[0][0], in_channels, pretrained != "none")
     trunk = nn.Sequential(net.features, nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
     return trunk, net.last_channel
@@ -78,8 +78,10 @@ def resnet18_features(in_channels: int, pretrained: str = "none") -> tuple[nn.Mo
         missing, _ = net.load_state_dict(state, strict=False)
         trunk_missing = [k for k in missing if not k.startswith("fc.")]
         if trunk_missing:
-            raise MerError(f"model.pretrained={pretrained}: the state dict lacks {trunk_missing[:3]}"
-                           "…; it is not a torchvision ResNet-18")
+            raise MerError(
+                f"model.pretrained={pretrained}: the state dict lacks {trunk_missing[:3]}"
+                "…; it is not a torchvision ResNet-18"
+            )
     net.conv1 = _first_conv(net.conv1, in_channels, pretrained != "none")
     trunk = nn.Sequential(*list(net.children())[:-1], nn.Flatten(1))  # all but fc; avgpool included
     return trunk, net.fc.in_features
@@ -90,8 +92,7 @@ def _first_conv(first: nn.Conv2d, in_channels: int, pretrained: bool) -> nn.Conv
     so the response keeps its size)."""
     if in_channels == first.in_channels:
         return first
-    conv = nn.Conv2d(in_channels, first.out_channels, first.kernel_size, first.stride,
-                     first.padding, bias=False)
+    conv = nn.Conv2d(in_channels, first.out_channels, first.kernel_size, first.stride, first.padding, bias=False)
     if pretrained:
         with torch.no_grad():
             mean = first.weight.mean(dim=1, keepdim=True)
@@ -103,8 +104,7 @@ def _pretrained_state(pretrained: str, width_mult: float) -> dict[str, torch.Ten
     """Weights for `model.pretrained`, or one clear error saying which file to put where."""
     if pretrained == "imagenet":
         if width_mult != 1.0:
-            raise MerError("model.pretrained=imagenet needs model.width_mult=1.0 "
-                           "(torchvision ships no other width)")
+            raise MerError("model.pretrained=imagenet needs model.width_mult=1.0 (torchvision ships no other width)")
         return imagenet_state_dict()
     return _state_file(pretrained)
 
@@ -113,6 +113,7 @@ def _state_file(pretrained: str) -> dict[str, torch.Tensor]:
     """The state dict `model.pretrained=/path.pth` names, or one line saying what to give."""
     path = Path(pretrained).expanduser()
     if not path.is_file():
-        raise MerError(f"model.pretrained={pretrained!r}: use none, imagenet or a path to a "
-                       "state-dict file (no such file)")
+        raise MerError(
+            f"model.pretrained={pretrained!r}: use none, imagenet or a path to a state-dict file (no such file)"
+        )
     return read_state_dict(path)

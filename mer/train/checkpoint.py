@@ -67,9 +67,11 @@ def inference_record(cache: FlowCache, dm: LosoDataModule, input_name: str, svm:
 
 def corrupt(path: Path, err: BaseException) -> MerError:
     """The one line for a file that is no readable PyTorch checkpoint."""
-    return MerError(f"cannot read checkpoint {path} ({type(err).__name__}): the file is corrupt, "
-                    "truncated or not a PyTorch checkpoint; copy it again or retrain with "
-                    "save_checkpoint=true")
+    return MerError(
+        f"cannot read checkpoint {path} ({type(err).__name__}): the file is corrupt, "
+        "truncated or not a PyTorch checkpoint; copy it again or retrain with "
+        "save_checkpoint=true"
+    )
 
 
 def unsafe_globals(path: Path) -> list[str]:
@@ -89,16 +91,31 @@ def global_name(obj: Any) -> str:
 #: The classes format 1 pickled beside tensors: OmegaConf containers in Lightning's
 #: hyperparameters, with the builtins and typing names their metadata holds. Constructing them
 #: runs no code of the file, so `mer-export --upgrade` allowlists exactly these for its load.
-FORMAT1_GLOBALS = [DictConfig, ListConfig, ContainerMetadata, Metadata, AnyNode, typing.Any,
-                   collections.defaultdict, dict, list, int, float, str, bool]
+FORMAT1_GLOBALS = [
+    DictConfig,
+    ListConfig,
+    ContainerMetadata,
+    Metadata,
+    AnyNode,
+    typing.Any,
+    collections.defaultdict,
+    dict,
+    list,
+    int,
+    float,
+    str,
+    bool,
+]
 FORMAT1_NAMES = {global_name(obj) for obj in FORMAT1_GLOBALS}
 
 
 def older_mer_refusal(path: Path) -> MerError:
     """The one line refusing a format-1 checkpoint, naming the command that upgrades it."""
-    return MerError(f"{path} is a checkpoint of an older mer (format 1, which pickled OmegaConf "
-                    "objects and the svm head), which mer no longer unpickles: "
-                    f"`{UPGRADE_HINT} {path}` rewrites it in the safe format {CHECKPOINT_FORMAT}")
+    return MerError(
+        f"{path} is a checkpoint of an older mer (format 1, which pickled OmegaConf "
+        "objects and the svm head), which mer no longer unpickles: "
+        f"`{UPGRADE_HINT} {path}` rewrites it in the safe format {CHECKPOINT_FORMAT}"
+    )
 
 
 def unsafe_refusal(path: Path, foreign: list[str]) -> MerError:
@@ -107,9 +124,11 @@ def unsafe_refusal(path: Path, foreign: list[str]) -> MerError:
         return older_mer_refusal(path)
     shown = sorted(foreign, key=lambda name: (name.startswith("builtins."), name))
     named = ", ".join(shown[:4]) + (f" and {len(shown) - 4} more" if len(shown) > 4 else "")
-    return MerError(f"{path} carries objects that only an unsafe load creates ({named}), and "
-                    "unpickling them could run any code: mer does not open it. Open it with "
-                    "--trust-checkpoint only if you trust its author")
+    return MerError(
+        f"{path} carries objects that only an unsafe load creates ({named}), and "
+        "unpickling them could run any code: mer does not open it. Open it with "
+        "--trust-checkpoint only if you trust its author"
+    )
 
 
 def load_checkpoint_file(path: Path, trust: bool) -> dict[str, Any]:
@@ -124,8 +143,11 @@ def load_checkpoint_file(path: Path, trust: bool) -> dict[str, Any]:
         raise corrupt(path, err) from None
     if not trust:
         raise unsafe_refusal(path, foreign)
-    warnings.warn(f"{path} is trusted on purpose: opened with an unsafe load, which creates "
-                  f"{', '.join(foreign)} and runs any code they carry", stacklevel=3)
+    warnings.warn(
+        f"{path} is trusted on purpose: opened with an unsafe load, which creates "
+        f"{', '.join(foreign)} and runs any code they carry",
+        stacklevel=3,
+    )
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:
@@ -138,28 +160,37 @@ def upgraded(checkpoint: dict[str, Any], path: Path) -> dict[str, Any]:
     (`svm_from_pickle`) and stored as plain types."""
     record = checkpoint[MER_KEY]
     svm = svm_from_pickle(record["svm"], str(path)) if record.get("svm") is not None else None
-    hyper_parameters = {name: OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
-                        for name, value in checkpoint.get("hyper_parameters", {}).items()}
-    return {**checkpoint, "hyper_parameters": hyper_parameters,
-            MER_KEY: {**record, "format": CHECKPOINT_FORMAT,
-                      "svm": svm_record(svm) if svm is not None else None}}
+    hyper_parameters = {
+        name: OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+        for name, value in checkpoint.get("hyper_parameters", {}).items()
+    }
+    return {
+        **checkpoint,
+        "hyper_parameters": hyper_parameters,
+        MER_KEY: {**record, "format": CHECKPOINT_FORMAT, "svm": svm_record(svm) if svm is not None else None},
+    }
 
 
 def checked_record(checkpoint: Any, path: Path) -> dict[str, Any]:
     """The mer record of a loaded checkpoint, or one line saying why the file is not mer's."""
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
-        raise MerError(f"{path} is not a Lightning checkpoint: give the model.ckpt that "
-                       "`mer-train save_checkpoint=true` writes")
+        raise MerError(
+            f"{path} is not a Lightning checkpoint: give the model.ckpt that `mer-train save_checkpoint=true` writes"
+        )
     record = checkpoint.get(MER_KEY)
     if not isinstance(record, dict) or "format" not in record:
-        raise MerError(f"{path} holds no mer record (classes, preprocessing, normalisation): it was "
-                       "not written by mer-train, or by a mer too old to store them; retrain with "
-                       "save_checkpoint=true")
+        raise MerError(
+            f"{path} holds no mer record (classes, preprocessing, normalisation): it was "
+            "not written by mer-train, or by a mer too old to store them; retrain with "
+            "save_checkpoint=true"
+        )
     if record["format"] not in (PICKLED_SVM_FORMAT, CHECKPOINT_FORMAT):
         version = record.get("mer_version", "?")
-        raise MerError(f"{path} was written by mer {version} (checkpoint format {record['format']}); "
-                       f"this mer {mer.__version__} reads format {CHECKPOINT_FORMAT}: use mer {version} "
-                       "with it, or retrain")
+        raise MerError(
+            f"{path} was written by mer {version} (checkpoint format {record['format']}); "
+            f"this mer {mer.__version__} reads format {CHECKPOINT_FORMAT}: use mer {version} "
+            "with it, or retrain"
+        )
     return record
 
 
@@ -169,8 +200,10 @@ def read_checkpoint(path: str | Path, trust: bool = False) -> dict[str, Any]:
     load can, with a warning (a format-1 record is then converted in memory)."""
     path = Path(path)
     if not path.is_file():
-        raise MerError(f"checkpoint {path} not found: give the model.ckpt that "
-                       "`mer-train save_checkpoint=true` writes into its run dir")
+        raise MerError(
+            f"checkpoint {path} not found: give the model.ckpt that "
+            "`mer-train save_checkpoint=true` writes into its run dir"
+        )
     checkpoint = load_checkpoint_file(path, trust)
     record = checked_record(checkpoint, path)
     if record["format"] == PICKLED_SVM_FORMAT:
@@ -194,14 +227,18 @@ def upgrade_checkpoint(source: str | Path, target: str | Path) -> Path:
         foreign = sorted(set(unsafe_globals(source)) - FORMAT1_NAMES)
         if not foreign:
             raise corrupt(source, err) from None
-        raise MerError(f"{source} carries {', '.join(foreign)}, which no mer checkpoint holds: "
-                       "mer does not upgrade it (nor open it, unless you pass "
-                       "mer-predict --trust-checkpoint)") from None
+        raise MerError(
+            f"{source} carries {', '.join(foreign)}, which no mer checkpoint holds: "
+            "mer does not upgrade it (nor open it, unless you pass "
+            "mer-predict --trust-checkpoint)"
+        ) from None
     except Exception as err:
         raise corrupt(source, err) from None
     if checked_record(checkpoint, source)["format"] == CHECKPOINT_FORMAT:
-        raise MerError(f"{source} is already in the safe checkpoint format {CHECKPOINT_FORMAT}: "
-                       "mer-predict and mer-export take it as it is")
+        raise MerError(
+            f"{source} is already in the safe checkpoint format {CHECKPOINT_FORMAT}: "
+            "mer-predict and mer-export take it as it is"
+        )
     checkpoint = upgraded(checkpoint, source)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")

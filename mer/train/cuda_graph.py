@@ -19,8 +19,12 @@ class GraphedTraining:
             raise ValueError(f"CUDA graphs need a CUDA tensor, got one on {sample.device}")
         self.shape = tuple(sample.shape)
         # Capture must not see autocast's weight cache; mirror the caller's autocast otherwise.
-        autocast = torch.autocast("cuda", dtype=torch.get_autocast_dtype("cuda"),
-                                  enabled=torch.is_autocast_enabled("cuda"), cache_enabled=False)
+        autocast = torch.autocast(
+            "cuda",
+            dtype=torch.get_autocast_dtype("cuda"),
+            enabled=torch.is_autocast_enabled("cuda"),
+            cache_enabled=False,
+        )
         # make_graphed_callables runs warm-up passes: keep BatchNorm statistics as they were.
         buffers = [(b, b.clone()) for b in net.buffers()]
         with autocast:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import lightning as L
 import numpy as np
@@ -23,12 +23,15 @@ def resolve_test_subject(subjects: Sequence[str], fold: int | None, test_subject
     """The held-out subject: `test_subject` by id, else `subjects[fold]` (subjects sorted)."""
     if test_subject is not None:
         if str(test_subject) not in subjects:
-            raise MerError(f"data.test_subject={test_subject!r} is not a subject of this dataset: "
-                           f"choose one of {list(subjects)}")
+            raise MerError(
+                f"data.test_subject={test_subject!r} is not a subject of this dataset: choose one of {list(subjects)}"
+            )
         return str(test_subject)
     if not isinstance(fold, int) or isinstance(fold, bool) or not 0 <= fold < len(subjects):
-        raise MerError(f"data.fold={fold!r} is out of range: this dataset has {len(subjects)} "
-                       f"subjects, so folds 0–{len(subjects) - 1} (or sweep them all with folds=all)")
+        raise MerError(
+            f"data.fold={fold!r} is out of range: this dataset has {len(subjects)} "
+            f"subjects, so folds 0–{len(subjects) - 1} (or sweep them all with folds=all)"
+        )
     return subjects[fold]
 
 
@@ -110,8 +113,10 @@ class LosoDataModule(L.LightningDataModule):
         """Inner-validation subjects, drawn by seed from the training fold (never the test subject)."""
         pool = [s for s in self.subjects if s not in self.test_subjects]
         if not 0 <= count < len(pool):
-            raise MerError(f"datamodule.val_subjects={count}: use 0–{len(pool) - 1} "
-                           "(subjects held out of the training fold for inner validation)")
+            raise MerError(
+                f"datamodule.val_subjects={count}: use 0–{len(pool) - 1} "
+                "(subjects held out of the training fold for inner validation)"
+            )
         rng = np.random.default_rng(self.seed)
         return sorted(rng.choice(pool, size=count, replace=False).tolist()) if count else []
 
@@ -160,8 +165,13 @@ class LosoDataModule(L.LightningDataModule):
             weights = 1.0 / counts[self.labels[index]]
             sampler = WeightedRandomSampler(weights, len(index), generator=generator)
             return DataLoader(index.tolist(), batch_size=self.batch_size, sampler=sampler, collate_fn=gather)
-        return DataLoader(index.tolist(), batch_size=self.batch_size, shuffle=train, collate_fn=gather,
-                          generator=generator if train else None)
+        return DataLoader(
+            index.tolist(),
+            batch_size=self.batch_size,
+            shuffle=train,
+            collate_fn=gather,
+            generator=generator if train else None,
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_index, train=True)

@@ -67,8 +67,10 @@ class HingeHead(Head):
     def param_groups(self, trunk: nn.Module, classifier: nn.Module) -> list[dict[str, Any]]:
         if self.weight_decay is None:
             return super().param_groups(trunk, classifier)
-        return [{"params": list(trunk.parameters())},
-                {"params": list(classifier.parameters()), "weight_decay": self.weight_decay}]
+        return [
+            {"params": list(trunk.parameters())},
+            {"params": list(classifier.parameters()), "weight_decay": self.weight_decay},
+        ]
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,7 @@ class SvmHead(Head):
     post_hoc: ClassVar[bool] = True
 
     def fit(self, features: np.ndarray, labels: np.ndarray, seed: int):
-        return fit_svm(features, labels, kernel=self.kernel, C=self.C, class_weight=self.class_weight,
-                       seed=seed)
+        return fit_svm(features, labels, kernel=self.kernel, C=self.C, class_weight=self.class_weight, seed=seed)
 
 
 #: The heads by the `name` their config (conf/head/*.yaml) and a checkpoint's hyperparameters give.
@@ -115,8 +116,7 @@ def fit_svm(
     if kernel == "linear":
         svm = LinearSVC(C=C, class_weight=class_weight, random_state=seed, max_iter=20000)
     elif kernel in ("rbf", "poly", "sigmoid"):
-        svm = SVC(C=C, kernel=kernel, class_weight=class_weight, random_state=seed,
-                  decision_function_shape="ovr")
+        svm = SVC(C=C, kernel=kernel, class_weight=class_weight, random_state=seed, decision_function_shape="ovr")
     else:
         raise MerError(f"head.kernel={kernel!r}: use linear, rbf, poly or sigmoid")
     return svm.fit(features, labels)

@@ -65,12 +65,14 @@ def predictions_table(dm: LosoDataModule, scores: torch.Tensor, index: torch.Ten
     """One row per test sample: ids, true and predicted class names, one score column per class."""
     rows = dm.samples.iloc[index.cpu().numpy()]
     pred = scores.argmax(dim=1).cpu().numpy()
-    table = pd.DataFrame({
-        "sample_id": rows["sample_id"].to_numpy(),
-        "subject": rows["subject"].to_numpy(),
-        "label": rows["label"].to_numpy(),
-        "pred": np.asarray(dm.classes)[pred],
-    })
+    table = pd.DataFrame(
+        {
+            "sample_id": rows["sample_id"].to_numpy(),
+            "subject": rows["subject"].to_numpy(),
+            "label": rows["label"].to_numpy(),
+            "pred": np.asarray(dm.classes)[pred],
+        }
+    )
     for c, name in enumerate(dm.classes):
         table[f"{SCORE_PREFIX}{name}"] = scores[:, c].cpu().numpy()
     return table
@@ -84,27 +86,50 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     cache = fold_cache(cfg)
     # Partial first, then the call: instantiate would turn the FlowCache dataclass into a config.
-    dm: LosoDataModule = instantiate(cfg.datamodule, _partial_=True)(
-        cache=cache, channels=list(cfg.input.channels))
+    dm: LosoDataModule = instantiate(cfg.datamodule, _partial_=True)(cache=cache, channels=list(cfg.input.channels))
     # _convert_="all": plain lists and dicts, so the checkpoint's hyperparameters hold no OmegaConf
     # object and it opens with a weights-only load (mer.train.checkpoint).
-    model = instantiate(cfg.model, in_channels=len(dm.channels), classes=list(dm.classes),
-                        head=OmegaConf.to_container(cfg.head, resolve=True),
-                        class_weights=dm.class_weights, seed=cfg.seed, _convert_="all")
+    model = instantiate(
+        cfg.model,
+        in_channels=len(dm.channels),
+        classes=list(dm.classes),
+        head=OmegaConf.to_container(cfg.head, resolve=True),
+        class_weights=dm.class_weights,
+        seed=cfg.seed,
+        _convert_="all",
+    )
     no_val = {} if len(dm.val_index) else {"limit_val_batches": 0}
-    trainer: L.Trainer = instantiate(cfg.trainer, logger=make_loggers(cfg, run_dir, dm),
-                                     default_root_dir=str(run_dir), **no_val)
-    log.info("fold %s: test subject %s (%d samples), training on %d samples of %d subjects",
-             cfg.data.get("fold"), dm.test_subject, len(dm.test_index), len(dm.train_index),
-             len(dm.subjects) - len(dm.test_subjects) - len(dm.val_subjects))
+    trainer: L.Trainer = instantiate(
+        cfg.trainer, logger=make_loggers(cfg, run_dir, dm), default_root_dir=str(run_dir), **no_val
+    )
+    log.info(
+        "fold %s: test subject %s (%d samples), training on %d samples of %d subjects",
+        cfg.data.get("fold"),
+        dm.test_subject,
+        len(dm.test_index),
+        len(dm.train_index),
+        len(dm.subjects) - len(dm.test_subjects) - len(dm.val_subjects),
+    )
     warn_if_long_on_cpu(trainer, len(dm.train_index), cfg.preprocess.size)
     predictions, timing = fit_and_predict(trainer, model, dm)
-    log.info("fold %s: fit %.1f s (%d steps, %.2f ms each), predict %.1f s", cfg.data.get("fold"),
-             timing["fit_s"], timing["train_steps"], timing["ms_per_step"], timing["predict_s"])
+    log.info(
+        "fold %s: fit %.1f s (%d steps, %.2f ms each), predict %.1f s",
+        cfg.data.get("fold"),
+        timing["fit_s"],
+        timing["train_steps"],
+        timing["ms_per_step"],
+        timing["predict_s"],
+    )
     metrics = pooled_metrics(predictions["label"], predictions["pred"], dm.classes)
-    metrics.update(test_subject=dm.test_subject, input=cfg.input.name, head=cfg.head.name,
-                   model=cfg.model.arch, n_parameters=model.n_parameters, cache=str(cache.path),
-                   timing=timing)
+    metrics.update(
+        test_subject=dm.test_subject,
+        input=cfg.input.name,
+        head=cfg.head.name,
+        model=cfg.model.arch,
+        n_parameters=model.n_parameters,
+        cache=str(cache.path),
+        timing=timing,
+    )
     write_run_files(run_dir, predictions, metrics)
     if cfg.get("save_checkpoint"):
         model.inference_record = inference_record(cache, dm, cfg.input.name, model.svm)
@@ -130,22 +155,30 @@ def warn_if_long_on_cpu(trainer: L.Trainer, n_train: int, size: int) -> None:
         return
     estimate = n_train * trainer.max_epochs * CPU_S_PER_SAMPLE_EPOCH_224 * (size / 224) ** 2
     if estimate > LONG_CPU_RUN_S and first_in_sweep(LONG_RUN_NOTICE):
-        log.warning("this run trains %d samples for %d epochs at %d² on a CPU: about %d minutes (per "
-                    "job); for a first check use debug=smoke (under a minute), or a GPU (trainer=gpu)",
-                    n_train, trainer.max_epochs, size, round(estimate / 60))
+        log.warning(
+            "this run trains %d samples for %d epochs at %d² on a CPU: about %d minutes (per "
+            "job); for a first check use debug=smoke (under a minute), or a GPU (trainer=gpu)",
+            n_train,
+            trainer.max_epochs,
+            size,
+            round(estimate / 60),
+        )
 
 
-def fit_and_predict(trainer: L.Trainer, model: L.LightningModule,
-                    dm: LosoDataModule) -> tuple[pd.DataFrame, dict]:
+def fit_and_predict(trainer: L.Trainer, model: L.LightningModule, dm: LosoDataModule) -> tuple[pd.DataFrame, dict]:
     """Fit on the training fold, predict the test subject: its predictions table and the timing
     that goes into metrics.json (fit and predict seconds, steps, ms per step, CPU threads)."""
     started = time.perf_counter()
     trainer.fit(model, datamodule=dm)
     fitted = time.perf_counter()
     batches = trainer.predict(model, datamodule=dm)
-    timing = {"fit_s": round(fitted - started, 3), "train_steps": trainer.global_step,
-              "ms_per_step": round(1e3 * (fitted - started) / max(1, trainer.global_step), 3),
-              "predict_s": round(time.perf_counter() - fitted, 3), "threads": torch.get_num_threads()}
+    timing = {
+        "fit_s": round(fitted - started, 3),
+        "train_steps": trainer.global_step,
+        "ms_per_step": round(1e3 * (fitted - started) / max(1, trainer.global_step), 3),
+        "predict_s": round(time.perf_counter() - fitted, 3),
+        "threads": torch.get_num_threads(),
+    }
     scores = torch.cat([s for s, _ in batches])
     index = torch.cat([i for _, i in batches])
     return predictions_table(dm, scores, index), timing
@@ -202,10 +235,11 @@ def hydra_main(cfg: DictConfig) -> None:
         summary = record_failure(run_dir, err)
         if hydra_cfg.mode != RunMode.MULTIRUN:
             raise
-        print(f"{run_dir}: FAILED ({summary.splitlines()[0]}); "
-              "the sweep goes on", file=sys.stderr, flush=True)
+        print(f"{run_dir}: FAILED ({summary.splitlines()[0]}); the sweep goes on", file=sys.stderr, flush=True)
         return
     write_atomically(run_dir / RUN_CONFIG, lambda tmp: tmp.write_text(resolved))
-    print(f"{run_dir}: accuracy {metrics['accuracy']:.3f}, UF1 {metrics['uf1']:.3f} "
-          f"on {metrics['n']} samples of {metrics['test_subject']}", flush=True)
-
+    print(
+        f"{run_dir}: accuracy {metrics['accuracy']:.3f}, UF1 {metrics['uf1']:.3f} "
+        f"on {metrics['n']} samples of {metrics['test_subject']}",
+        flush=True,
+    )

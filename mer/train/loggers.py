@@ -15,7 +15,6 @@ from omegaconf import DictConfig
 from mer.runs import SWEEP_DIR_ENV, configuration_name
 from mer.tracking import wandb_credentials
 
-
 #: The file whose creation, by the first job of a sweep, lets only that job give the offline notice.
 OFFLINE_NOTICE = ".wandb-offline-notice"
 
@@ -63,13 +62,18 @@ def make_loggers(cfg: DictConfig, run_dir: Path, dm) -> list[Logger]:
         offline = node.get("offline") or not wandb_credentials()
         if offline and first_in_sweep(OFFLINE_NOTICE):  # one notice per sweep (and per process:
             # Python's warning registry repeats no identical text)
-            warnings.warn("W&B: no credentials (WANDB_API_KEY or ~/.netrc), logging offline into each "
-                          "run dir's wandb/; upload later with `wandb sync <run dir>/wandb/offline-run-*`",
-                          stacklevel=2)
+            warnings.warn(
+                "W&B: no credentials (WANDB_API_KEY or ~/.netrc), logging offline into each "
+                "run dir's wandb/; upload later with `wandb sync <run dir>/wandb/offline-run-*`",
+                stacklevel=2,
+            )
         wandb_logger = instantiate(
             # mode= reaches wandb.init itself: Lightning's own offline switch is an environment
             # variable that an earlier wandb.setup() in the same process no longer reads.
-            node, save_dir=str(run_dir), offline=offline, mode="offline" if offline else "online",
+            node,
+            save_dir=str(run_dir),
+            offline=offline,
+            mode="offline" if offline else "online",
             group=sweep_group(),
             job_type=configuration_name(overrides),
             name=f"fold{cfg.data.get('fold')}-{dm.test_subject}",
@@ -95,8 +99,7 @@ def close_loggers(loggers: list[Logger], metrics: dict) -> None:
             run = logger.experiment
             where = f"offline in {run.settings.sync_dir}" if run.settings._offline else run.url
             run.finish()
-            print(f"W&B: {run.name}: accuracy {metrics['accuracy']:.3f}, UF1 {metrics['uf1']:.3f}, "
-                  f"{where}", flush=True)
+            print(f"W&B: {run.name}: accuracy {metrics['accuracy']:.3f}, UF1 {metrics['uf1']:.3f}, {where}", flush=True)
             # Finish can return before W&B's service has written the run's file (seen after an
             # earlier run had used the same process's service): shut the service down, which
             # waits for it, so the job's files are whole when it ends; the next run starts its own.

@@ -4,7 +4,8 @@ swappable head (softmax, hinge, post-hoc SVM)."""
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -84,11 +85,15 @@ class MerModule(L.LightningModule):
     def on_fit_start(self) -> None:
         """Refuse `model.cuda_graph=true` with `model.compile` or off a CUDA device, in one line."""
         if self.cuda_graph and self.compile_trunk:
-            raise MerError("model.compile=true and model.cuda_graph=true: choose one "
-                           "(cuda_graph replays the eager network; compile traces it)")
+            raise MerError(
+                "model.compile=true and model.cuda_graph=true: choose one "
+                "(cuda_graph replays the eager network; compile traces it)"
+            )
         if self.cuda_graph and self.device.type != "cuda":
-            raise MerError(f"model.cuda_graph=true needs a CUDA GPU, but training runs on "
-                           f"{self.device.type}: add trainer=gpu, or set model.cuda_graph=false")
+            raise MerError(
+                f"model.cuda_graph=true needs a CUDA GPU, but training runs on "
+                f"{self.device.type}: add trainer=gpu, or set model.cuda_graph=false"
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class scores (logits or hinge scores) of a batch [B, C, H, W]."""
@@ -183,8 +188,7 @@ class MerModule(L.LightningModule):
         was_training = self.training
         self.eval()
         with self.trainer.precision_plugin.forward_context():
-            out = [self.features(x[i:i + batch].to(self.device)).float().cpu()
-                   for i in range(0, len(x), batch)]
+            out = [self.features(x[i : i + batch].to(self.device)).float().cpu() for i in range(0, len(x), batch)]
         self.train(was_training)
         return torch.cat(out).numpy()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -33,8 +33,7 @@ class InputNormalization(nn.Module):
     """Scale [B, C, H, W] inputs: per-sample min–max to [0, 1] per channel (the common choice for
     flow), per-channel standardisation with the training fold's `mean`/`std`, or nothing."""
 
-    def __init__(self, method: str, mean: Sequence[float] | None = None,
-                 std: Sequence[float] | None = None) -> None:
+    def __init__(self, method: str, mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> None:
         super().__init__()
         self.method = check_normalization(method)
         if method == "train_standardize":

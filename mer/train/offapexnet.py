@@ -27,9 +27,15 @@ def _stream() -> nn.Sequential:
     """One flow component [B, 1, H, W] → [B, 16·7·7]."""
     first, second = CONV_FILTERS
     return nn.Sequential(
-        nn.Conv2d(1, first, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-        nn.Conv2d(first, second, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-        nn.AdaptiveMaxPool2d(POOLED_SIDE), nn.Flatten(1))
+        nn.Conv2d(1, first, 5, padding=2),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+        nn.Conv2d(first, second, 5, padding=2),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+        nn.AdaptiveMaxPool2d(POOLED_SIDE),
+        nn.Flatten(1),
+    )
 
 
 class OffApexNet(nn.Module):
@@ -38,13 +44,18 @@ class OffApexNet(nn.Module):
     def __init__(self, in_channels: int) -> None:
         super().__init__()
         if in_channels != STREAMS:
-            raise MerError(f"model=offapexnet has one stream for u and one for v but the input has "
-                           f"{in_channels} channel(s): use input=uv")
+            raise MerError(
+                f"model=offapexnet has one stream for u and one for v but the input has "
+                f"{in_channels} channel(s): use input=uv"
+            )
         self.streams = nn.ModuleList(_stream() for _ in range(STREAMS))
         self.fc = nn.Sequential(
-            nn.Linear(STREAMS * CONV_FILTERS[-1] * POOLED_SIDE ** 2, FC_UNITS), nn.ReLU(inplace=True),
-            nn.Linear(FC_UNITS, FC_UNITS), nn.ReLU(inplace=True))
+            nn.Linear(STREAMS * CONV_FILTERS[-1] * POOLED_SIDE**2, FC_UNITS),
+            nn.ReLU(inplace=True),
+            nn.Linear(FC_UNITS, FC_UNITS),
+            nn.ReLU(inplace=True),
+        )
         self.width = FC_UNITS
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.cat([stream(x[:, i:i + 1]) for i, stream in enumerate(self.streams)], dim=1))
+        return self.fc(torch.cat([stream(x[:, i : i + 1]) for i, stream in enumerate(self.streams)], dim=1))

@@ -13,8 +13,8 @@ import argparse
 import hashlib
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from torchvision.models import MobileNet_V2_Weights, ResNet18_Weights, WeightsEnum
@@ -41,8 +41,10 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise MerError(f"cannot load {path} as a state dict ({err.__class__.__name__}: "
-                       f"{str(err).splitlines()[0] if str(err) else ''})") from None
+        raise MerError(
+            f"cannot load {path} as a state dict ({err.__class__.__name__}: "
+            f"{str(err).splitlines()[0] if str(err) else ''})"
+        ) from None
     if not isinstance(state, dict):
         raise MerError(f"{path} holds a {type(state).__name__}, not a state dict")
     return state
@@ -51,10 +53,12 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 def _missing_message(reason: str, weights: WeightsEnum) -> str:
     """The one line that says which file goes where when the ImageNet weights are not at hand."""
     install = " (on an offline machine: `mer-weights --install FILE`)" if weights == IMAGENET else ""
-    return (f"ImageNet weights {Path(weights.url).name} are not in the torch cache and could not be "
-            f"downloaded ({reason}): put {weights.url} at {imagenet_file(weights)}{install}, or use "
-            "model.pretrained=none or "
-            "model.pretrained=/path/to/state_dict.pth")
+    return (
+        f"ImageNet weights {Path(weights.url).name} are not in the torch cache and could not be "
+        f"downloaded ({reason}): put {weights.url} at {imagenet_file(weights)}{install}, or use "
+        "model.pretrained=none or "
+        "model.pretrained=/path/to/state_dict.pth"
+    )
 
 
 def imagenet_state_dict(weights: WeightsEnum = IMAGENET) -> dict[str, torch.Tensor]:
@@ -70,8 +74,9 @@ def fetch_imagenet(target: Path, weights: WeightsEnum = IMAGENET) -> Path:
     """Download the weights to `target`, checking torchvision's sha256 prefix; one line on failure."""
     target.parent.mkdir(parents=True, exist_ok=True)
     try:  # writes a temporary file and moves it into place: an interrupted download leaves nothing
-        torch.hub.download_url_to_file(weights.url, str(target), hash_prefix=_hash_prefix(weights),
-                                       progress=sys.stderr.isatty())
+        torch.hub.download_url_to_file(
+            weights.url, str(target), hash_prefix=_hash_prefix(weights), progress=sys.stderr.isatty()
+        )
     except Exception as err:  # offline, proxy, partial file: one message for all of them
         raise MerError(_missing_message(type(err).__name__, weights)) from None
     return target
@@ -88,8 +93,7 @@ def install(source: Path) -> tuple[Path, bool]:
     expected = mobilenet_v2().state_dict()
     wrong = [k for k, v in expected.items() if k not in state or tuple(state[k].shape) != tuple(v.shape)]
     if wrong:
-        raise MerError(f"{source} is not torchvision's MobileNetV2 state dict (first wrong or missing "
-                       f"key: {wrong[0]})")
+        raise MerError(f"{source} is not torchvision's MobileNetV2 state dict (first wrong or missing key: {wrong[0]})")
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
     target = imagenet_file()
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -103,19 +107,24 @@ def install(source: Path) -> tuple[Path, bool]:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of `mer-weights [--install FILE]`."""
     parser = argparse.ArgumentParser(
-        prog="mer-weights", description="Put torchvision's ImageNet MobileNetV2 weights (the paper "
+        prog="mer-weights",
+        description="Put torchvision's ImageNet MobileNetV2 weights (the paper "
         "recipe's model.pretrained=imagenet) where mer reads them: download them, or --install a copy "
-        "carried to an offline machine. Prints the file's path.")
-    parser.add_argument("--install", type=Path, metavar="FILE",
-                        help=f"a copy of {Path(IMAGENET.url).name} from another machine")
+        "carried to an offline machine. Prints the file's path.",
+    )
+    parser.add_argument(
+        "--install", type=Path, metavar="FILE", help=f"a copy of {Path(IMAGENET.url).name} from another machine"
+    )
     args = parser.parse_args(argv)
     target = imagenet_file()
     if args.install is not None:
         target, official = install(args.install)
         if not official:
-            print(f"warning: {args.install} is a MobileNetV2 state dict but not torchvision's published "
-                  f"file (its sha256 does not start with {_hash_prefix()}); installed anyway",
-                  file=sys.stderr)
+            print(
+                f"warning: {args.install} is a MobileNetV2 state dict but not torchvision's published "
+                f"file (its sha256 does not start with {_hash_prefix()}); installed anyway",
+                file=sys.stderr,
+            )
     elif target.is_file():
         print(f"already in place ({target.stat().st_size / 2**20:.1f} MiB)", file=sys.stderr)
     else:

@@ -29,17 +29,21 @@ class STSTNet(nn.Module):
     def __init__(self, in_channels: int) -> None:
         super().__init__()
         if in_channels != len(STREAM_FILTERS):
-            raise MerError(f"model=ststnet has one stream per channel of u, v and optical strain "
-                           f"({len(STREAM_FILTERS)} streams) but the input has {in_channels} "
-                           "channel(s): use input=uvs")
+            raise MerError(
+                f"model=ststnet has one stream per channel of u, v and optical strain "
+                f"({len(STREAM_FILTERS)} streams) but the input has {in_channels} "
+                "channel(s): use input=uvs"
+            )
         # padding=1 ("same"), which the paper leaves open: 28² stays 28², pooled by 3 to 10².
         self.streams = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(1, filters, 3, padding=1), nn.ReLU(inplace=True),
-                          nn.MaxPool2d(3, stride=3, padding=1))
-            for filters in STREAM_FILTERS)
+            nn.Sequential(
+                nn.Conv2d(1, filters, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(3, stride=3, padding=1)
+            )
+            for filters in STREAM_FILTERS
+        )
         self.pool = nn.AdaptiveAvgPool2d(POOLED_SIDE)
-        self.width = sum(STREAM_FILTERS) * POOLED_SIDE ** 2
+        self.width = sum(STREAM_FILTERS) * POOLED_SIDE**2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        stacked = torch.cat([stream(x[:, i:i + 1]) for i, stream in enumerate(self.streams)], dim=1)
+        stacked = torch.cat([stream(x[:, i : i + 1]) for i, stream in enumerate(self.streams)], dim=1)
         return self.pool(stacked).flatten(1)

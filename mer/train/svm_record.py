@@ -59,8 +59,10 @@ def from_plain(value: Any, where: str) -> Any:
         return {k: from_plain(v, where) for k, v in value.items()}
     if isinstance(value, PLAIN):
         return value
-    raise MerError(f"{where}: its svm entry holds a {type(value).__name__}, not arrays and numbers: "
-                   "the checkpoint is damaged; copy it again or retrain with save_checkpoint=true")
+    raise MerError(
+        f"{where}: its svm entry holds a {type(value).__name__}, not arrays and numbers: "
+        "the checkpoint is damaged; copy it again or retrain with save_checkpoint=true"
+    )
 
 
 def check_kernel_arrays(state: dict[str, Any], where: str) -> None:
@@ -68,25 +70,31 @@ def check_kernel_arrays(state: dict[str, Any], where: str) -> None:
     try:
         n_classes, n_support = len(state["classes_"]), np.asarray(state["_n_support"])
         vectors, dual = state["support_vectors_"], state["_dual_coef_"]
-        consistent = (len(n_support) == n_classes and int(n_support.sum()) == len(vectors)
-                      == len(state["support_"]) == dual.shape[1]
-                      and dual.shape[0] == n_classes - 1
-                      and len(state["_intercept_"]) == n_classes * (n_classes - 1) // 2
-                      and vectors.shape[1] == state["n_features_in_"])
+        consistent = (
+            len(n_support) == n_classes
+            and int(n_support.sum()) == len(vectors) == len(state["support_"]) == dual.shape[1]
+            and dual.shape[0] == n_classes - 1
+            and len(state["_intercept_"]) == n_classes * (n_classes - 1) // 2
+            and vectors.shape[1] == state["n_features_in_"]
+        )
     except (KeyError, TypeError, AttributeError, IndexError):
         consistent = False
     if not consistent:
-        raise MerError(f"{where}: its kernel SVM's arrays (support vectors, dual coefficients, "
-                       "intercepts) do not fit together: the checkpoint is damaged; copy it again "
-                       "or retrain with save_checkpoint=true")
+        raise MerError(
+            f"{where}: its kernel SVM's arrays (support vectors, dual coefficients, "
+            "intercepts) do not fit together: the checkpoint is damaged; copy it again "
+            "or retrain with save_checkpoint=true"
+        )
 
 
 def svm_from_record(record: dict[str, Any], where: str) -> LinearSVC | SVC:
     """The fitted SVM a checkpoint's `svm` entry holds, rebuilt without unpickling anything."""
     name = record.get("estimator") if isinstance(record, dict) else None
     if name not in ESTIMATORS or not isinstance(record.get("state"), dict):
-        raise MerError(f"{where}: its svm entry is not a {' or '.join(ESTIMATORS)} state: the "
-                       "checkpoint is damaged; copy it again or retrain with save_checkpoint=true")
+        raise MerError(
+            f"{where}: its svm entry is not a {' or '.join(ESTIMATORS)} state: the "
+            "checkpoint is damaged; copy it again or retrain with save_checkpoint=true"
+        )
     state = from_plain(record["state"], where)
     if name == "SVC":
         check_kernel_arrays(state, where)
@@ -98,9 +106,13 @@ def svm_from_record(record: dict[str, Any], where: str) -> LinearSVC | SVC:
 #: What format 1's pickled SVM is made of (module, name): the estimators, numpy arrays and scalars.
 PICKLED_SVM_GLOBALS = {
     *(("sklearn.svm._classes", name) for name in ESTIMATORS),
-    *((module, name) for module in ("numpy._core.multiarray", "numpy.core.multiarray")
-      for name in ("_reconstruct", "scalar")),
-    ("numpy", "ndarray"), ("numpy", "dtype"),
+    *(
+        (module, name)
+        for module in ("numpy._core.multiarray", "numpy.core.multiarray")
+        for name in ("_reconstruct", "scalar")
+    ),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
 }
 
 
@@ -119,12 +131,18 @@ def svm_from_pickle(data: bytes, where: str) -> LinearSVC | SVC:
     try:
         svm = SvmUnpickler(io.BytesIO(data)).load()
     except pickle.UnpicklingError as err:
-        raise MerError(f"{where}: its pickled svm head names {err}, which no fitted SVM holds: mer "
-                       "does not unpickle it; retrain with save_checkpoint=true") from None
+        raise MerError(
+            f"{where}: its pickled svm head names {err}, which no fitted SVM holds: mer "
+            "does not unpickle it; retrain with save_checkpoint=true"
+        ) from None
     except Exception as err:
-        raise MerError(f"{where}: its pickled svm head cannot be read ({type(err).__name__}): the "
-                       "checkpoint is damaged; copy it again or retrain with save_checkpoint=true") from None
+        raise MerError(
+            f"{where}: its pickled svm head cannot be read ({type(err).__name__}): the "
+            "checkpoint is damaged; copy it again or retrain with save_checkpoint=true"
+        ) from None
     if type(svm).__name__ not in ESTIMATORS:
-        raise MerError(f"{where}: its pickled svm head is a {type(svm).__name__}, not a fitted SVM; "
-                       "retrain with save_checkpoint=true")
+        raise MerError(
+            f"{where}: its pickled svm head is a {type(svm).__name__}, not a fitted SVM; "
+            "retrain with save_checkpoint=true"
+        )
     return svm
