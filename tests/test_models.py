@@ -26,7 +26,7 @@ from mer.infer.trained import load_trained
 from mer.preprocess.cache import load_cache
 from mer.runs import CHECKPOINT, METRICS, PREDICTIONS, SCORE_PREFIX
 from mer.synthetic import generate_synthetic
-from mer.train.train import train
+from mer.train.job import train
 
 CLASSES = ["happiness", "disgust", "repression", "surprise", "others"]
 HEADS = ["softmax", "hinge", "svm"]
