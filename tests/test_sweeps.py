@@ -164,6 +164,24 @@ def test_time_left_is_reckoned_from_the_jobs_that_paid_no_first_wave_start_up(ca
     assert lines[2] == "[3/6] cpu0 (3 of 6 jobs ended, about 21 s left)"
 
 
+def test_a_slots_next_job_may_start_before_its_last_job_is_counted(capsys) -> None:
+    """A freed slot goes to the next job at once, before the thread of the job that left it counts it
+    as ended: jobs are counted by job, so neither is lost and each keeps its own start (the
+    baselines sweep once died here with KeyError: 'cpu1' when jobs were counted by slot)."""
+    from hydra_plugins.mer_launcher._progress import RAN, SweepProgress
+
+    now = [0.0]
+    progress = SweepProgress(total=2, n_slots=1, clock=lambda: now[0])
+    progress.job_started(0)  # job 0 on the one slot
+    now[0] = 10.0
+    progress.job_started(1)  # its slot freed at 10 s: job 1 starts there before job 0 is counted
+    progress.job_ended(0, 10.0, RAN, "[1/2] cpu0")
+    now[0] = 25.0
+    progress.job_ended(1, 25.0, RAN, "[2/2] cpu0")
+    assert progress.trained == [(0.0, 10.0), (10.0, 15.0)] and progress.ended == 2
+    assert capsys.readouterr().out.splitlines()[-1] == "[2/2] cpu0 (2 of 2 jobs ended)"
+
+
 def test_queued_jobs_end_in_whole_waves() -> None:
     """The ablation's 130 jobs on 16 slots: after a first wave, 114 jobs take 8 waves, not 7.125."""
     from hydra_plugins.mer_launcher._progress import last_end

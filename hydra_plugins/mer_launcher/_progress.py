@@ -5,7 +5,7 @@ import statistics
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from pathlib import Path
 
 from mer.runs import FAILED, METRICS
@@ -60,14 +60,16 @@ class SweepProgress:
 
     def __init__(self, total: int, n_slots: int, clock: Callable[[], float] = time.time) -> None:
         self.total, self.n_slots, self.clock = total, n_slots, clock
-        self.started: dict[str, float] = {}  # when each busy slot's job started
+        # When each running job started, by the job (not its slot: a freed slot's next job may start
+        # before the job that left it is counted).
+        self.started: dict[Hashable, float] = {}
         self.trained: list[tuple[float, float]] = []  # (start, seconds) of each job that trained
         self.outcomes: list[str] = []  # how each ended job ended (RAN, SKIPPED, FAILED_JOB)
         self.lock = threading.Lock()  # one ended job at a time is counted and said
 
-    def job_started(self, slot: str) -> float:
-        """Note that `slot`'s job starts now; the time."""
-        started = self.started[slot] = self.clock()
+    def job_started(self, job: Hashable) -> float:
+        """Note that `job` starts now; the time."""
+        started = self.started[job] = self.clock()
         return started
 
     @property
@@ -75,11 +77,11 @@ class SweepProgress:
         """How many jobs have ended."""
         return len(self.outcomes)
 
-    def job_ended(self, slot: str, ended: float, outcome: str, said: str) -> None:
-        """Count `slot`'s job as ended at time `ended` as `outcome` (only jobs that ran set the
-        pace) and print `said` with the progress after it."""
+    def job_ended(self, job: Hashable, ended: float, outcome: str, said: str) -> None:
+        """Count `job` as ended at time `ended` as `outcome` (only jobs that ran set the pace) and
+        print `said` with the progress after it."""
         with self.lock:
-            started = self.started.pop(slot)
+            started = self.started.pop(job)
             self.outcomes.append(outcome)
             if outcome == RAN:
                 self.trained.append((started, ended - started))

@@ -197,7 +197,7 @@ class GpusLauncher(Launcher):
         record how the job ended."""
         job_dir.mkdir(parents=True, exist_ok=True)
         slot = slots.get()
-        started = progress.job_started(slot["MER_SLOT"])
+        started = progress.job_started(idx)
         try:
             env = {**os.environ, **slot, SWEEP_DIR_ENV: str(sweep_dir)}
             argv = [sys.argv[0], *overrides, *self._hydra_overrides(job_dir)]
@@ -218,7 +218,7 @@ class GpusLauncher(Launcher):
         )
         outcome = job_outcome(code, job_dir, started)
         progress.job_ended(
-            slot["MER_SLOT"],
+            idx,
             ended,
             outcome,
             f"[{idx + 1}/{progress.total}] {slot['MER_SLOT']}: {job_dir.name} "
