@@ -27,7 +27,7 @@ paper: setup  ## the paper's Tables 2 + 3 as written (recipe=paper) on a real re
 	$(BIN)/mer-train -m experiment=paper_ablation data.root=$(DATA) hydra.sweep.dir=$(PAPER_DIR) $(ARGS)
 	$(BIN)/mer-report $(PAPER_DIR)
 
-test: setup  ## the whole suite (about 8 minutes on 2 cores)
+test: setup  ## the whole suite (about 11 minutes on 2 cores)
 	$(BIN)/pytest -q
 
 lint: setup  ## ruff: lint and format check (CI runs it before the tests)
