@@ -53,14 +53,13 @@ def mobilenet_v2_features(in_channels: int, width_mult: float = 1.0, pretrained:
     """
     net = mobilenet_v2(weights=None, width_mult=width_mult)
     if pretrained != "none":
-        state = _pretrained_state(pretrained, width_mult)
-        missing, _ = net.load_state_dict(state, strict=False)
-        trunk_missing = [k for k in missing if not k.startswith("classifier.")]
-        if trunk_missing:
-            raise MerError(
-                f"model.pretrained={pretrained}: the state dict lacks {trunk_missing[:3]}"
-                "…; it is not a torchvision MobileNetV2 of this width_mult"
-            )
+        _load_trunk(
+            net,
+            _pretrained_state(pretrained, width_mult),
+            pretrained,
+            "classifier.",
+            "a torchvision MobileNetV2 of this width_mult",
+        )
     net.features[0][0] = _first_conv(net.features[0][0], in_channels, pretrained != "none")
     trunk = nn.Sequential(net.features, nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
     return trunk, net.last_channel
@@ -75,16 +74,19 @@ def resnet18_features(in_channels: int, pretrained: str = "none") -> tuple[nn.Mo
     net = resnet18(weights=None)
     if pretrained != "none":
         state = imagenet_state_dict(RESNET18_IMAGENET) if pretrained == "imagenet" else _state_file(pretrained)
-        missing, _ = net.load_state_dict(state, strict=False)
-        trunk_missing = [k for k in missing if not k.startswith("fc.")]
-        if trunk_missing:
-            raise MerError(
-                f"model.pretrained={pretrained}: the state dict lacks {trunk_missing[:3]}"
-                "…; it is not a torchvision ResNet-18"
-            )
+        _load_trunk(net, state, pretrained, "fc.", "a torchvision ResNet-18")
     net.conv1 = _first_conv(net.conv1, in_channels, pretrained != "none")
     trunk = nn.Sequential(*list(net.children())[:-1], nn.Flatten(1))  # all but fc; avgpool included
     return trunk, net.fc.in_features
+
+
+def _load_trunk(net: nn.Module, state: dict[str, torch.Tensor], pretrained: str, head: str, what: str) -> None:
+    """Load pretrained weights into a torchvision network whose classifier (keys under `head`) mer
+    replaces; one line when the state dict lacks any of the trunk's keys (it is not `what`)."""
+    missing, _ = net.load_state_dict(state, strict=False)
+    trunk_missing = [k for k in missing if not k.startswith(head)]
+    if trunk_missing:
+        raise MerError(f"model.pretrained={pretrained}: the state dict lacks {trunk_missing[:3]}…; it is not {what}")
 
 
 def _first_conv(first: nn.Conv2d, in_channels: int, pretrained: bool) -> nn.Conv2d:
