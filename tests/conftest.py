@@ -47,6 +47,26 @@ def imagenet_home(tmp_path_factory) -> Iterator[Path]:
         os.environ["TORCH_HOME"] = before
 
 
+def compose_on_release(workspace: Path, *overrides: str):
+    """The real `train` config on the small synthetic release in `workspace / "release"`, writing
+    under `workspace / "out"`, as the training and model tests compose it."""
+    from hydra import compose, initialize_config_dir
+
+    from mer.config import CONFIG_DIR
+
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose(
+            "train",
+            overrides=[
+                "data=casme2",
+                f"data.root={workspace / 'release'}",
+                f"paths.output_dir={workspace / 'out'}",
+                "trainer.enable_progress_bar=false",
+                *overrides,
+            ],
+        )
+
+
 def smooth_texture(shape: tuple[int, int], seed: int = 0, sigma: float = 2.0) -> np.ndarray:
     """A band-limited random grey texture: every pixel carries gradient, as flow needs."""
     noise = cv2.GaussianBlur(np.random.default_rng(seed).standard_normal(shape).astype(np.float32), (0, 0), sigma)

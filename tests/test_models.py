@@ -13,11 +13,10 @@ import onnxruntime
 import pandas as pd
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
+from conftest import compose_on_release
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from mer.config import CONFIG_DIR
 from mer.errors import user_error_in
 from mer.infer.export import export, torchscript_allowed
 from mer.infer.frames import read_clip
@@ -51,18 +50,8 @@ def workspace(tmp_path_factory) -> Path:
 
 
 def compose_train(workspace: Path, *overrides: str):
-    """The real `train` config on the small release."""
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(
-            "train",
-            overrides=[
-                "data=casme2",
-                f"data.root={workspace / 'release'}",
-                f"paths.output_dir={workspace / 'out'}",
-                "trainer.enable_progress_bar=false",
-                *overrides,
-            ],
-        )
+    """The real `train` config on the small release, at each model's own size."""
+    return compose_on_release(workspace, *overrides)
 
 
 def tiny(model: str) -> list[str]:

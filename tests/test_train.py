@@ -14,10 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
+from conftest import compose_on_release
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
-from mer.config import CONFIG_DIR
 from mer.errors import MerError
 from mer.evaluate.metrics import pooled_metrics
 from mer.preprocess.prepare import prepare
@@ -40,19 +39,8 @@ def workspace(tmp_path_factory) -> Path:
 
 
 def compose_train(workspace: Path, *overrides: str):
-    """The real `train` config on the small release."""
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(
-            "train",
-            overrides=[
-                "data=casme2",
-                f"data.root={workspace / 'release'}",
-                f"paths.output_dir={workspace / 'out'}",
-                "preprocess.size=32",
-                "trainer.enable_progress_bar=false",
-                *overrides,
-            ],
-        )
+    """The real `train` config on the small release, at 32²."""
+    return compose_on_release(workspace, "preprocess.size=32", *overrides)
 
 
 @pytest.mark.parametrize("head", HEADS)

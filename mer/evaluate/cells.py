@@ -42,3 +42,11 @@ def signed(row: pd.Series, column: str, scale: float, digits: int) -> str:
         return "—"
     low, high = row[f"{column}_ci_low"], row[f"{column}_ci_high"]
     return f"{scale * value:+.{digits}f} [{scale * low:+.{digits}f}, {scale * high:+.{digits}f}]"
+
+
+def subjects_covered(row: pd.Series) -> str:
+    """ "k of n": the tested subjects a configuration's pooled predictions cover ("k" alone where the
+    cache that names the dataset's subjects was not readable)."""
+    if pd.isna(row["n_subjects_tested"]):
+        return str(row["n_subjects_covered"])
+    return f"{row['n_subjects_covered']} of {int(row['n_subjects_tested'])}"

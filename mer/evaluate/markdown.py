@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mer import paper
-from mer.evaluate.cells import interval, number, parameters, score, seconds, signed
+from mer.evaluate.cells import interval, number, parameters, score, seconds, signed, subjects_covered
 from mer.evaluate.files import SAMPLES_CSV
 from mer.evaluate.runs import KEY, SYNTHETIC_NOTE, is_synthetic
 from mer.evaluate.scores import HEAD_ORDER, INPUT_ORDER, SENSITIVITY_REFERENCE, rank
@@ -57,7 +57,7 @@ def _paper_cell(result: paper.Result | None, rows: list[pd.Series | None]) -> st
 
 def _subjects(row: pd.Series) -> str:
     """ "k of n subjects" a configuration's pooled predictions cover."""
-    return f"{row['n_subjects_covered']} of {int(row['n_subjects_tested'])} subjects"
+    return f"{subjects_covered(row)} subjects"
 
 
 def _family_tables(family: pd.DataFrame, confidence: str) -> list[str]:
@@ -341,7 +341,7 @@ def _methods_section(methods: pd.DataFrame, confidence: str) -> list[str]:
                 score(r, "uar", 1, 4),
                 parameters(r["n_parameters"]),
                 seconds(r["fit_s_median"]),
-                _subjects(r) if pd.notna(r["n_subjects_tested"]) else r["n_subjects_covered"],
+                _subjects(r) if pd.notna(r["n_subjects_tested"]) else subjects_covered(r),
             ]
             for _, r in methods.iterrows()
         ],

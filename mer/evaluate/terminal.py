@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mer import paper
-from mer.evaluate.cells import interval, number, parameters, score, seconds, signed
+from mer.evaluate.cells import interval, number, parameters, score, seconds, signed, subjects_covered
 from mer.evaluate.runs import SYNTHETIC_NOTE, is_synthetic
 from mer.evaluate.scores import SENSITIVITY_REFERENCE
 from mer.evaluate.statistics import Bootstrap
@@ -41,16 +41,11 @@ def print_table(report: pd.DataFrame, boot: Bootstrap = Bootstrap()) -> None:
     ):
         table.add_column(name, overflow="fold")
     for _, r in report.iterrows():
-        covered = (
-            f"{r['n_subjects_covered']} of {int(r['n_subjects_tested'])}"
-            if pd.notna(r["n_subjects_tested"])
-            else str(r["n_subjects_covered"])
-        )
         table.add_row(
             r["dataset"],
             r["configuration"],
             str(r["n_samples"]),
-            covered,
+            subjects_covered(r),
             str(r["n_seeds"]),
             score(r, "accuracy", 100, 2),
             score(r, "uf1", 1, 4),
