@@ -1,4 +1,4 @@
-"""`make bench-train`: per model (`--models`, each at its preset's input and size), the time per
+"""`make bench-train`: per model (`--models`, each at its preset's input and sizes), the time per
 training step and the framework overhead of a `mer-train` job against a bare PyTorch loop.
 
 Both sides run one LOSO job on the same cached tensors with the same model, optimiser, batch order
@@ -55,7 +55,12 @@ def bare_job(cache, cfg, device: torch.device) -> tuple[int, float]:
     """
     torch.manual_seed(cfg.seed)
     dm = LosoDataModule(
-        cache, list(cfg.input.channels), fold=cfg.data.fold, batch_size=cfg.datamodule.batch_size, seed=cfg.seed
+        cache,
+        list(cfg.input.channels),
+        fold=cfg.data.fold,
+        batch_size=cfg.datamodule.batch_size,
+        seed=cfg.seed,
+        input_size=cfg.model.input_size,
     )
     dm.setup()
     x, y = (t.to(device) for t in dm.train_tensors())
@@ -133,6 +138,7 @@ def bench_model(model: str, args: argparse.Namespace, device: torch.device) -> d
         step_ms.append(1e3 * loop_s / steps)
     return {
         "size": cfg.preprocess.size,
+        "input_size": cfg.model.input_size or cfg.preprocess.size,
         "input": cfg.input.name,
         "samples": len(cache.samples),
         "mer": statistics.median(mer_s),
@@ -170,14 +176,14 @@ def main() -> None:
         f"size); {_where(device, args.set)}; median of {args.repeats}; a row as each model ends"
     )
     print(
-        "| model | input | size | samples | time per training step | mer-train job | bare PyTorch loop "
+        "| model | input | flow → network size | samples | time per training step | mer-train job | bare PyTorch loop "
         "| overhead ratio (target ≤ 1.15×) |\n|---|---|---|---|---|---|---|---|",
         flush=True,
     )
     for model in args.models.split(","):
         r = bench_model(model, args, device)
         print(
-            f"| {model} | {r['input']} | {r['size']}² | {r['samples']} | {r['step_ms']:.1f} ms "
+            f"| {model} | {r['input']} | {r['size']}² → {r['input_size']}² | {r['samples']} | {r['step_ms']:.1f} ms "
             f"| {r['mer']:.2f} s | {r['bare']:.2f} s | {r['mer'] / r['bare']:.3f}× |",
             flush=True,
         )

@@ -25,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from mer.config import CONFIG_DIR, root_not_set
 from mer.errors import MerError, user_facing
 from mer.runs import SWEEP_DIR_ENV
+from mer.train.input_size import check_input_size
 
 #: Hydra flags that only print (help, the config, completion): Hydra answers them, no job runs.
 _PRINT_ONLY = ("help", "hydra_help", "shell_completion", "info")
@@ -68,6 +69,8 @@ def check_command_line(config_name: str, args: list[str]) -> bool:
     if parsed.cfg:  # --cfg job prints the config, unset values as ???
         return False
     check_mandatory_values(cfg, app)
+    if "model" in cfg and "preprocess" in cfg:  # mer-train: the network's side against the flow's
+        check_input_size(cfg.model.get("input_size"), cfg.preprocess.size)
     check_folders(overrides, cfg)
     check_logger_packages(cfg)
     return True

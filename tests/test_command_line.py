@@ -114,6 +114,7 @@ def test_each_mistake_is_one_line_naming_the_key(app: str, args: list[str], mess
     "args, runs_a_job",
     [
         (["debug=smoke"], True),
+        (["-m", "experiment=baselines", "recipe=authors", "data.root=/"], True),
         (["-m", "experiment=demo", "hydra/launcher=gpus"], True),
         (["data=casme2", "--cfg", "job"], False),  # prints the config, ??? included
         (["--help"], False),
@@ -152,6 +153,12 @@ def run_entry_point(module: str, *args: str) -> subprocess.CompletedProcess:
         ),
         (
             "mer.train.train",
+            ["model=ststnet", "preprocess.size=24"],
+            "error: model.input_size=28 is larger than the flow's preprocess.size=24: compute the flow at "
+            "preprocess.size=28 or more (it is resized down to the network, never up)",
+        ),
+        (
+            "mer.train.train",
             ["-m", "trainer.max_epoch=3"],
             "error: unknown key trainer.max_epoch: did you mean trainer.max_epochs? (`mer-train --cfg job` "
             "prints every key)",
@@ -173,9 +180,10 @@ def test_help_lists_groups_presets_launchers_without_torch() -> None:
     assert "debug: fast_dev_run, overfit, smoke\n" in out
     assert "input: apex, u, uv, uvm, uvs, v\n" in out
     assert "logger: csv, tensorboard, wandb\n" in out
+    assert "recipe: authors, mer, paper\n" in out
     for line in (
         "  experiment=NAME ",
-        "  recipe=paper|mer ",
+        "  recipe=paper|mer|authors\n",
         "  debug=smoke ",
         "  gpus ",
         "  submitit_local ",

@@ -107,6 +107,17 @@ def test_standardisation_uses_the_training_fold_only(workspace: Path) -> None:
     assert abs(dm.x[torch.as_tensor(dm.test_index)].mean().item()) > 1e-4  # test not used
 
 
+def test_the_datamodule_serves_the_flow_at_the_networks_input_size(workspace: Path) -> None:
+    cache = prepare(compose_train(workspace, "preprocess.size=32"))
+    dm = LosoDataModule(cache, ["u", "strain"], fold=0, normalization="none", input_size=28)
+    dm.setup()
+    assert tuple(dm.x.shape[1:]) == (2, 28, 28)
+    # Each sample's mean displacement in the network's pixels is its cached one × 28/32; strain keeps its values.
+    u, strain = (torch.from_numpy(cache.array(c).astype(np.float32)) for c in ("u", "strain"))
+    torch.testing.assert_close(dm.x[:, 0].mean((1, 2)), u.mean((1, 2)) * 28 / 32, atol=2e-3, rtol=0.02)
+    torch.testing.assert_close(dm.x[:, 1].mean((1, 2)), strain.mean((1, 2)), atol=2e-3, rtol=0.02)
+
+
 def test_hinge_loss_is_eq12_on_hand_values() -> None:
     scores = torch.tensor([[2.0, 1.5, -1.0], [0.2, 0.1, 0.9]])
     target = torch.tensor([0, 1])

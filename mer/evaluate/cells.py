@@ -50,3 +50,17 @@ def subjects_covered(row: pd.Series) -> str:
     if pd.isna(row["n_subjects_tested"]):
         return str(row["n_subjects_covered"])
     return f"{row['n_subjects_covered']} of {int(row['n_subjects_tested'])}"
+
+
+def sizes(row: pd.Series) -> str:
+    """The flow's side and, where a model resizes it, the network's: "224²" or "224² → 28²"."""
+    flow, network = row["size"], row.get("input_size")
+    if network is None or pd.isna(network) or int(network) == int(flow):
+        return f"{int(flow)}²"
+    return f"{int(flow)}² → {int(network)}²"
+
+
+def recipe(row: pd.Series) -> str:
+    """The training recipe a row ran under: paper, mer, authors, or mer-train's defaults."""
+    value = row.get("recipe")
+    return "defaults" if value is None or pd.isna(value) or value == "" else str(value)

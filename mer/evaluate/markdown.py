@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mer import paper
-from mer.evaluate.cells import interval, number, parameters, score, seconds, signed, subjects_covered
+from mer.evaluate.cells import interval, number, parameters, recipe, score, seconds, signed, sizes, subjects_covered
 from mer.evaluate.files import SAMPLES_CSV
 from mer.evaluate.runs import KEY, SYNTHETIC_NOTE, is_synthetic
 from mer.evaluate.scores import HEAD_ORDER, INPUT_ORDER, SENSITIVITY_REFERENCE, rank
@@ -319,9 +319,10 @@ def _methods_section(methods: pd.DataFrame, confidence: str) -> list[str]:
         [
             "dataset",
             "model",
+            "recipe",
             "head",
             "input",
-            "size",
+            "flow → network size",
             "accuracy % [CI]",
             "UF1 [CI]",
             "UAR [CI]",
@@ -333,9 +334,10 @@ def _methods_section(methods: pd.DataFrame, confidence: str) -> list[str]:
             [
                 r["dataset"],
                 f"`{r['model']}`",
+                f"`{recipe(r)}`",
                 f"`{r['head']}`",
                 r["input"],
-                f"{r['size']}²",
+                sizes(r),
                 score(r, "accuracy", 100, 2),
                 score(r, "uf1", 1, 4),
                 score(r, "uar", 1, 4),

@@ -82,8 +82,11 @@ def _job_row(job_dir: Path, sweep_dir: Path) -> dict:
         "status": "ok" if (job_dir / METRICS).is_file() and not broken else "failed",
         "error": (broken or error)[:300],
         "size": (cfg.get("preprocess") or {}).get("size"),
+        # The network's side: model.input_size where a model resizes the flow, else the flow's own.
+        "input_size": (cfg.get("model") or {}).get("input_size") or (cfg.get("preprocess") or {}).get("size"),
         "epochs": (cfg.get("trainer") or {}).get("max_epochs"),
         "model": str(model),
+        "recipe": recipe or "",
         **({} if broken else _job_cost(job_dir / METRICS)),
     }
 
@@ -171,8 +174,10 @@ def collect_runs(sweep_dir: str | Path) -> pd.DataFrame:
             "status",
             "error",
             "size",
+            "input_size",
             "epochs",
             "model",
+            "recipe",
             "n_parameters",
             "fit_s",
         ],

@@ -160,6 +160,7 @@ def summarise(
         )
         row["other_overrides"] = jobs["rest"].iloc[0]
         row["model"], row["size"] = jobs["model"].iloc[0], jobs["size"].iloc[0]
+        row["input_size"], row["recipe"] = jobs["input_size"].iloc[0], jobs["recipe"].iloc[0]
         row["n_parameters"] = jobs["n_parameters"].dropna().max()  # one network: the same in every job
         row["fit_s_median"] = jobs["fit_s"].median()
         rows.append(row)

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mer import paper
-from mer.evaluate.cells import interval, number, parameters, score, seconds, signed, subjects_covered
+from mer.evaluate.cells import interval, number, parameters, recipe, score, seconds, signed, sizes, subjects_covered
 from mer.evaluate.runs import SYNTHETIC_NOTE, is_synthetic
 from mer.evaluate.scores import SENSITIVITY_REFERENCE
 from mer.evaluate.statistics import Bootstrap
@@ -110,6 +110,7 @@ def print_methods(methods: pd.DataFrame) -> None:
     for name in (
         "dataset",
         "model",
+        "recipe",
         "head",
         "input",
         "size",
@@ -124,9 +125,10 @@ def print_methods(methods: pd.DataFrame) -> None:
         table.add_row(
             r["dataset"],
             r["model"],
+            recipe(r),
             r["head"],
             r["input"],
-            f"{r['size']}²",
+            sizes(r),
             score(r, "accuracy", 100, 2),
             score(r, "uf1", 1, 4),
             score(r, "uar", 1, 4),

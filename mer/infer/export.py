@@ -1,9 +1,10 @@
 """`mer-export`: a checkpoint as TorchScript and ONNX, input normalisation and head included.
 
-An exported model takes the clip's raw channels — `[batch, C, size, size]` float32, in the order
-and units the checkpoint's cache stores them (flow u, v in pixels of the aligned crop, grey frames
-in [0, 1]) — and returns the class scores `[batch, n_classes]` that `mer-predict` prints; the label
-is their argmax. Normalisation happens inside. Alignment and flow stay outside (dlib and OpenCV
+An exported model takes the clip's raw channels — `[batch, C, size, size]` float32 at the cache's
+size, in the order and units the cache stores them (flow u, v in pixels of the aligned crop, grey
+frames in [0, 1]) — and returns the class scores `[batch, n_classes]` that `mer-predict` prints; the
+label is their argmax. The resize to the network's input size (`model.input_size`) and the
+normalisation happen inside. Alignment and flow stay outside (dlib and OpenCV
 are not tensor programs): `<name>.json` beside the files records their parameters.
 """
 
@@ -35,14 +36,14 @@ SCORE_MEANING = {"softmax": "logits", "hinge": "multiclass hinge (SVM) scores", 
 
 
 class ScoringNetwork(nn.Module):
-    """Raw channels [B, C, H, W] → class scores [B, n]: normalisation, the model's trunk, head."""
+    """Raw channels [B, C, H, W] → class scores [B, n]: resize, normalisation, the model's trunk, head."""
 
-    def __init__(self, normalization: nn.Module, trunk: nn.Module, head: nn.Module) -> None:
+    def __init__(self, resize: nn.Module, normalization: nn.Module, trunk: nn.Module, head: nn.Module) -> None:
         super().__init__()
-        self.normalization, self.trunk, self.head = normalization, trunk, head
+        self.resize, self.normalization, self.trunk, self.head = resize, normalization, trunk, head
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.trunk(self.normalization(x)))
+        return self.head(self.trunk(self.normalization(self.resize(x))))
 
 
 def linear_svm_layer(svm: Any, n_classes: int, width: int) -> nn.Linear:
@@ -71,7 +72,7 @@ def scoring_network(model: TrainedModel) -> ScoringNetwork:
     module = model.module
     width = module.classifier[-1].in_features
     head = module.classifier if model.svm is None else linear_svm_layer(model.svm, len(model.classes), width)
-    network = ScoringNetwork(model.normalization, module.trunk, head).eval()
+    network = ScoringNetwork(model.resize, model.normalization, module.trunk, head).eval()
     network.requires_grad_(False)
     return network
 
@@ -157,6 +158,10 @@ def export_spec(model: TrainedModel, files: dict[str, str]) -> dict[str, Any]:
             "channels": model.channels,
             "units": "flow u, v, magnitude, strain in pixels of the aligned crop; onset, apex "
             "grey in [0, 1]; not normalised (the model does it)",
+            "network_size": model.resize.size,
+            "resize": "none: the network takes this size"
+            if not model.resize.resizes
+            else "inside the model: antialiased bilinear to network_size, u, v and magnitude scaled with it",
         },
         "output": {
             "name": OUTPUT_NAME,

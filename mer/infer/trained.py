@@ -19,6 +19,7 @@ from mer.train.checkpoint import MER_KEY, read_checkpoint
 from mer.train.heads import svm_scores
 from mer.train.module import MerModule
 from mer.train.normalization import InputNormalization
+from mer.train.resize import InputResize
 from mer.train.svm_record import svm_from_record
 
 #: Module arguments that change only how training ran, reset for inference on any machine (an
@@ -34,11 +35,12 @@ INFERENCE_OVERRIDES = {
 
 @dataclass(frozen=True)
 class TrainedModel:
-    """The network in eval mode, its input normalisation, the svm head's fitted SVM (else None),
-    and the checkpoint's mer record."""
+    """The network in eval mode, the resize to its input size and its input normalisation, the svm
+    head's fitted SVM (else None), and the checkpoint's mer record."""
 
     path: Path
     module: MerModule
+    resize: InputResize
     normalization: InputNormalization
     record: dict[str, Any]
     svm: LinearSVC | SVC | None
@@ -84,9 +86,9 @@ class TrainedModel:
 
     @torch.no_grad()
     def scores(self, x: torch.Tensor) -> np.ndarray:
-        """Class scores [B, n_classes] of raw inputs, as `mer-train` writes them to predictions.csv
-        (logits for softmax, hinge scores, or the SVM's decision values)."""
-        x = self.normalization(x)
+        """Class scores [B, n_classes] of raw inputs at the cache's size, as `mer-train` writes them to
+        predictions.csv (logits for softmax, hinge scores, or the SVM's decision values)."""
+        x = self.normalization(self.resize(x))
         if self.svm is not None:
             return svm_scores(self.svm, self.module.features(x).numpy(), len(self.classes))
         return self.module(x).numpy()
@@ -110,6 +112,15 @@ def load_trained(path: str | Path, trust: bool = False) -> TrainedModel:
     module.eval()
     normalization = record["normalization"]
     svm = svm_from_record(record["svm"], str(path)) if record.get("svm") is not None else None
+    # Checkpoints from before model.input_size ran at the cache's size: no resize.
+    resize = InputResize(
+        record["input"]["channels"], int(record["preprocess"]["size"]), module.hparams.get("input_size")
+    )
     return TrainedModel(
-        path=path, module=module, record=record, svm=svm, normalization=InputNormalization(**normalization).eval()
+        path=path,
+        module=module,
+        resize=resize.eval(),
+        record=record,
+        svm=svm,
+        normalization=InputNormalization(**normalization).eval(),
     )

@@ -38,7 +38,8 @@ def prepare(cfg: DictConfig) -> FlowCache:
     size = cfg.preprocess.size
     if not isinstance(size, int) or size < 16:
         raise MerError(
-            f"preprocess.size={size!r}: use an integer ≥ 16 (the paper uses 224; STSTNet and OFF-ApexNet 28)"
+            f"preprocess.size={size!r}: use an integer ≥ 16 (the paper uses 224; "
+            "a 28² network resizes the flow: model.input_size)"
         )
     check_no_face_policy(cfg.preprocess.align.no_face)
     table = read_samples(cfg.data)

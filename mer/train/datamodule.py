@@ -15,6 +15,7 @@ from mer.errors import MerError
 from mer.preprocess.cache import FlowCache, load_cache
 from mer.preprocess.clip import CHANNELS
 from mer.train.normalization import InputNormalization, check_normalization, normalization_stats
+from mer.train.resize import InputResize
 
 BALANCING = ("none", "weighted_loss", "sampler")
 
@@ -61,7 +62,8 @@ class _Gather:
 
 
 class LosoDataModule(L.LightningDataModule):
-    """Serves one LOSO fold of a flow cache: the chosen channels of all samples, split by subject."""
+    """Serves one LOSO fold of a flow cache: the chosen channels of all samples, split by subject,
+    at the network's `input_size` (the cache's own size when None; `mer.train.resize`)."""
 
     def __init__(
         self,
@@ -76,6 +78,7 @@ class LosoDataModule(L.LightningDataModule):
         val_subjects: int = 0,
         augment: bool = False,
         seed: int = 0,
+        input_size: int | None = None,
     ) -> None:
         super().__init__()
         self.cache = cache if isinstance(cache, FlowCache) else load_cache(cache)
@@ -85,6 +88,7 @@ class LosoDataModule(L.LightningDataModule):
         if balance not in BALANCING:
             raise MerError(f"datamodule.balance={balance!r}: choose one of {list(BALANCING)}")
         self.channels = list(channels)
+        self.resize = InputResize(self.channels, self.cache.size, input_size)
         self.classes = self.cache.classes
         self.samples: pd.DataFrame = self.cache.samples
         self.subjects = sorted(self.samples["subject"].unique())
@@ -139,14 +143,15 @@ class LosoDataModule(L.LightningDataModule):
         return [len(self.train_index) / (len(self.classes) * c) if c else 0.0 for c in counts]
 
     def setup(self, stage: str | None = None) -> None:
-        """Load the fold's channels into one tensor (on the training device when it is a GPU)."""
+        """Load the fold's channels into one tensor at the input size (on the training device when it is a GPU)."""
         if self.x is not None:
             return
         stacked = np.stack([self.cache.array(name) for name in self.channels], axis=1).astype(np.float32)
-        self.normalization_stats = normalization_stats(stacked, self.normalization, self.train_index)
+        x = self.resize(torch.from_numpy(stacked))
+        self.normalization_stats = normalization_stats(x.numpy(), self.normalization, self.train_index)
         normalize = InputNormalization(self.normalization, **self.normalization_stats)
         device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
-        self.x = normalize(torch.from_numpy(stacked)).to(device)
+        self.x = normalize(x).to(device)
         self.y = torch.as_tensor(self.labels, dtype=torch.long, device=device)
         self.index = torch.arange(len(self.samples), device=device)
 

@@ -110,7 +110,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         len(dm.train_index),
         len(dm.subjects) - len(dm.test_subjects) - len(dm.val_subjects),
     )
-    warn_if_long_on_cpu(trainer, len(dm.train_index), cfg.preprocess.size)
+    warn_if_long_on_cpu(trainer, len(dm.train_index), dm.resize.size)
     predictions, timing = fit_and_predict(trainer, model, dm)
     log.info(
         "fold %s: fit %.1f s (%d steps, %.2f ms each), predict %.1f s",

@@ -35,6 +35,7 @@ class MerModule(L.LightningModule):
         classes: Sequence[str],
         head: dict[str, Any],
         arch: str = "mobilenetv2",
+        input_size: int | None = None,
         width_mult: float = 1.0,
         dropout: float = 0.2,
         pretrained: str = "none",
@@ -49,6 +50,8 @@ class MerModule(L.LightningModule):
     ) -> None:
         super().__init__()
         # The optimiser and schedule only train: a checkpoint's hyperparameters stay plain data.
+        # input_size (the side the datamodule resizes the cached maps to; None: the cache's own) is
+        # not used here: it is kept in the hyperparameters, so a checkpoint's user resizes alike.
         self.save_hyperparameters(ignore=["optimizer", "scheduler"])
         self.classes = tuple(classes)
         self.head = make_head(head)

@@ -1,11 +1,25 @@
-"""OFF-ApexNet: one convolution stream per flow component, then two fully connected layers.
+"""OFF-ApexNet: one convolution stream per flow component, merged into two fully connected layers.
 
 Gan, Liong, Yau, Huang and Tan, "OFF-ApexNet on micro-expression recognition system", Signal
-Processing: Image Communication 74 (2019). Built from the paper's description: the onset→apex
-horizontal (u) and vertical (v) flow at 28×28, each through its own stream of two 5×5
-convolutions (6, then 16 filters) with ReLU and 2×2 max pooling; the two streams' features are
-concatenated and pass two fully connected layers of 1024 units. The second one's output is the
-1024-d feature layer the head (and the post-hoc svm head) reads.
+Processing: Image Communication 74 (2019), arXiv:1805.08699. **Not verified against the paper's
+text**, which mer's developers could not read (only its abstract was reachable); each choice names
+what it rests on instead:
+
+- two streams, u and v, of the flow between the onset (the reference frame) and the apex frame:
+  the abstract says the flow is taken between those two frames, and summaries of the paper (e.g.
+  emergentmind.com/papers/1805.08699) describe a two-path network over the horizontal and vertical
+  flow; MEB's `OffApexNet` instead stacks u and v as the two channels of one stream;
+- each stream two 5×5 convolutions (6, then 16 filters), each with ReLU and a 2×2 max pool, at a
+  28×28 input: as mer built it before, and as the two-stream public re-implementation
+  (PRICAI2021-Off-TANet) does; MEB uses 3×3 kernels;
+- the streams merge before the fully connected layers, which are two of 1024 units with ReLU; the
+  second one's output is the 1024-d feature layer the head (and the post-hoc svm head) reads: as
+  Off-TANet; MEB has one;
+- dropout 0.5 before the output layer (`model=offapexnet` sets `model.dropout: 0.5`): both public
+  implementations put a dropout of 0.5 there.
+
+Padding keeps each convolution's size ("same"; 28² → 14² → 7²); mer pools adaptively to 7² so the
+network takes any `model.input_size` (a no-op at 28²).
 """
 
 from __future__ import annotations
@@ -18,8 +32,7 @@ from mer.errors import MerError
 STREAMS = 2  # u and v
 CONV_FILTERS = (6, 16)
 FC_UNITS = 1024
-#: 28² → 14² → 7² with "same" padding (which the paper leaves open: mer's choice). mer pools
-#: adaptively to 7² so the network takes any size a cache holds (a no-op at the paper's 28²).
+#: 28² → 14² → 7² with "same" padding; pooled adaptively to 7² at any other input size.
 POOLED_SIDE = 7
 
 
