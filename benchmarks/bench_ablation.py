@@ -39,7 +39,7 @@ from hydra_plugins.mer_launcher._slots import job_slots
 from mer.data.casme2 import read_casme2
 from mer.errors import MerError, user_facing
 from mer.preprocess.cache import load_cache
-from mer.runs import CHECKPOINT, METRICS, PREDICTIONS, SCORE_PREFIX
+from mer.run_dir import CHECKPOINT, METRICS, PREDICTIONS, SCORE_PREFIX
 from mer.synthetic import generate_synthetic
 from mer.train.pretrained import imagenet_file
 

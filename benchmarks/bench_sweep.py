@@ -34,7 +34,7 @@ from omegaconf import OmegaConf
 from hydra_plugins.mer_launcher._progress import last_end
 from mer.config import CONFIG_DIR
 from mer.preprocess.cache import load_cache
-from mer.runs import LAUNCHER_RECORD, METRICS
+from mer.run_dir import LAUNCHER_RECORD, METRICS
 
 ROOT = Path(__file__).resolve().parents[1]
 # The cells of Tables 2 + 3 (input and head together), as experiment=paper_ablation sweeps them.

@@ -1,5 +1,5 @@
 """Where the Hydra configs live, the resolvers they use, and the error for a composite source
-without its folder (the command line is checked in `mer.command_line`)."""
+without its folder (the command line is checked in `mer.preflight`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from mer.errors import MerError
-from mer.runs import NOT_IN_JOB_NAME
+from mer.run_dir import NOT_IN_JOB_NAME
 
 
 def _config_dir() -> Path:

@@ -21,8 +21,8 @@ import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 
+from mer.atomic import write_atomically
 from mer.errors import MerError, user_facing
-from mer.files import write_atomically
 from mer.preprocess.cache import CHANNELS, load_cache
 from mer.preprocess.integrity import REPAIR
 from mer.preprocess.prepare import prepare

@@ -16,7 +16,7 @@ from mer.errors import MerError
 from mer.infer import export, predict
 from mer.infer.trained import load_trained
 from mer.preprocess.cache import load_cache
-from mer.runs import CHECKPOINT
+from mer.run_dir import CHECKPOINT
 from mer.train.checkpoint import CHECKPOINT_FORMAT
 from mer.train.heads import fit_svm, svm_scores
 from mer.train.svm_record import svm_from_pickle, svm_from_record, svm_record

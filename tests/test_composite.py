@@ -18,11 +18,11 @@ from mer.config import CONFIG_DIR
 from mer.data import read_samples
 from mer.data.composite import restrict_to_list
 from mer.errors import MerError
-from mer.evaluate.files import SOURCES_CSV
 from mer.evaluate.report import build_report
+from mer.evaluate.report_files import SOURCES_CSV
 from mer.evaluate.scores import source_scores
 from mer.preprocess.prepare import prepare
-from mer.runs import PREDICTIONS
+from mer.run_dir import PREDICTIONS
 from mer.train.datamodule import LosoDataModule
 from mer.train.job import train
 

@@ -13,7 +13,7 @@ from conftest import TrainedRuns, cache_inputs
 
 from mer.infer.export import export, main, torchscript_allowed
 from mer.infer.trained import load_trained
-from mer.runs import CHECKPOINT
+from mer.run_dir import CHECKPOINT
 
 
 def test_torchscript_and_onnx_score_like_the_checkpoint(trained: TrainedRuns, tmp_path: Path, capsys) -> None:

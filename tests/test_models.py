@@ -19,12 +19,12 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from mer.errors import user_error_in
+from mer.infer.clip_input import read_clip
 from mer.infer.export import export, torchscript_allowed
-from mer.infer.frames import read_clip
 from mer.infer.predict import predict_clip
 from mer.infer.trained import load_trained
 from mer.preprocess.cache import load_cache
-from mer.runs import CHECKPOINT, METRICS, PREDICTIONS, SCORE_PREFIX
+from mer.run_dir import CHECKPOINT, METRICS, PREDICTIONS, SCORE_PREFIX
 from mer.synthetic import generate_synthetic
 from mer.train.job import train
 from mer.train.ststnet import STSTNet

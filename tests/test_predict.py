@@ -12,12 +12,12 @@ import pytest
 import torch
 from conftest import TrainedRuns, smooth_texture
 
-from mer.evaluate.show import DPI, PANEL_INCHES
-from mer.infer.frames import read_clip
+from mer.infer.clip_input import read_clip
 from mer.infer.predict import main, predict_clip
 from mer.infer.trained import TrainedModel, load_trained
 from mer.preprocess.cache import load_cache
-from mer.runs import CHECKPOINT, PREDICTIONS, SCORE_PREFIX
+from mer.preprocess.flow_pictures import DPI, PANEL_INCHES
+from mer.run_dir import CHECKPOINT, PREDICTIONS, SCORE_PREFIX
 from mer.synthetic import load_ground_truth
 
 

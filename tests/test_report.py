@@ -19,11 +19,11 @@ from scipy.stats import binomtest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
 from mer.errors import MerError
-from mer.evaluate.cli import main, push_to_wandb
 from mer.evaluate.report import build_report
-from mer.evaluate.runs import collect_runs
+from mer.evaluate.report_command import main, push_to_wandb
 from mer.evaluate.scores import mcnemar
 from mer.evaluate.statistics import Bootstrap, paired_bootstrap, subject_bootstrap
+from mer.evaluate.sweep_runs import collect_runs
 
 CLASSES = ["happiness", "disgust", "repression", "surprise", "others"]
 FOLDS = 4

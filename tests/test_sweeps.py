@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from mer.errors import MerError
-from mer.runs import FAILED, LAUNCHER_RECORD, METRICS, PREDICTIONS
+from mer.run_dir import FAILED, LAUNCHER_RECORD, METRICS, PREDICTIONS
 from mer.synthetic import generate_synthetic
 from mer.threads import available_cores
 

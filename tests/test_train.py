@@ -20,7 +20,7 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 from mer.errors import MerError
 from mer.evaluate.metrics import pooled_metrics
 from mer.preprocess.prepare import prepare
-from mer.runs import METRICS, PREDICTIONS
+from mer.run_dir import METRICS, PREDICTIONS
 from mer.synthetic import generate_synthetic
 from mer.train.datamodule import LosoDataModule
 from mer.train.heads import HingeHead, make_head

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from pathlib import Path
 
-from mer.runs import FAILED, METRICS
+from mer.run_dir import FAILED, METRICS
 
 RAN, SKIPPED, FAILED_JOB = "ran", "skipped", "failed"
 

@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 
 from hydra_plugins.hydra_submitit_launcher.submitit_launcher import LocalLauncher
 from hydra_plugins.mer_launcher._progress import ended_as, job_outcome, sweep_summary
-from mer.runs import FAILED
+from mer.run_dir import FAILED
 from mer.threads import available_cores
 
 

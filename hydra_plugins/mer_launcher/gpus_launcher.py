@@ -42,7 +42,7 @@ from hydra_plugins.mer_launcher._starts import JobStart, job_start, preloaded_fo
 # scan registers it from this module's names.
 from hydra_plugins.mer_launcher._submitit_local import SayingLocalLauncher  # noqa: F401
 from mer.errors import MerError, user_facing
-from mer.runs import FAILED, LAUNCHER_RECORD, SWEEP_DIR_ENV
+from mer.run_dir import FAILED, LAUNCHER_RECORD, SWEEP_DIR_ENV
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from mer.data import sheet_clips
-from mer.data.frames import first_by_number, numbered_frames
+from mer.data.frame_files import first_by_number, numbered_frames
 from mer.data.labels import label_set as get_label_set
 from mer.data.samples import SampleTable
 from mer.data.sheet import cell_text, read_sheet

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from mer.data import sheet_clips
-from mer.data.frames import numbered_frames
+from mer.data.frame_files import numbered_frames
 from mer.data.labels import label_set as get_label_set
 from mer.data.samples import COLUMNS, SampleTable
 from mer.errors import MerError

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mer.evaluate.files import CONFUSION_DIR
 from mer.evaluate.metrics import confusion
-from mer.evaluate.runs import KEY
+from mer.evaluate.report_files import CONFUSION_DIR
+from mer.evaluate.sweep_runs import KEY
 
 
 def slug(text: str) -> str:

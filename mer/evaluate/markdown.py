@@ -16,10 +16,10 @@ import pandas as pd
 
 from mer import paper
 from mer.evaluate.cells import interval, number, parameters, recipe, score, seconds, signed, sizes, subjects_covered
-from mer.evaluate.files import SAMPLES_CSV
-from mer.evaluate.runs import KEY, SYNTHETIC_NOTE, is_synthetic
+from mer.evaluate.report_files import SAMPLES_CSV
 from mer.evaluate.scores import HEAD_ORDER, INPUT_ORDER, SENSITIVITY_REFERENCE, rank
 from mer.evaluate.statistics import Bootstrap
+from mer.evaluate.sweep_runs import KEY, SYNTHETIC_NOTE, is_synthetic
 
 
 def _prose_blocks(text: str) -> dict[str, str]:

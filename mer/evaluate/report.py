@@ -1,4 +1,4 @@
-"""A sweep dir → every report file (`mer.evaluate.files` names them): `build_report` reads the runs,
+"""A sweep dir → every report file (`mer.evaluate.report_files` names them): `build_report` reads the runs,
 scores them, plots and writes, in the pipeline's order; it never re-trains."""
 
 from __future__ import annotations
@@ -8,11 +8,19 @@ from pathlib import Path
 import pandas as pd
 
 from mer.evaluate.figures import confusion_figures
-from mer.evaluate.files import METHODS_CSV, REPORT_CSV, REPORT_MD, SAMPLES_CSV, SEEDS_CSV, SENSITIVITY_CSV, SOURCES_CSV
 from mer.evaluate.markdown import data_check_lines, render_markdown
-from mer.evaluate.runs import cache_manifests, collect_runs, dataset_subjects, load_predictions, sample_list
+from mer.evaluate.report_files import (
+    METHODS_CSV,
+    REPORT_CSV,
+    REPORT_MD,
+    SAMPLES_CSV,
+    SEEDS_CSV,
+    SENSITIVITY_CSV,
+    SOURCES_CSV,
+)
 from mer.evaluate.scores import head_pairs, methods_table, sensitivity_scores, source_scores, summarise
 from mer.evaluate.statistics import Bootstrap
+from mer.evaluate.sweep_runs import cache_manifests, collect_runs, dataset_subjects, load_predictions, sample_list
 
 
 def build_report(

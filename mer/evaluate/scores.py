@@ -16,9 +16,9 @@ import pandas as pd
 
 from mer.architectures import ARCHITECTURES
 from mer.evaluate.metrics import SCORE_NAMES, pooled_metrics
-from mer.evaluate.runs import KEY, fold_key
 from mer.evaluate.statistics import Bootstrap, paired_bootstrap, subject_bootstrap
-from mer.runs import override_key
+from mer.evaluate.sweep_runs import KEY, fold_key
+from mer.run_dir import override_key
 
 INPUT_ORDER = ("apex", "u", "v", "uv", "uvm", "uvs")
 HEAD_ORDER = ("softmax", "hinge", "svm")

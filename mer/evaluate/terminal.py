@@ -11,9 +11,9 @@ from rich.table import Table
 
 from mer import paper
 from mer.evaluate.cells import interval, number, parameters, recipe, score, seconds, signed, sizes, subjects_covered
-from mer.evaluate.runs import SYNTHETIC_NOTE, is_synthetic
 from mer.evaluate.scores import SENSITIVITY_REFERENCE
 from mer.evaluate.statistics import Bootstrap
+from mer.evaluate.sweep_runs import SYNTHETIC_NOTE, is_synthetic
 
 
 def _print(table: Table) -> None:

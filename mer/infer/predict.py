@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 
 from mer.errors import MerError, user_facing
-from mer.evaluate.show import FlowPanel, flow_figure
 from mer.infer.apex import spot_apex
-from mer.infer.frames import Clip, read_clip
+from mer.infer.clip_input import Clip, read_clip
 from mer.infer.trained import TrainedModel, load_trained
 from mer.preprocess.clip import aligned_channels, clip_alignment, clip_settings
+from mer.preprocess.flow_pictures import FlowPanel, flow_figure
 
 
 @dataclass(frozen=True)

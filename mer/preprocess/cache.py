@@ -37,9 +37,9 @@ from filelock import FileLock
 from tqdm import tqdm
 
 import mer
+from mer.atomic import disk_full_error, is_disk_full
 from mer.data.samples import SampleTable
 from mer.errors import MerError
-from mer.files import disk_full_error, is_disk_full
 from mer.preprocess.clip import CHANNELS, ClipResult, FlowFn, clip_settings, preprocess_clip
 from mer.preprocess.data_check import degenerate_clips, paper_counts
 from mer.preprocess.integrity import (

@@ -10,10 +10,10 @@ import hydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from mer.command_line import checked_cli
 from mer.config import CONFIG_DIR
 from mer.data import read_samples
 from mer.errors import MerError, user_facing
+from mer.preflight import checked_cli
 from mer.preprocess.align import check_no_face_policy
 from mer.preprocess.cache import FlowCache, build_cache
 from mer.preprocess.data_check import log_data_checks

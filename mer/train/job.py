@@ -23,13 +23,13 @@ from hydra.utils import instantiate
 from lightning.pytorch.accelerators import CPUAccelerator
 from omegaconf import DictConfig, OmegaConf
 
+from mer.atomic import write_atomically
 from mer.config import CONFIG_DIR
 from mer.errors import MerError, user_error_in, user_facing
 from mer.evaluate.metrics import pooled_metrics
-from mer.files import write_atomically
 from mer.preprocess.cache import FlowCache, load_cache
 from mer.preprocess.prepare import prepare
-from mer.runs import CHECKPOINT, FAILED, METRICS, PREDICTIONS, RUN_CONFIG, SCORE_PREFIX
+from mer.run_dir import CHECKPOINT, FAILED, METRICS, PREDICTIONS, RUN_CONFIG, SCORE_PREFIX
 from mer.threads import job_threads
 from mer.train.checkpoint import inference_record
 from mer.train.datamodule import LosoDataModule
@@ -185,7 +185,7 @@ def fit_and_predict(trainer: L.Trainer, model: L.LightningModule, dm: LosoDataMo
 
 
 def write_run_files(run_dir: Path, predictions: pd.DataFrame, metrics: dict) -> None:
-    """predictions.csv and metrics.json (the `mer.runs` contract), each written atomically."""
+    """predictions.csv and metrics.json (the `mer.run_dir` contract), each written atomically."""
     write_atomically(run_dir / PREDICTIONS, lambda tmp: predictions.to_csv(tmp, index=False))
     write_atomically(run_dir / METRICS, lambda tmp: tmp.write_text(json.dumps(metrics, indent=2)))
 

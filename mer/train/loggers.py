@@ -12,7 +12,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 from omegaconf import DictConfig
 
-from mer.runs import SWEEP_DIR_ENV, configuration_name
+from mer.run_dir import SWEEP_DIR_ENV, configuration_name
 from mer.tracking import wandb_credentials
 
 #: The file whose creation, by the first job of a sweep, lets only that job give the offline notice.

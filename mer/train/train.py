@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import warnings
 
-from mer.command_line import checked_cli
+from mer.preflight import checked_cli
 
 
 def main() -> None:

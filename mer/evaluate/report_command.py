@@ -11,7 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 from mer.errors import MerError, user_facing
-from mer.evaluate.files import (
+from mer.evaluate.report import build_report
+from mer.evaluate.report_files import (
     CONFUSION_DIR,
     METHODS_CSV,
     REPORT_CSV,
@@ -20,7 +21,6 @@ from mer.evaluate.files import (
     SENSITIVITY_CSV,
     SOURCES_CSV,
 )
-from mer.evaluate.report import build_report
 from mer.evaluate.statistics import Bootstrap
 from mer.evaluate.terminal import print_methods, print_sensitivity, print_sources, print_table
 from mer.tracking import wandb_credentials

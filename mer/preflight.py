@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mer.config import CONFIG_DIR, root_not_set
 from mer.errors import MerError, user_facing
-from mer.runs import SWEEP_DIR_ENV
+from mer.run_dir import SWEEP_DIR_ENV
 from mer.train.input_size import check_input_size
 
 #: Hydra flags that only print (help, the config, completion): Hydra answers them, no job runs.

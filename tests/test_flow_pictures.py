@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 from conftest import TrainedRuns
 
-from mer.evaluate.show import DPI, PANEL_INCHES, colour_wheel, flow_to_colour, main
+from mer.preprocess.flow_pictures import DPI, PANEL_INCHES, colour_wheel, flow_to_colour, main
 
 
 def colour_of(u: float, v: float, max_magnitude: float = 1.0) -> tuple[int, ...]:

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from mer.command_line import check_command_line
 from mer.errors import MerError
+from mer.preflight import check_command_line
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mer.data.frames import IMAGE_SUFFIXES, first_by_number, numbered_frames
+from mer.data.frame_files import IMAGE_SUFFIXES, first_by_number, numbered_frames
 from mer.errors import MerError
 from mer.preprocess.clip import read_grey
 

@@ -1,7 +1,7 @@
 """A sweep dir → the runs table (one row per job: identity, status, why it failed), every finished
 job's predictions in one frame, and the cache manifests the jobs trained on: what the report reads.
 
-Reads the run-directory contract of `mer.runs` (`.hydra/`, metrics.json, predictions.csv, failed.txt)
+Reads the run-directory contract of `mer.run_dir` (`.hydra/`, metrics.json, predictions.csv, failed.txt)
 and never re-trains. A broken file marks its job failed, with the reason; the rest is reported.
 """
 
@@ -16,7 +16,7 @@ import pandas as pd
 import yaml
 
 from mer.errors import MerError
-from mer.runs import FAILED, METRICS, PREDICTIONS, SCORE_PREFIX, configuration_overrides, override_key
+from mer.run_dir import FAILED, METRICS, PREDICTIONS, SCORE_PREFIX, configuration_overrides, override_key
 
 REQUIRED_COLUMNS = ("sample_id", "subject", "label", "pred")
 #: What names a configuration: a row of report.csv.
