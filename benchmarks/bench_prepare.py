@@ -27,8 +27,8 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from mer.data import read_samples
-from mer.preprocess.cache import build_cache, load_cache
-from mer.preprocess.integrity import FILES
+from mer.preprocess.cache import FILES, load_cache
+from mer.preprocess.cache_build import build_cache
 from mer.preprocess.prepare import cache_params, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +51,7 @@ def median_time(fn, repeats: int = 5) -> float:
 
 
 def hash_files(paths: list[Path], new_hash) -> None:
-    """Hash every file in 1 MiB blocks (as `mer.preprocess.integrity.sha256_of` does)."""
+    """Hash every file in 1 MiB blocks (as `mer.preprocess.cache.sha256_of` does)."""
     for path in paths:
         digest = new_hash()
         with open(path, "rb") as file:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from mer.errors import MerError
 from mer.run_dir import NOT_IN_JOB_NAME
 
 
@@ -40,12 +39,3 @@ def register_resolvers() -> None:
 # Every Hydra entry point reads CONFIG_DIR from here, so its configs resolve wherever it runs: in
 # mer-train and mer-prepare, and in a job process a launcher starts (submitit unpickles the task).
 register_resolvers()
-
-
-def root_not_set(key: str) -> MerError:
-    """The error for an included composite source whose release folder (`data.roots.<key>`) is not
-    given: raised by the command-line check and by the composite reader alike."""
-    return MerError(
-        f"data.roots.{key} is not set: give the folder of the {key} release "
-        f"(data.roots.{key}=PATH), or leave {key} out of data.include"
-    )

@@ -22,8 +22,8 @@ from hydra.core.override_parser.types import Override
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
 from omegaconf import DictConfig, OmegaConf
 
-from mer.config import CONFIG_DIR, root_not_set
-from mer.errors import MerError, user_facing
+from mer.config import CONFIG_DIR
+from mer.errors import MerError, root_not_set, user_facing
 from mer.run_dir import SWEEP_DIR_ENV
 from mer.train.input_size import check_input_size
 

@@ -22,9 +22,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from mer.atomic import write_atomically
-from mer.errors import MerError, user_facing
-from mer.preprocess.cache import CHANNELS, load_cache
-from mer.preprocess.integrity import REPAIR
+from mer.errors import MerError, user_error_in, user_facing
+from mer.preprocess import cache_build
+from mer.preprocess.cache import CHANNELS, REPAIR, load_cache
 from mer.preprocess.prepare import prepare
 from mer.synthetic import generate_synthetic
 
@@ -228,6 +228,22 @@ def test_damaged_cache_is_named_then_moved_aside_and_rebuilt(damage, release, bu
     code, lines = load_as_entry_point(cache, capsys)
     assert code == 2 and lines == [expected_line(cache, problem)]
     assert_moved_aside_and_rebuilt(release, out, cache, problem)
+
+
+def test_a_failure_while_moving_a_damaged_cache_aside_is_shown_as_itself(release, built, tmp_path, monkeypatch):
+    """The rename that moves a damaged cache aside fails: the user sees that error, not the earlier
+    "damaged cache" line it was raised while handling (`user_error_in` follows causes only)."""
+    out, cache = copy_of(built, tmp_path)
+    truncate(cache)
+
+    def rename_denied(src, dst):
+        raise PermissionError(errno.EACCES, "Permission denied", str(src))
+
+    monkeypatch.setattr(cache_build.os, "rename", rename_denied)
+    with pytest.raises(PermissionError) as raised:
+        user_facing(prepare_in_process)(*overrides(release, out, *SMALL))
+    assert isinstance(raised.value.__context__, MerError)  # raised while handling the damage...
+    assert user_error_in(raised.value) is None  # ...but it is not that mistake, and surfaces whole
 
 
 def test_verify_catches_one_changed_byte(release, built, tmp_path, capsys):

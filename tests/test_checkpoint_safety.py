@@ -1,9 +1,8 @@
-"""Checkpoints open without unpickling: crafted files refused, format 1 upgraded, SVMs as arrays."""
+"""Checkpoints open without unpickling: crafted files refused, trusted ones opened on purpose, SVMs as arrays."""
 
 from __future__ import annotations
 
 import io
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ from mer.preprocess.cache import load_cache
 from mer.run_dir import CHECKPOINT
 from mer.train.checkpoint import CHECKPOINT_FORMAT
 from mer.train.heads import fit_svm, svm_scores
-from mer.train.svm_record import svm_from_pickle, svm_from_record, svm_record
+from mer.train.svm_record import svm_from_record, svm_record
 
 
 class CreatesMarker:
@@ -43,15 +42,13 @@ def refusal(entry_point, argv: list[str], capsys) -> str:
     return lines[0]
 
 
-def older_mer_checkpoint(path: Path, source: Path) -> Path:
-    """`source` as mer wrote it before format 2: OmegaConf hyperparameters, the SVM pickled."""
+def with_omegaconf_hyperparameters(path: Path, source: Path) -> Path:
+    """`source` with its hyperparameters as OmegaConf containers, as Lightning saves them by default."""
     saved = torch.load(source, map_location="cpu", weights_only=True)
     saved["hyper_parameters"] = {
         name: OmegaConf.create(value) if isinstance(value, (dict, list)) else value
         for name, value in saved["hyper_parameters"].items()
     }
-    svm = svm_from_record(saved["mer"]["svm"], str(source))
-    saved["mer"].update(format=1, svm=pickle.dumps(svm))
     torch.save(saved, path)
     return path
 
@@ -84,34 +81,23 @@ def test_a_crafted_checkpoint_is_refused_and_runs_nothing(trained: TrainedRuns, 
     )
     assert refusal(predict.main, [str(crafted), clip], capsys) == expected
     assert refusal(export.main, [str(crafted), "--out", str(tmp_path)], capsys) == expected
-    assert refusal(export.main, [str(crafted), "--upgrade"], capsys) == (
-        f"error: {crafted} carries io.open, which no mer checkpoint holds: mer does not "
-        "upgrade it (nor open it, unless you pass mer-predict --trust-checkpoint)"
-    )
     assert not marker.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["model.ckpt"]
 
 
-def test_an_older_checkpoint_is_refused_then_upgraded_to_the_same_scores(
+def test_a_checkpoint_only_an_unsafe_load_opens_is_refused_unless_trusted_on_purpose(
     trained: TrainedRuns, tmp_path: Path, capsys
 ) -> None:
     current = trained.runs["svm"] / CHECKPOINT
-    old = older_mer_checkpoint(tmp_path / "model.ckpt", current)
+    unsafe = with_omegaconf_hyperparameters(tmp_path / "model.ckpt", current)
     clip = str(trained.release / load_cache(trained.cache).samples.iloc[0].clip_dir)
-    assert refusal(predict.main, [str(old), clip], capsys) == (
-        f"error: {old} is a checkpoint of an older mer (format 1, which pickled OmegaConf objects "
-        f"and the svm head), which mer no longer unpickles: `mer-export --upgrade {old}` rewrites "
-        "it in the safe format 2"
-    )
-    export.main([str(old), "--upgrade"])
-    upgraded = tmp_path / "model.upgraded.ckpt"
-    assert capsys.readouterr().out == f"wrote {upgraded} (checkpoint format 2: it opens without unpickling)\n"
-    assert torch.serialization.get_unsafe_globals_in_checkpoint(upgraded) == []
-    model, reference = load_trained(upgraded), load_trained(current)
-    x = cache_inputs(trained, reference.channels)
-    assert np.array_equal(model.scores(x), reference.scores(x))
-    assert model.module.hparams["head"] == {"name": "svm", "kernel": "linear", "C": 1.0, "class_weight": None}
+    line = refusal(predict.main, [str(unsafe), clip], capsys)
+    assert line.startswith(f"error: {unsafe} carries objects that only an unsafe load creates (")
+    assert "omegaconf.dictconfig.DictConfig" in line
+    assert line.endswith("Open it with --trust-checkpoint only if you trust its author")
+    reference = load_trained(current)
     with pytest.warns(UserWarning, match="is trusted on purpose: opened with an unsafe load"):
-        trusted = load_trained(old, trust=True)  # a file we wrote ourselves: safe to trust
+        trusted = load_trained(unsafe, trust=True)  # a file we wrote ourselves: safe to trust
+    x = cache_inputs(trained, reference.channels)
     assert np.array_equal(trusted.scores(x), reference.scores(x))
 
 
@@ -134,7 +120,7 @@ def test_an_svm_stored_as_arrays_scores_exactly_as_fitted(kernel: str, n_classes
     assert np.isfinite(expected[:, seen]).all() and np.isneginf(expected[:, ~seen]).all()
 
 
-def test_a_damaged_or_foreign_svm_entry_is_refused_in_one_line(tmp_path: Path) -> None:
+def test_a_damaged_or_foreign_svm_entry_is_refused_in_one_line() -> None:
     rng = np.random.default_rng(0)
     record = svm_record(fit_svm(rng.normal(size=(20, 8)), np.arange(20) % 3, kernel="rbf"))
     record["state"]["support_vectors_"] = record["state"]["support_vectors_"][:-1]
@@ -146,11 +132,3 @@ def test_a_damaged_or_foreign_svm_entry_is_refused_in_one_line(tmp_path: Path) -
         svm_from_record(record, "model.ckpt")
     with pytest.raises(MerError, match=r"^model.ckpt: its svm entry is not a LinearSVC or SVC state"):
         svm_from_record({"estimator": "Pipeline", "state": {}}, "model.ckpt")
-    marker = tmp_path / "marker"
-    with pytest.raises(
-        MerError,
-        match=r"^model.ckpt: its pickled svm head names io.open, which "
-        "no fitted SVM holds",
-    ):
-        svm_from_pickle(pickle.dumps(CreatesMarker(marker)), "model.ckpt")
-    assert not marker.exists()

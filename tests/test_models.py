@@ -18,6 +18,8 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from torch import nn
 
+from mer.architectures import ARCHITECTURES
+from mer.config import CONFIG_DIR
 from mer.errors import user_error_in
 from mer.infer.clip_input import read_clip
 from mer.infer.export import export, torchscript_allowed
@@ -27,10 +29,12 @@ from mer.preprocess.cache import load_cache
 from mer.run_dir import CHECKPOINT, METRICS, PREDICTIONS, SCORE_PREFIX
 from mer.synthetic import generate_synthetic
 from mer.train.job import train
+from mer.train.registry import registered_trunks
 from mer.train.ststnet import STSTNet
 
 CLASSES = ["happiness", "disgust", "repression", "surprise", "others"]
 HEADS = ["softmax", "hinge", "svm"]
+MODEL_PRESETS = Path(CONFIG_DIR) / "model"
 #: Per model: its preset's input channels and network input side, its feature width, and its parameter
 #: count with a 5-class head (trunk + classifier), worked out by hand from each network's layers:
 #: STSTNet (the authors' main.py) 3·(3·9+1) + 5·(27+1) + 8·(27+1) = 448 in the convolutions + 2·16 = 32
@@ -77,6 +81,13 @@ def test_each_preset_is_its_papers_network_on_its_papers_input(workspace: Path, 
     with torch.no_grad():
         assert tuple(network.features(x).shape) == (3, width)
         assert tuple(network(x).shape) == (3, len(CLASSES))
+
+
+def test_every_registered_trunk_has_a_preset_and_a_place_in_the_report(workspace: Path) -> None:
+    """The registry (builders), ARCHITECTURES (the report's order) and conf/model/ name the same models."""
+    presets = {p.stem: compose_train(workspace, f"model={p.stem}").model.arch for p in MODEL_PRESETS.glob("*.yaml")}
+    assert set(registered_trunks()) == set(ARCHITECTURES) == set(presets.values()) == set(MODELS)
+    assert all(name == arch for name, arch in presets.items())
 
 
 def test_ststnet_is_the_authors_network_layer_by_layer() -> None:

@@ -20,10 +20,9 @@ from typing import Any
 
 import pandas as pd
 
-from mer.config import root_not_set
 from mer.data import instantiate_reader, sheet_clips
 from mer.data.samples import COLUMNS, SampleTable, file_sha256
-from mer.errors import MerError
+from mer.errors import MerError, root_not_set
 
 log = logging.getLogger(__name__)
 

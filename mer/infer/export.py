@@ -27,7 +27,6 @@ from torch import nn
 import mer
 from mer.errors import MerError, user_facing
 from mer.infer.trained import TrainedModel, load_trained
-from mer.train.checkpoint import CHECKPOINT_FORMAT, upgrade_checkpoint
 
 FORMATS = ("torchscript", "onnx")
 ONNX_PACKAGES = ("onnx", "onnxscript")  # what torch.onnx.export (the torch.export-based exporter) needs
@@ -202,7 +201,7 @@ def export(model: TrainedModel, out_dir: Path, name: str, formats: Sequence[str]
 
 @user_facing
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of `mer-export CHECKPOINT [--out DIR] [--format torchscript|onnx] [--upgrade]`."""
+    """Entry point of `mer-export CHECKPOINT [--out DIR] [--format torchscript|onnx]`."""
     parser = argparse.ArgumentParser(
         prog="mer-export",
         description="Write a mer-train checkpoint as TorchScript and ONNX: raw "
@@ -220,19 +219,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         dest="formats",
         help="a format to write (repeatable; default: both)",
     )
-    parser.add_argument(
-        "--upgrade",
-        action="store_true",
-        help="instead of exporting, rewrite a checkpoint of an older mer (format 1, "
-        "which pickled its svm head) in the safe format, as NAME.upgraded.ckpt; this "
-        "creates nothing but the SVM and the OmegaConf classes format 1 holds",
-    )
     args = parser.parse_args(argv)
     out_dir = args.out if args.out is not None else args.checkpoint.parent
-    if args.upgrade:
-        target = upgrade_checkpoint(args.checkpoint, out_dir / f"{args.checkpoint.stem}.upgraded.ckpt")
-        print(f"wrote {target} (checkpoint format {CHECKPOINT_FORMAT}: it opens without unpickling)", flush=True)
-        return
     model = load_trained(args.checkpoint)
     export(model, out_dir, args.checkpoint.stem, args.formats or FORMATS)
 

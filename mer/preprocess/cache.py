@@ -1,31 +1,27 @@
-"""The flow cache: build it in parallel, key it by content, write it atomically, load it with numpy.
+"""The flow cache's read side: its layout, `FlowCache`, `load_cache` and the integrity checks (numpy and
+pandas only: training, the report and inference open caches without the preprocessing stack).
 
-Layout of one cache directory (`{cache_dir}/{dataset}-{key[:16]}/`):
+Layout of one cache directory (`{cache_dir}/{dataset}-{key[:16]}/`, built by `mer.preprocess.cache_build`):
 
 - `manifest.json`: format, key, parameters, reader provenance, counts, the data checks of
   `mer.preprocess.data_check` (`paper_counts`, `degenerate`), versions, and per file its byte size
-  and sha256 (an array's also shape and dtype): see `mer.preprocess.integrity`;
+  and sha256 (an array's also shape and dtype);
 - `samples.csv`: the sample table, row i ↔ index i of every array;
 - one `{channel}.npy` per channel of `CHANNELS`, `[N, size, size]` float16 (flow in pixels of the
   aligned crop; onset/apex grey in [0, 1]);
 - `landmarks.npy` `[N, 68, 2]` float32 on the onset frame (NaN where no face was found) and
   `transform.npy` `[N, 2, 3]` float32, the frame→crop affine used for both frames.
+
+Every load runs the cheap check (files, sizes, shapes, row count); `--verify` also compares each
+file's sha256 with the manifest's. sha256 rather than a faster non-cryptographic hash: it needs no
+dependency, `sha256sum u.npy` checks a file without mer, and it runs once per copied cache
+(`make bench-prepare` prints its time).
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import hashlib
 import json
-import logging
-import multiprocessing
-import os
-import shutil
-import time
-import uuid
-import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -33,45 +29,139 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from filelock import FileLock
-from tqdm import tqdm
 
-import mer
-from mer.atomic import disk_full_error, is_disk_full
-from mer.data.samples import SampleTable
 from mer.errors import MerError
-from mer.preprocess.clip import CHANNELS, ClipResult, FlowFn, clip_settings, preprocess_clip
-from mer.preprocess.data_check import degenerate_clips, paper_counts
-from mer.preprocess.integrity import (
-    CACHE_FORMAT,
-    FILES,
-    MANIFEST,
-    SAMPLES,
-    CacheDamaged,
-    check_cache,
-    file_record,
-    read_manifest,
-    verify_cache,
-)
 
-log = logging.getLogger(__name__)
-
+#: Image channels every cache holds, in this order (`mer.preprocess.clip.aligned_channels` computes
+#: them); the `input` config picks among them.
+CHANNELS: tuple[str, ...] = ("u", "v", "magnitude", "strain", "onset", "apex")
 #: Channel arrays are stored at half precision (mer-predict rounds a new clip's channels alike).
 CACHE_DTYPE = np.float16
 
+#: The cache format this code writes and reads (2: the manifest records each file's size and hash).
+CACHE_FORMAT = 2
+MANIFEST = "manifest.json"
+SAMPLES = "samples.csv"
+#: Manifest entries every load needs (dotted paths).
+REQUIRED_KEYS = ("format", "key", "dataset", "n", "classes", "channels", "params.size", "files")
+REPAIR = "copy the cache again, or rebuild it with mer-prepare (which moves a damaged cache aside)"
 
-def cache_key(table: SampleTable, params: dict[str, Any]) -> str:
-    """sha256 over all that shapes the cache's content: the reader's output and preprocessing params."""
+
+class CacheDamaged(MerError):
+    """A cache whose files disagree with its manifest (cut short, missing, edited)."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path, self.problem = Path(path), problem
+        super().__init__(f"damaged cache {self.path}: {problem}; {REPAIR}")
+
+
+def sha256_of(path: Path) -> str:
+    """The file's sha256 (as `sha256sum` prints it), read in 1 MiB blocks."""
     digest = hashlib.sha256()
-    digest.update(f"mer-cache-{CACHE_FORMAT}".encode())
-    digest.update(table.content_hash().encode())
-    digest.update(json.dumps(params, sort_keys=True, default=str).encode())
+    with open(path, "rb") as file:
+        while block := file.read(1 << 20):
+            digest.update(block)
     return digest.hexdigest()
 
 
-def cache_dir_for(cache_root: Path, table: SampleTable, params: dict[str, Any]) -> Path:
-    """Where the cache of this table under these parameters lives (whether or not it exists yet)."""
-    return Path(cache_root) / f"{table.dataset}-{cache_key(table, params)[:16]}"
+def npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from a .npy file's header, without reading its data."""
+    with open(path, "rb") as file:
+        version = np.lib.format.read_magic(file)
+        read = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+        if read is None:
+            raise ValueError(f".npy format version {version}")
+        shape, _, dtype = read(file)
+    return tuple(shape), dtype
+
+
+def file_record(path: Path) -> dict[str, Any]:
+    """What the manifest records of one cache file: byte size and sha256, and an array's shape
+    and dtype."""
+    record: dict[str, Any] = {"bytes": path.stat().st_size, "sha256": sha256_of(path)}
+    if path.suffix == ".npy":
+        shape, dtype = npy_header(path)
+        record.update(shape=list(shape), dtype=dtype.str)
+    return record
+
+
+#: The files a cache holds besides its manifest: the sample table, then the arrays.
+FILES = (SAMPLES, *(f"{name}.npy" for name in (*CHANNELS, "landmarks", "transform")))
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """The manifest, checked for the entries every load needs; anything else is `CacheDamaged`."""
+    manifest_path = path / MANIFEST
+    if not manifest_path.is_file():
+        raise CacheDamaged(path, f"no {MANIFEST} (not a mer cache, or a copy cut short); build it with mer-prepare")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CacheDamaged(path, f"{MANIFEST} is not readable JSON ({err})") from err
+    for dotted in REQUIRED_KEYS:
+        node: Any = manifest
+        for part in dotted.split("."):
+            if not isinstance(node, dict) or part not in node:
+                raise CacheDamaged(path, f"{MANIFEST} has no `{dotted}` entry (edited or damaged)")
+            node = node[part]
+    return manifest
+
+
+def check_cache(cache: FlowCache) -> None:
+    """The cheap check: every file there with its recorded size, every array with its recorded
+    shape and dtype and one row per sample of samples.csv. Raises `CacheDamaged`."""
+    manifest = cache.manifest
+    if manifest["format"] != CACHE_FORMAT:
+        raise CacheDamaged(
+            cache.path,
+            f"cache format {manifest['format']}, this mer reads format {CACHE_FORMAT} (it records sizes and hashes)",
+        )
+    for name in FILES:
+        _check_file(cache.path, name, manifest["files"].get(name))
+    try:
+        rows = len(cache.samples)
+    except (OSError, ValueError, UnicodeDecodeError) as err:  # pandas' parse errors are ValueErrors
+        raise CacheDamaged(cache.path, f"{SAMPLES} is not a readable CSV ({err})") from err
+    if rows != manifest["n"]:
+        raise CacheDamaged(cache.path, f"{SAMPLES} has {rows} rows, the manifest records n={manifest['n']}")
+    for name in FILES[1:]:
+        length = manifest["files"][name]["shape"][0]
+        if length != rows:
+            raise CacheDamaged(cache.path, f"{name} holds {length} samples, {SAMPLES} {rows}")
+
+
+def _check_file(path: Path, name: str, record: dict[str, Any] | None) -> None:
+    """One file against its manifest record: present, its byte size, an array's header."""
+    file = path / name
+    if not isinstance(record, dict) or not {"bytes", "sha256"} <= record.keys():
+        raise CacheDamaged(path, f"{MANIFEST} has no record of {name} (edited or damaged)")
+    if not file.is_file():
+        raise CacheDamaged(path, f"{name} is missing")
+    size = file.stat().st_size
+    if size != record["bytes"]:
+        how = "cut short" if size < record["bytes"] else "longer than built"
+        raise CacheDamaged(path, f"{name} is {size:,} bytes, the manifest records {record['bytes']:,} ({how})")
+    if file.suffix != ".npy":
+        return
+    try:
+        shape, dtype = npy_header(file)
+    except (OSError, ValueError) as err:
+        raise CacheDamaged(path, f"{name} has no readable .npy header ({err})") from err
+    if list(shape) != record.get("shape") or dtype.str != record.get("dtype"):
+        raise CacheDamaged(
+            path,
+            f"{name} holds {list(shape)} {dtype.str}, the manifest records {record.get('shape')} {record.get('dtype')}",
+        )
+
+
+def verify_cache(cache: FlowCache) -> None:
+    """The content check (after `check_cache`): every file's sha256 against the manifest's."""
+    for name in FILES:
+        if sha256_of(cache.path / name) != cache.manifest["files"][name]["sha256"]:
+            raise CacheDamaged(
+                cache.path,
+                f"{name} has the recorded size but not the recorded sha256 (its content changed since it was built)",
+            )
 
 
 @dataclass(frozen=True)
@@ -119,173 +209,3 @@ def load_cache(path: str | Path, verify: bool = False) -> FlowCache:
     if verify:
         verify_cache(cache)
     return cache
-
-
-def build_cache(
-    table: SampleTable,
-    params: dict[str, Any],
-    flow_fn: FlowFn,
-    cache_root: str | Path,
-    workers: int | None = None,
-    verify: bool = False,
-) -> FlowCache:
-    """Return the cache for `table` under `params`, building it first on a miss.
-
-    A hit reads the manifest, the sample table and the arrays' headers (the cheap check; with
-    `verify` also every file's sha256). A damaged cache is moved aside (`<name>.damaged-<time>`, with
-    a warning) and rebuilt. One process per key builds (a file lock makes a concurrent second run
-    wait and then hit); it writes into a temporary sibling and renames it into place, so a run
-    killed midway, or a disk that fills up, leaves no half cache.
-    """
-    cache_root = Path(cache_root).resolve()
-    final = cache_dir_for(cache_root, table, params)
-    if final.exists():
-        with contextlib.suppress(CacheDamaged):  # a damaged one is moved aside under the lock
-            cache = load_cache(final, verify)
-            log.info("cache hit: %s", final)
-            return cache
-    cache_root.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(final) + ".lock"):
-        if final.exists():
-            try:
-                cache = load_cache(final, verify)
-                log.info("cache hit (built by a concurrent run): %s", final)
-                return cache
-            except CacheDamaged as damage:
-                _move_aside(final, damage)
-        for stale in cache_root.glob(f".tmp-{final.name}-*"):  # left by a killed run
-            shutil.rmtree(stale, ignore_errors=True)
-        tmp = cache_root / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
-        try:
-            tmp.mkdir()
-            _write_cache(tmp, table, params, flow_fn, workers)
-            os.rename(tmp, final)
-        except OSError as err:
-            if is_disk_full(err):
-                raise disk_full_error(cache_root, f"the cache {final.name}") from err
-            raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    log.info("cache built: %s", final)
-    return FlowCache(final)
-
-
-def _move_aside(path: Path, damage: CacheDamaged) -> Path:
-    """Rename a damaged cache to `<name>.damaged-<time>` (kept for a look, never deleted) and say so."""
-    aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
-    if aside.exists():
-        aside = aside.with_name(f"{aside.name}-{uuid.uuid4().hex[:4]}")
-    os.rename(path, aside)
-    warnings.warn(
-        f"cache {path} is damaged ({damage.problem}): moved it to {aside.name} and rebuilding it", stacklevel=3
-    )
-    return aside
-
-
-def _write_cache(out: Path, table: SampleTable, params: dict[str, Any], flow_fn: FlowFn, workers: int | None) -> None:
-    """Compute every clip in a process pool and write the arrays, samples.csv and the manifest."""
-    n, size = len(table), int(params["size"])
-    arrays = {
-        name: np.lib.format.open_memmap(out / f"{name}.npy", "w+", CACHE_DTYPE, (n, size, size)) for name in CHANNELS
-    }
-    for name in CHANNELS:  # claim the disk space now: a full disk is an OSError here, not a crash later
-        _allocate(out / f"{name}.npy")
-    landmarks = np.full((n, 68, 2), np.nan, np.float32)
-    transforms = np.zeros((n, 2, 3), np.float32)
-    no_face: list[str] = []
-    rows = table.rows.reset_index(drop=True)
-    settings = clip_settings(params)
-    jobs = [
-        dict(onset_path=table.path(r.onset_path), apex_path=table.path(r.apex_path), flow_fn=flow_fn, **settings)
-        for r in rows.itertuples()
-    ]
-    workers = max(1, min(workers or os.cpu_count() or 1, n))
-    started = time.perf_counter()
-    with ProcessPoolExecutor(
-        workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
-    ) as pool:
-        futures = {pool.submit(preprocess_clip, **job): i for i, job in enumerate(jobs)}
-        try:
-            for future in tqdm(as_completed(futures), total=n, desc="align + flow", unit="clip"):
-                i = futures[future]
-                result: ClipResult | None = future.result()
-                if result is None or result.landmarks is None:
-                    no_face.append(rows.at[i, "sample_id"])
-                if result is None:
-                    continue
-                for name in CHANNELS:
-                    arrays[name][i] = result.channels[name]
-                transforms[i] = result.matrix
-                if result.landmarks is not None:
-                    landmarks[i] = result.landmarks
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)  # fail fast: don't finish the rest
-            raise
-    elapsed = time.perf_counter() - started
-    if no_face and settings["no_face"] == "error":
-        raise MerError(
-            f"dlib found no face in the onset frame of {len(no_face)} clip(s): "
-            f"{', '.join(sorted(no_face))}. Check those frames, or set "
-            "preprocess.align.no_face=center to use a centred crop for them"
-        )
-    if no_face:
-        warnings.warn(
-            f"no face found, used a centred crop for {len(no_face)} clip(s): {', '.join(sorted(no_face))}", stacklevel=2
-        )
-    for array in arrays.values():
-        array.flush()
-    degenerate = degenerate_clips(rows, arrays["u"], arrays["v"])
-    del arrays
-    np.save(out / "landmarks.npy", landmarks)
-    np.save(out / "transform.npy", transforms)
-    rows.to_csv(out / SAMPLES, index=False)
-    manifest = {
-        "format": CACHE_FORMAT,
-        "key": cache_key(table, params),
-        "dataset": table.dataset,
-        "root": str(table.root),
-        "n": n,
-        "classes": list(table.classes),
-        "channels": list(CHANNELS),
-        "params": params,
-        "provenance": table.provenance,
-        "counts": table.counts(),
-        "no_face": sorted(no_face),
-        "paper_counts": paper_counts(table),
-        "degenerate": degenerate,
-        "versions": _versions(),
-        "build_seconds": round(elapsed, 2),
-        "workers": workers,
-        "files": {name: file_record(out / name) for name in FILES},
-    }
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
-
-
-def _allocate(path: Path) -> None:
-    """Reserve a memory-mapped file's blocks on disk (where the filesystem can), so that a disk
-    that is too small fails before the build, as an OSError, rather than as a bus error mid-write."""
-    if not hasattr(os, "posix_fallocate"):
-        return
-    fd = os.open(path, os.O_RDWR)
-    try:
-        os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
-    except OSError as err:
-        if err.errno not in (errno.EOPNOTSUPP, errno.EINVAL):  # filesystems without fallocate
-            raise
-    finally:
-        os.close(fd)
-
-
-def _init_worker() -> None:
-    """One OpenCV thread per worker process, so `workers` is the real degree of parallelism."""
-    import cv2
-
-    cv2.setNumThreads(1)
-
-
-def _versions() -> dict[str, str]:
-    """Library versions that can change the cache's numbers, recorded in the manifest."""
-    import cv2
-    import dlib
-
-    return {"mer": mer.__version__, "numpy": np.__version__, "opencv": cv2.__version__, "dlib": dlib.__version__}

@@ -14,9 +14,6 @@ from mer.errors import MerError
 from mer.preprocess.align import Alignment, align_face, centre_alignment
 from mer.preprocess.flow import flow_magnitude, optical_strain
 
-#: Image channels every cache holds, in this order; the `input` config picks among them.
-CHANNELS: tuple[str, ...] = ("u", "v", "magnitude", "strain", "onset", "apex")
-
 FlowFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 

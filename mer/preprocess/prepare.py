@@ -15,7 +15,8 @@ from mer.data import read_samples
 from mer.errors import MerError, user_facing
 from mer.preflight import checked_cli
 from mer.preprocess.align import check_no_face_policy
-from mer.preprocess.cache import FlowCache, build_cache
+from mer.preprocess.cache import FlowCache
+from mer.preprocess.cache_build import build_cache
 from mer.preprocess.data_check import log_data_checks
 
 log = logging.getLogger(__name__)

@@ -1,8 +1,9 @@
-"""The trunks `model=` chooses (`model.arch`), each ending at the feature layer the heads read.
+"""The trunks `model=` chooses (`model.arch`), each ending at the feature layer the heads read, and
+`make_trunk`, which builds the one a name registered (`mer.train.registry`):
 
-- `mobilenetv2` (the paper's): torchvision's MobileNetV2, global average pool → 1280-d;
-- `resnet18`: torchvision's ResNet-18, global average pool → 512-d;
-- `ststnet` (`mer.train.ststnet`): the stacked, pooled streams → 400-d;
+- `mobilenetv2` (the paper's): torchvision's MobileNetV2, global average pool → 1280-d (here);
+- `resnet18`: torchvision's ResNet-18, global average pool → 512-d (here);
+- `ststnet` (`mer.train.ststnet`): the concatenated, pooled branches → 400-d;
 - `offapexnet` (`mer.train.offapexnet`): the second fully connected layer → 1024-d.
 
 The torchvision trunks' first convolution takes the input's channel count; with pretrained RGB
@@ -17,30 +18,29 @@ import torch
 from torch import nn
 from torchvision.models import mobilenet_v2, resnet18
 
-from mer.architectures import ARCHITECTURES
+import mer.train.offapexnet  # noqa: F401  (registers model.arch=offapexnet)
+import mer.train.ststnet  # noqa: F401  (registers model.arch=ststnet)
 from mer.errors import MerError
-from mer.train.offapexnet import OffApexNet
 from mer.train.pretrained import RESNET18_IMAGENET, imagenet_state_dict, read_state_dict
-from mer.train.ststnet import STSTNet
+from mer.train.registry import no_width_multiplier, register_trunk, trunk_builder
 
 
 def make_trunk(arch: str, in_channels: int, pretrained: str = "none", width_mult: float = 1.0) -> tuple[nn.Module, int]:
     """The trunk `model.arch` names, from the input to its feature layer, and that layer's width."""
-    if arch == "mobilenetv2":
-        return mobilenet_v2_features(in_channels, width_mult, pretrained)
-    if width_mult != 1.0:
-        raise MerError(f"model.width_mult={width_mult} is MobileNetV2's: model={arch} has no width multiplier")
-    if arch == "resnet18":
-        return resnet18_features(in_channels, pretrained)
-    if arch not in ARCHITECTURES:
-        raise MerError(f"model.arch={arch!r}: choose one of {', '.join(ARCHITECTURES)} (model=...)")
-    if pretrained != "none":
-        raise MerError(
-            f"model.pretrained={pretrained}: model={arch} has no pretrained weights "
-            "(its paper trains it from scratch); use model.pretrained=none"
-        )
-    net = STSTNet(in_channels) if arch == "ststnet" else OffApexNet(in_channels)
-    return net, net.width
+    return trunk_builder(arch)(in_channels, pretrained, width_mult)
+
+
+@register_trunk("mobilenetv2")
+def _mobilenetv2(in_channels: int, pretrained: str, width_mult: float) -> tuple[nn.Module, int]:
+    """`model.arch=mobilenetv2`."""
+    return mobilenet_v2_features(in_channels, width_mult, pretrained)
+
+
+@register_trunk("resnet18")
+def _resnet18(in_channels: int, pretrained: str, width_mult: float) -> tuple[nn.Module, int]:
+    """`model.arch=resnet18`."""
+    no_width_multiplier("resnet18", width_mult)
+    return resnet18_features(in_channels, pretrained)
 
 
 def mobilenet_v2_features(in_channels: int, width_mult: float = 1.0, pretrained: str = "none") -> tuple[nn.Module, int]:

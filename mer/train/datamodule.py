@@ -12,8 +12,7 @@ import torch
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
 from mer.errors import MerError
-from mer.preprocess.cache import FlowCache, load_cache
-from mer.preprocess.clip import CHANNELS
+from mer.preprocess.cache import CHANNELS, FlowCache, load_cache
 from mer.train.normalization import InputNormalization, check_normalization, normalization_stats
 from mer.train.resize import InputResize
 

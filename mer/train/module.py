@@ -18,6 +18,7 @@ from mer.train.backbone import make_trunk
 from mer.train.checkpoint import MER_KEY
 from mer.train.cuda_graph import GraphedTraining
 from mer.train.heads import make_head, svm_scores
+from mer.train.post_hoc import PostHocFit
 
 #: `model.optimizer`: the optimiser without its parameters (a Hydra partial, conf/model/optimizer/).
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
@@ -159,7 +160,7 @@ class MerModule(L.LightningModule):
         # Under the training precision (bf16 autocast on a GPU): the statistics of the activations
         # the network trained and predicts with, and no second set of float32 kernels to set up.
         with torch.no_grad(), self.trainer.precision_plugin.forward_context():
-            for x, _, _ in self.trainer.datamodule.train_dataloader():
+            for x, _, _ in self.trainer.train_dataloader:
                 self.features(x.to(self.device))
         for m, momentum in zip(norms, momenta):
             m.momentum = momentum
@@ -169,11 +170,12 @@ class MerModule(L.LightningModule):
         if self.inference_record is not None:
             checkpoint[MER_KEY] = self.inference_record
 
-    def on_predict_start(self) -> None:
-        """For a post-hoc head (svm), fit its classifier on the training fold's features first."""
-        if not self.head.post_hoc:
-            return
-        x, y = self.trainer.datamodule.train_tensors()
+    def configure_callbacks(self) -> list[L.Callback]:
+        """A post-hoc head (svm) is fitted on the training fold before prediction (`PostHocFit`)."""
+        return [PostHocFit()] if self.head.post_hoc else []
+
+    def fit_post_hoc(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Fit the post-hoc head's classifier on the training fold's features (eval mode)."""
         self.svm = self.head.fit(self._features_of(x), y.cpu().numpy(), seed=self.hparams.seed)
 
     def predict_step(self, batch, batch_idx: int) -> tuple[torch.Tensor, torch.Tensor]:

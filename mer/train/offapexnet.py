@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from mer.errors import MerError
+from mer.train.registry import from_scratch, register_trunk
 
 STREAMS = 2  # u and v
 CONV_FILTERS = (6, 16)
@@ -72,3 +73,11 @@ class OffApexNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(torch.cat([stream(x[:, i : i + 1]) for i, stream in enumerate(self.streams)], dim=1))
+
+
+@register_trunk("offapexnet")
+def offapexnet_trunk(in_channels: int, pretrained: str, width_mult: float) -> tuple[nn.Module, int]:
+    """`model.arch=offapexnet`: trained from scratch, as its paper does."""
+    from_scratch("offapexnet", pretrained, width_mult)
+    net = OffApexNet(in_channels)
+    return net, net.width

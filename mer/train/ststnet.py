@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from mer.errors import MerError
+from mer.train.registry import from_scratch, register_trunk
 
 #: Input channels of every branch: u, v and optical strain.
 IN_CHANNELS = 3
@@ -63,3 +64,11 @@ class STSTNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         stacked = torch.cat([branch(x) for branch in self.branches], dim=1)
         return self.pool(stacked).flatten(1)
+
+
+@register_trunk("ststnet")
+def ststnet_trunk(in_channels: int, pretrained: str, width_mult: float) -> tuple[nn.Module, int]:
+    """`model.arch=ststnet`: trained from scratch, as its authors do."""
+    from_scratch("ststnet", pretrained, width_mult)
+    net = STSTNet(in_channels)
+    return net, net.width

@@ -5,13 +5,10 @@ A fitted `LinearSVC` or `SVC` is its scikit-learn state (the dict pickle would s
 and the kernel's `gamma` for a kernel SVM) with every array as a tensor, so `torch.load(...,
 weights_only=True)` reads it and nothing in it names code to run. Only the two classes the head
 fits can be rebuilt, and a kernel SVM's arrays are checked for the shapes libsvm reads unchecked.
-Format 1's pickled SVM is read by an unpickler that creates only those classes and numpy arrays.
 """
 
 from __future__ import annotations
 
-import io
-import pickle
 from typing import Any
 
 import numpy as np
@@ -100,49 +97,4 @@ def svm_from_record(record: dict[str, Any], where: str) -> LinearSVC | SVC:
         check_kernel_arrays(state, where)
     svm = ESTIMATORS[name].__new__(ESTIMATORS[name])
     svm.__setstate__(state)
-    return svm
-
-
-#: What format 1's pickled SVM is made of (module, name): the estimators, numpy arrays and scalars.
-PICKLED_SVM_GLOBALS = {
-    *(("sklearn.svm._classes", name) for name in ESTIMATORS),
-    *(
-        (module, name)
-        for module in ("numpy._core.multiarray", "numpy.core.multiarray")
-        for name in ("_reconstruct", "scalar")
-    ),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-}
-
-
-class SvmUnpickler(pickle.Unpickler):
-    """Unpickles format 1's SVM, creating nothing but what an SVM is made of: any other class or
-    function the pickle names is refused before it is looked up, so no code of the file runs."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in PICKLED_SVM_GLOBALS:
-            raise pickle.UnpicklingError(f"{module}.{name}")
-        return super().find_class(module, name)
-
-
-def svm_from_pickle(data: bytes, where: str) -> LinearSVC | SVC:
-    """The SVM format 1 stored as a pickle, read with `SvmUnpickler`; one line if it holds more."""
-    try:
-        svm = SvmUnpickler(io.BytesIO(data)).load()
-    except pickle.UnpicklingError as err:
-        raise MerError(
-            f"{where}: its pickled svm head names {err}, which no fitted SVM holds: mer "
-            "does not unpickle it; retrain with save_checkpoint=true"
-        ) from None
-    except Exception as err:
-        raise MerError(
-            f"{where}: its pickled svm head cannot be read ({type(err).__name__}): the "
-            "checkpoint is damaged; copy it again or retrain with save_checkpoint=true"
-        ) from None
-    if type(svm).__name__ not in ESTIMATORS:
-        raise MerError(
-            f"{where}: its pickled svm head is a {type(svm).__name__}, not a fitted SVM; "
-            "retrain with save_checkpoint=true"
-        )
     return svm
