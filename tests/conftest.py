@@ -1,20 +1,21 @@
-"""Shared fixtures: real face images built from the photo scikit-image ships; four trained models."""
+"""Shared fixtures: a real face frame built from the photo scikit-image ships, ImageNet weights offline,
+one small synthetic CASME II release for the session, and four models trained on another."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 import pytest
+from helpers import TrainedRuns
 from skimage import data
 
 if TYPE_CHECKING:
-    import torch
+    pass
 
 
 @pytest.fixture(scope="session")
@@ -47,40 +48,15 @@ def imagenet_home(tmp_path_factory) -> Iterator[Path]:
         os.environ["TORCH_HOME"] = before
 
 
-def compose_on_release(workspace: Path, *overrides: str):
-    """The real `train` config on the small synthetic release in `workspace / "release"`, writing
-    under `workspace / "out"`, as the training and model tests compose it."""
-    from hydra import compose, initialize_config_dir
+@pytest.fixture(scope="session")
+def workspace(tmp_path_factory) -> Path:
+    """A small synthetic CASME II release (3 subjects × 5 clips, `workspace / "release"`) shared by the
+    session's training and model tests, which write under `workspace / "out"` (caches included)."""
+    from mer.synthetic import generate_synthetic
 
-    from mer.config import CONFIG_DIR
-
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(
-            "train",
-            overrides=[
-                "data=casme2",
-                f"data.root={workspace / 'release'}",
-                f"paths.output_dir={workspace / 'out'}",
-                "trainer.enable_progress_bar=false",
-                *overrides,
-            ],
-        )
-
-
-def smooth_texture(shape: tuple[int, int], seed: int = 0, sigma: float = 2.0) -> np.ndarray:
-    """A band-limited random grey texture: every pixel carries gradient, as flow needs."""
-    noise = cv2.GaussianBlur(np.random.default_rng(seed).standard_normal(shape).astype(np.float32), (0, 0), sigma)
-    return np.clip(128 + noise / noise.std() * 40, 0, 255).astype(np.uint8)
-
-
-@dataclass(frozen=True)
-class TrainedRuns:
-    """A small synthetic release, its cache, and the run dirs of four models trained on it."""
-
-    release: Path
-    cache: Path
-    # head → run dir: "hinge" (train_standardize), "softmax", "svm" (post-hoc LinearSVC), "rbf" (SVC)
-    runs: dict[str, Path]
+    base = tmp_path_factory.mktemp("workspace")
+    generate_synthetic(base / "release", n_subjects=3, clips_per_subject=5, seed=5, progress=False)
+    return base
 
 
 @pytest.fixture(scope="session")
@@ -126,13 +102,3 @@ def trained(tmp_path_factory) -> TrainedRuns:
             train(cfg, base / head)
             runs[head] = base / head
     return TrainedRuns(release=release, cache=prepare(cfg).path, runs=runs)
-
-
-def cache_inputs(trained: TrainedRuns, channels: list[str]) -> torch.Tensor:
-    """Every sample of the trained models' cache as raw network input (what mer-predict feeds it)."""
-    import torch
-
-    from mer.preprocess.cache import load_cache
-
-    cache = load_cache(trained.cache)
-    return torch.from_numpy(np.stack([cache.array(c) for c in channels], axis=1).astype(np.float32))

@@ -103,6 +103,7 @@ def test_any_parameter_change_is_a_miss(release: Path, tmp_path: Path) -> None:
     assert prepare_in_process(*overrides(release, out, "preprocess.workers=1")).path == base
 
 
+@pytest.mark.slow
 def test_killed_run_leaves_no_half_cache(release: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     args = overrides(release, out, "preprocess.size=224", "preprocess.workers=1")
@@ -120,6 +121,7 @@ def test_killed_run_leaves_no_half_cache(release: Path, tmp_path: Path) -> None:
     assert np.abs(cache.array("u")).max() > 0.1
 
 
+@pytest.mark.slow
 def test_two_concurrent_runs_give_one_valid_cache(release: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     procs = [mer_prepare(*overrides(release, out)) for _ in range(2)]
@@ -134,6 +136,7 @@ def test_two_concurrent_runs_give_one_valid_cache(release: Path, tmp_path: Path)
     assert np.isfinite(cache.array("u")).all() and np.abs(cache.array("u")).max() > 0.1
 
 
+@pytest.mark.slow
 def test_user_mistake_is_one_line(tmp_path: Path) -> None:
     proc = mer_prepare("data=casme2", f"data.root={tmp_path / 'nowhere'}", f"paths.output_dir={tmp_path}")
     stdout, stderr = proc.communicate(timeout=120)

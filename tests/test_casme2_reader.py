@@ -7,7 +7,6 @@ import logging
 import re
 import shutil
 import struct
-import time
 import warnings
 from pathlib import Path
 
@@ -727,7 +726,8 @@ def test_reads_no_image(release: Path, monkeypatch) -> None:
     pd.testing.assert_frame_equal(read_casme2(release).rows, before)
 
 
-def test_250_clips_read_fast(tmp_path: Path) -> None:
+def test_250_clips_of_25_subjects_are_read(tmp_path: Path) -> None:
+    """A full-size sheet (its reading time is `make bench-prepare`'s, not a test's)."""
     emotions = ["happiness", "disgust", "repression", "surprise", "others"]
     rows = [
         row(s, f"EP{c:02d}_01f", 10 * c + 1, 10 * c + 5, 10 * c + 9, "4", emotions[c % 5])
@@ -735,7 +735,5 @@ def test_250_clips_read_fast(tmp_path: Path) -> None:
         for c in range(10)
     ]
     root = make_release(tmp_path, rows)
-    start = time.perf_counter()
     table = read_casme2(root)
-    assert time.perf_counter() - start < 2.0
     assert len(table) == 250 and len(table.subjects) == 25

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import TrainedRuns, cache_inputs
+from helpers import TrainedRuns, cache_inputs
 from omegaconf import OmegaConf
 
 from mer.errors import MerError

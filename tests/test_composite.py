@@ -226,6 +226,7 @@ def test_report_scores_each_source(tmp_path: Path) -> None:
     ).empty
 
 
+@pytest.mark.slow
 def test_mer_prepare_names_the_source_in_one_line(tmp_path: Path) -> None:
     """The real mer-prepare: a composite source's error is one `error:` line naming the source, exit 2."""
     exe = Path(sys.executable).with_name("mer-prepare")

@@ -9,7 +9,7 @@ import numpy as np
 import onnxruntime
 import pytest
 import torch
-from conftest import TrainedRuns, cache_inputs
+from helpers import TrainedRuns, cache_inputs
 
 from mer.infer.export import export, main, torchscript_allowed
 from mer.infer.trained import load_trained

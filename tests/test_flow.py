@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from conftest import smooth_texture
+from helpers import smooth_texture
 
 from mer.preprocess.flow import dis_flow, farneback_flow, flow_magnitude, optical_strain, tvl1_flow
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from conftest import TrainedRuns
+from helpers import TrainedRuns
 
 from mer.preprocess.flow_pictures import DPI, PANEL_INCHES, colour_wheel, flow_to_colour, main
 

@@ -13,7 +13,7 @@ import onnxruntime
 import pandas as pd
 import pytest
 import torch
-from conftest import compose_on_release
+from helpers import compose_on_release
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from torch import nn
@@ -27,7 +27,6 @@ from mer.infer.predict import predict_clip
 from mer.infer.trained import load_trained
 from mer.preprocess.cache import load_cache
 from mer.run_dir import CHECKPOINT, METRICS, PREDICTIONS, SCORE_PREFIX
-from mer.synthetic import generate_synthetic
 from mer.train.job import train
 from mer.train.registry import registered_trunks
 from mer.train.ststnet import STSTNet
@@ -48,19 +47,6 @@ MODELS = {
 }
 
 
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory) -> Path:
-    """A small synthetic release (3 subjects, 5 clips each), shared by the module."""
-    base = tmp_path_factory.mktemp("models")
-    generate_synthetic(base / "release", n_subjects=3, clips_per_subject=5, seed=5, progress=False)
-    return base
-
-
-def compose_train(workspace: Path, *overrides: str):
-    """The real `train` config on the small release, at each model's own size."""
-    return compose_on_release(workspace, *overrides)
-
-
 def tiny(model: str) -> list[str]:
     """Every model on flow at 32² (a CPU test): the 224² networks take it as it is, the 28² ones resized."""
     return [f"model={model}", "preprocess.size=32"]
@@ -69,7 +55,7 @@ def tiny(model: str) -> list[str]:
 @pytest.mark.parametrize("model", MODELS)
 def test_each_preset_is_its_papers_network_on_its_papers_input(workspace: Path, model: str) -> None:
     channels, size, width, n_parameters = MODELS[model]
-    cfg = compose_train(workspace, f"model={model}")
+    cfg = compose_on_release(workspace, f"model={model}")
     # One cache per dataset: every model's flow at the working size, the 28² networks resized from it.
     assert list(cfg.input.channels) == channels and cfg.preprocess.size == 224
     assert (cfg.model.input_size or cfg.preprocess.size) == size and cfg.datamodule.input_size == cfg.model.input_size
@@ -85,7 +71,9 @@ def test_each_preset_is_its_papers_network_on_its_papers_input(workspace: Path, 
 
 def test_every_registered_trunk_has_a_preset_and_a_place_in_the_report(workspace: Path) -> None:
     """The registry (builders), ARCHITECTURES (the report's order) and conf/model/ name the same models."""
-    presets = {p.stem: compose_train(workspace, f"model={p.stem}").model.arch for p in MODEL_PRESETS.glob("*.yaml")}
+    presets = {
+        p.stem: compose_on_release(workspace, f"model={p.stem}").model.arch for p in MODEL_PRESETS.glob("*.yaml")
+    }
     assert set(registered_trunks()) == set(ARCHITECTURES) == set(presets.values()) == set(MODELS)
     assert all(name == arch for name, arch in presets.items())
 
@@ -110,7 +98,7 @@ def test_ststnet_is_the_authors_network_layer_by_layer() -> None:
 
 
 def test_recipe_authors_gives_each_network_its_published_training(workspace: Path) -> None:
-    ststnet = compose_train(workspace, "experiment=baselines", "model=ststnet", "recipe=authors")
+    ststnet = compose_on_release(workspace, "experiment=baselines", "model=ststnet", "recipe=authors")
     assert (ststnet.model.optimizer._target_, ststnet.model.optimizer.lr, ststnet.model.optimizer.weight_decay) == (
         "torch.optim.Adam",
         5e-5,
@@ -119,13 +107,15 @@ def test_recipe_authors_gives_each_network_its_published_training(workspace: Pat
     assert (ststnet.datamodule.batch_size, ststnet.trainer.max_epochs) == (256, 800)
     assert (ststnet.model.pretrained, ststnet.model.dropout, ststnet.model.precise_bn) == ("none", 0.0, False)
     assert (ststnet.preprocess.size, ststnet.model.input_size) == (224, 28)
-    offapexnet = compose_train(workspace, "model=offapexnet", "recipe=authors")
+    offapexnet = compose_on_release(workspace, "model=offapexnet", "recipe=authors")
     assert (offapexnet.model.pretrained, offapexnet.model.dropout, offapexnet.trainer.max_epochs) == ("none", 0.5, 3000)
     # MobileNetV2's authors are the paper's: recipe=authors is recipe=paper there, value for value; ResNet-18
     # has no micro-expression authors and trains under the paper recipe too.
     for model in ("mobilenetv2", "resnet18"):
-        authors = OmegaConf.to_container(compose_train(workspace, f"model={model}", "recipe=authors"), resolve=True)
-        paper = OmegaConf.to_container(compose_train(workspace, f"model={model}", "recipe=paper"), resolve=True)
+        authors = OmegaConf.to_container(
+            compose_on_release(workspace, f"model={model}", "recipe=authors"), resolve=True
+        )
+        paper = OmegaConf.to_container(compose_on_release(workspace, f"model={model}", "recipe=paper"), resolve=True)
         assert authors == paper, model
 
 
@@ -134,7 +124,7 @@ def test_recipe_authors_gives_each_network_its_published_training(workspace: Pat
 def test_fast_dev_run_every_model_and_head_and_its_checkpoint_predicts_alike(
     workspace: Path, tmp_path: Path, model: str, head: str
 ) -> None:
-    cfg = compose_train(
+    cfg = compose_on_release(
         workspace, *tiny(model), f"head={head}", "+trainer.fast_dev_run=1", "data.fold=1", "save_checkpoint=true"
     )
     train(cfg, tmp_path)
@@ -190,14 +180,14 @@ def test_fast_dev_run_every_model_and_head_and_its_checkpoint_predicts_alike(
     ],
 )
 def test_a_setting_a_model_cannot_take_is_one_line(workspace: Path, tmp_path: Path, overrides, message) -> None:
-    cfg = compose_train(workspace, *overrides, "preprocess.size=32", "+trainer.fast_dev_run=1")
+    cfg = compose_on_release(workspace, *overrides, "preprocess.size=32", "+trainer.fast_dev_run=1")
     with pytest.raises(Exception) as raised:  # Hydra's instantiate wraps it; mer-train prints it alone
         train(cfg, tmp_path)
     assert str(user_error_in(raised.value)) == message
 
 
 def test_ststnet_exports_to_torchscript_and_onnx_with_the_checkpoints_scores(workspace: Path, tmp_path: Path) -> None:
-    cfg = compose_train(
+    cfg = compose_on_release(
         workspace,
         "model=ststnet",
         "preprocess.size=56",

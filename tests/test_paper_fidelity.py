@@ -13,7 +13,7 @@ import openpyxl
 import pandas as pd
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
+from helpers import compose_train
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
@@ -44,12 +44,6 @@ def release(tmp_path_factory) -> Path:
     row[apex].value = row[onset].value
     book.save(sheet)
     return release
-
-
-def compose_train(*overrides: str, hydra_config: bool = False):
-    """The real `train` config."""
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose("train", overrides=list(overrides), return_hydra_config=hydra_config)
 
 
 def head_of(experiment: str, head: str):
@@ -138,6 +132,7 @@ def test_imagenet_weights_come_from_the_torch_cache(imagenet_home: Path) -> None
     torch.testing.assert_close(trunk[0][7].conv[1][0].weight, reference.features[7].conv[1][0].weight)
 
 
+@pytest.mark.slow
 def test_mer_weights_installs_a_carried_copy_and_refuses_other_files(tmp_path: Path) -> None:
     from torchvision.models import mobilenet_v2
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import TrainedRuns, smooth_texture
+from helpers import TrainedRuns, smooth_texture
 
 from mer.infer.clip_input import read_clip
 from mer.infer.predict import main, predict_clip

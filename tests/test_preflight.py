@@ -165,6 +165,7 @@ def run_entry_point(module: str, *args: str) -> subprocess.CompletedProcess:
         ),
     ],
 )
+@pytest.mark.slow
 def test_a_config_error_exits_2_before_torch_is_imported(module: str, args: list[str], message: str) -> None:
     result = run_entry_point(module, *args)
     assert result.returncode == 2
@@ -172,6 +173,7 @@ def test_a_config_error_exits_2_before_torch_is_imported(module: str, args: list
     assert result.stdout.strip().splitlines()[-1] == "torch imported: False"
 
 
+@pytest.mark.slow
 def test_help_lists_groups_presets_launchers_without_torch() -> None:
     result = run_entry_point("mer.train.train", "--help")
     assert result.returncode == 0, result.stderr

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 from matplotlib.image import imread
+from rich.console import Console
 from scipy.stats import binomtest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
@@ -24,6 +25,7 @@ from mer.evaluate.report_command import main, push_to_wandb
 from mer.evaluate.scores import mcnemar
 from mer.evaluate.statistics import Bootstrap, paired_bootstrap, subject_bootstrap
 from mer.evaluate.sweep_runs import collect_runs
+from mer.evaluate.tables import METHODS, markdown_lines, rich_table
 
 CLASSES = ["happiness", "disgust", "repression", "surprise", "others"]
 FOLDS = 4
@@ -132,7 +134,7 @@ def sweep(tmp_path_factory) -> Path:
 def report(sweep: Path, tmp_path_factory) -> tuple[pd.DataFrame, Path]:
     """The report of `sweep`, written to a separate dir."""
     out = tmp_path_factory.mktemp("report")
-    return build_report(sweep, out), out
+    return build_report(sweep, out).report, out
 
 
 def row(report: pd.DataFrame, input_name: str, head: str) -> pd.Series:
@@ -342,7 +344,7 @@ def test_a_partial_sweep_says_so_and_is_not_compared_with_the_paper(tmp_path, ca
     for fold in (2, 3):
         for head in ("softmax", "hinge"):
             write_job(tmp_path / "sweep", "casme2", "uv", head, fold, cache=cache)
-    report = build_report(tmp_path / "sweep")
+    report = build_report(tmp_path / "sweep").report
     assert list(report["complete"]) == [True, True] and set(report["missing_folds"]) == {""}
     md = (tmp_path / "sweep" / "report.md").read_text()
     assert "Partial sweep" not in md and "53.01 / 0.5231" in md
@@ -352,7 +354,7 @@ def test_seeds_give_mean_and_std_of_pooled_scores(tmp_path):
     for seed in (0, 1, 2):
         for fold in range(FOLDS):
             write_job(tmp_path, "casme2", "uv", "hinge", fold, seed=seed)
-    frame = build_report(tmp_path, tmp_path / "out")
+    frame = build_report(tmp_path, tmp_path / "out").report
     pooled = [
         accuracy_score(p["label"], p["pred"]) for p in (concatenated(tmp_path, "uv", "hinge", s) for s in (0, 1, 2))
     ]
@@ -363,6 +365,31 @@ def test_seeds_give_mean_and_std_of_pooled_scores(tmp_path):
     md = (tmp_path / "out" / "report.md").read_text()
     assert f"{100 * np.mean(pooled):.2f} ± {100 * np.std(pooled, ddof=1):.2f}" in md
     assert "NOT the paper's numbers" not in md
+
+
+def test_markdown_and_terminal_render_one_description_alike():
+    """The methods table's one description: report.md and the terminal show the same headers and
+    cells; report.md alone puts names in backticks and adds the subjects column."""
+    row = {"dataset": "casme2", "model": "ststnet", "recipe": "", "head": "hinge", "input": "uvs", "size": 224}
+    row |= {"input_size": 28, "n_seeds": 1, "n_parameters": 2485, "fit_s_median": 12.34}
+    row |= {"n_subjects_covered": 2, "n_subjects_tested": 4}
+    for metric, values in {"accuracy": (0.6, 0.5, 0.7), "uf1": (0.55, 0.4, 0.65), "uar": (0.52, 0.41, 0.63)}.items():
+        row |= dict(zip((metric, f"{metric}_ci_low", f"{metric}_ci_high"), values))
+    methods = pd.DataFrame([row])
+    headers = ["dataset", "model", "recipe", "head", "input", "flow → network size", "accuracy % [CI]", "UF1 [CI]"]
+    headers += ["UAR [CI]", "parameters", "training time per job"]
+    cells = ["casme2", "ststnet", "defaults", "hinge", "uvs", "224² → 28²", "60.00 [50.00, 70.00]"]
+    cells += ["0.5500 [0.4000, 0.6500]", "0.5200 [0.4100, 0.6300]", "2,485", "12.3 s"]
+    terminal = rich_table(METHODS, methods, confidence="90")
+    assert [column.header.plain for column in terminal.columns] == headers
+    assert [[cell.plain for cell in column.cells] for column in terminal.columns] == [[cell] for cell in cells]
+    header, rule, line = markdown_lines(METHODS, methods)
+    assert header == "| " + " | ".join([*headers, "subjects"]) + " |" and rule == "|" + "---|" * 12
+    code = [f"`{cell}`" if cell in ("ststnet", "defaults", "hinge") else cell for cell in cells]
+    assert line == "| " + " | ".join([*code, "2 of 4 subjects"]) + " |"
+    console = Console(record=True, width=200)
+    console.print(terminal)  # the title's "[...]" is shown, not read as rich markup
+    assert "(pooled, [90 % subject-bootstrap interval])" in console.export_text()
 
 
 def test_duplicate_job_is_kept_once_with_a_warning(tmp_path):

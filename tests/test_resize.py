@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import smooth_texture
+from helpers import smooth_texture
 
 from mer.errors import MerError
 from mer.preprocess.flow import optical_strain, tvl1_flow

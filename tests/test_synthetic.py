@@ -254,7 +254,6 @@ def test_each_class_moves_its_own_region(truth: dict, flows: dict) -> None:
 
 def test_read_synthetic_goes_through_the_casme2_reader(release: Path, truth: dict) -> None:
     """The table comes from the real reader: fear/sadness dropped in 5class, kept in `all`."""
-    pytest.importorskip("mer.data.casme2")
     listed = [c for c in truth["clips"] if c["in_sheet"]]
     extra = sum(c["emotion"] in ("fear", "sadness") for c in listed)
     before = tree_digest(release)
@@ -276,7 +275,6 @@ def test_read_synthetic_goes_through_the_casme2_reader(release: Path, truth: dic
 @pytest.mark.filterwarnings("ignore:apex")
 def test_read_synthetic_generates_then_regenerates_on_new_params(tmp_path: Path) -> None:
     """First use generates; other params regenerate with one warning."""
-    pytest.importorskip("mer.data.casme2")
     root = tmp_path / "fresh"
     tiny = dict(n_subjects=1, clips_per_subject=5, frames_per_clip=(5, 6))
     with warnings.catch_warnings():
@@ -291,7 +289,6 @@ def test_read_synthetic_generates_then_regenerates_on_new_params(tmp_path: Path)
 @pytest.mark.filterwarnings("ignore:apex")
 def test_the_data_config_instantiates_the_reader(tmp_path: Path) -> None:
     """conf/data/synthetic.yaml resolves and its reader target builds a table (lists from YAML)."""
-    pytest.importorskip("mer.data.casme2")
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 

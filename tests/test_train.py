@@ -14,14 +14,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import compose_on_release
+from helpers import compose_on_release
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
 from mer.errors import MerError
 from mer.evaluate.metrics import pooled_metrics
 from mer.preprocess.prepare import prepare
 from mer.run_dir import METRICS, PREDICTIONS
-from mer.synthetic import generate_synthetic
 from mer.train.datamodule import LosoDataModule
 from mer.train.heads import HingeHead, make_head
 from mer.train.job import train
@@ -30,15 +29,7 @@ INPUTS = ["apex", "u", "v", "uv", "uvm", "uvs"]
 HEADS = ["softmax", "hinge", "svm"]
 
 
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory) -> Path:
-    """A small synthetic release (3 subjects) and its cache at 32², shared by the module."""
-    base = tmp_path_factory.mktemp("train")
-    generate_synthetic(base / "release", n_subjects=3, clips_per_subject=5, seed=5)
-    return base
-
-
-def compose_train(workspace: Path, *overrides: str):
+def compose_small(workspace: Path, *overrides: str):
     """The real `train` config on the small release, at 32²."""
     return compose_on_release(workspace, "preprocess.size=32", *overrides)
 
@@ -46,7 +37,7 @@ def compose_train(workspace: Path, *overrides: str):
 @pytest.mark.parametrize("head", HEADS)
 @pytest.mark.parametrize("input_name", INPUTS)
 def test_fast_dev_run_every_input_and_head(workspace: Path, tmp_path: Path, input_name, head) -> None:
-    cfg = compose_train(workspace, f"input={input_name}", f"head={head}", "+trainer.fast_dev_run=1", "data.fold=1")
+    cfg = compose_small(workspace, f"input={input_name}", f"head={head}", "+trainer.fast_dev_run=1", "data.fold=1")
     metrics = train(cfg, tmp_path)
     predictions = pd.read_csv(tmp_path / PREDICTIONS)
     classes = ["happiness", "disgust", "repression", "surprise", "others"]
@@ -69,7 +60,7 @@ def test_full_disk_while_writing_predictions_leaves_no_half_file(workspace: Path
         return real_to_csv(frame, path, *args, **kwargs)
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", to_csv_until_the_disk_fills)
-    cfg = compose_train(workspace, "+trainer.fast_dev_run=1")
+    cfg = compose_small(workspace, "+trainer.fast_dev_run=1")
     with pytest.raises(MerError) as err:
         train(cfg, tmp_path)
     assert str(err.value) == (
@@ -80,7 +71,7 @@ def test_full_disk_while_writing_predictions_leaves_no_half_file(workspace: Path
 
 
 def test_no_test_subject_sample_reaches_training(workspace: Path) -> None:
-    cache = prepare(compose_train(workspace))
+    cache = prepare(compose_small(workspace))
     subjects = sorted(cache.samples["subject"].unique())
     for fold, subject in enumerate(subjects):
         dm = LosoDataModule(cache, ["u", "v"], fold=fold, val_subjects=1, seed=fold)
@@ -98,7 +89,7 @@ def test_no_test_subject_sample_reaches_training(workspace: Path) -> None:
 
 
 def test_standardisation_uses_the_training_fold_only(workspace: Path) -> None:
-    cache = prepare(compose_train(workspace))
+    cache = prepare(compose_small(workspace))
     dm = LosoDataModule(cache, ["u"], fold=0, normalization="train_standardize")
     dm.setup()
     train_x = dm.x[torch.as_tensor(dm.train_index)]
@@ -108,7 +99,7 @@ def test_standardisation_uses_the_training_fold_only(workspace: Path) -> None:
 
 
 def test_the_datamodule_serves_the_flow_at_the_networks_input_size(workspace: Path) -> None:
-    cache = prepare(compose_train(workspace, "preprocess.size=32"))
+    cache = prepare(compose_small(workspace, "preprocess.size=32"))
     dm = LosoDataModule(cache, ["u", "strain"], fold=0, normalization="none", input_size=28)
     dm.setup()
     assert tuple(dm.x.shape[1:]) == (2, 28, 28)
@@ -147,7 +138,7 @@ def test_pooled_metrics_match_scikit_learn() -> None:
 
 
 def test_bad_choices_are_one_clear_message(workspace: Path, tmp_path: Path) -> None:
-    cache = prepare(compose_train(workspace))
+    cache = prepare(compose_small(workspace))
     with pytest.raises(MerError, match=r"data.fold=7 is out of range: this dataset has 3 subjects"):
         LosoDataModule(cache, ["u"], fold=7)
     with pytest.raises(MerError, match=r"data.test_subject='sub99' is not a subject"):
@@ -155,15 +146,15 @@ def test_bad_choices_are_one_clear_message(workspace: Path, tmp_path: Path) -> N
     with pytest.raises(MerError, match=r"unknown head 'knn'"):
         make_head({"name": "knn"})
     with pytest.raises(MerError, match=r"was built at 32×32 but preprocess.size=64"):
-        train(compose_train(workspace, f"cache={cache.path}", "preprocess.size=64"), tmp_path)
+        train(compose_small(workspace, f"cache={cache.path}", "preprocess.size=64"), tmp_path)
     with pytest.raises(
         MerError,
         match=r"model.cuda_graph=true needs a CUDA GPU, but training runs "
         r"on cpu: add trainer=gpu, or set model.cuda_graph=false",
     ):
-        train(compose_train(workspace, "model.cuda_graph=true", "trainer.max_epochs=1"), tmp_path)
+        train(compose_small(workspace, "model.cuda_graph=true", "trainer.max_epochs=1"), tmp_path)
     with pytest.raises(MerError, match=r"model.compile=true and model.cuda_graph=true: choose one"):
-        train(compose_train(workspace, "model.cuda_graph=true", "model.compile=true"), tmp_path)
+        train(compose_small(workspace, "model.cuda_graph=true", "model.compile=true"), tmp_path)
 
 
 def test_precise_bn_and_the_svm_features_run_at_the_training_precision(workspace: Path) -> None:
@@ -173,7 +164,7 @@ def test_precise_bn_and_the_svm_features_run_at_the_training_precision(workspace
 
     from mer.train.module import MerModule
 
-    dm = LosoDataModule(prepare(compose_train(workspace)), ["u", "v"], fold=0, batch_size=4)
+    dm = LosoDataModule(prepare(compose_small(workspace)), ["u", "v"], fold=0, batch_size=4)
     model = MerModule(
         2,
         dm.classes,
@@ -245,7 +236,7 @@ def test_gpu_training_steps_never_wait_for_the_gpu(workspace: Path) -> None:
         def on_train_batch_end(self, *args) -> None:
             torch.cuda.set_sync_debug_mode("default")
 
-    dm = LosoDataModule(prepare(compose_train(workspace)), ["u", "v"], fold=0, batch_size=4)
+    dm = LosoDataModule(prepare(compose_small(workspace)), ["u", "v"], fold=0, batch_size=4)
     model = MerModule(
         2,
         dm.classes,
@@ -288,6 +279,7 @@ def mer_train(*args: str, cwd: Path) -> subprocess.CompletedProcess:
         (["-m", "head=softmax,knn"], "error: unknown head 'knn': choose one of hinge, softmax, svm"),
     ],
 )
+@pytest.mark.slow
 def test_unknown_group_option_is_one_line(workspace: Path, args, message) -> None:
     result = mer_train(*args, cwd=workspace)
     assert result.returncode == 2
@@ -301,6 +293,7 @@ def test_unknown_group_option_is_one_line(workspace: Path, args, message) -> Non
     ]
 
 
+@pytest.mark.slow
 def test_fold_out_of_range_is_one_line(workspace: Path) -> None:
     result = mer_train(
         "data=casme2",
@@ -353,7 +346,7 @@ def test_wandb_logs_each_fold_offline_for_real(workspace: Path, tmp_path: Path, 
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc, so no credentials
     monkeypatch.setenv("WANDB_SILENT", "true")
     for fold, subject in ((1, "sub02"), (2, "sub03")):
-        cfg = compose_train(workspace, "logger=wandb", "trainer.max_epochs=1", f"data.fold={fold}")
+        cfg = compose_small(workspace, "logger=wandb", "trainer.max_epochs=1", f"data.fold={fold}")
         train(cfg, tmp_path / f"run{fold}")
         (run,) = (tmp_path / f"run{fold}" / "wandb").glob("offline-run-*")
         assert list(run.glob("run-*.wandb"))
@@ -376,7 +369,7 @@ def test_tensorboard_event_files_are_written_and_readable(workspace: Path, tmp_p
     pytest.importorskip("tensorboard", reason="the tensorboard extra (pip install -e '.[test]')")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    metrics = train(compose_train(workspace, "logger=tensorboard", "trainer.max_epochs=2"), tmp_path)
+    metrics = train(compose_small(workspace, "logger=tensorboard", "trainer.max_epochs=2"), tmp_path)
     # Lightning closes the writer after fit; the test metrics then go into a second file.
     assert len(list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))) == 2
     reader = EventAccumulator(str(tmp_path / "tensorboard"))  # reads a folder's files in order
@@ -388,7 +381,7 @@ def test_tensorboard_event_files_are_written_and_readable(workspace: Path, tmp_p
 
 def test_debug_smoke_is_tiny_and_runs(workspace: Path, tmp_path: Path) -> None:
     """debug=smoke: 32² crops and 2 epochs, through the whole job to its predictions."""
-    cfg = compose_train(workspace, "debug=smoke")
+    cfg = compose_small(workspace, "debug=smoke")
     assert cfg.preprocess.size == 32 and cfg.trainer.max_epochs == 2
     metrics = train(cfg, tmp_path)
     assert metrics["timing"]["train_steps"] == 2  # 2 epochs of one batch (12 training clips)

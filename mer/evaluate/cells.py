@@ -23,6 +23,22 @@ def score(row: pd.Series, metric: str, scale: float, digits: int) -> str:
     return number(row[metric], scale, digits) + spread + interval(row, metric, scale, digits)
 
 
+def pooled(row: pd.Series, metric: str, scale: float, digits: int) -> str:
+    """A pooled score alone, "0.6622"."""
+    return number(row[metric], scale, digits)
+
+
+def pooled_with_interval(row: pd.Series, metric: str, scale: float, digits: int) -> str:
+    """A pooled score and its interval, without the std over seeds, "0.6622 [0.5200, 0.8248]"."""
+    return number(row[metric], scale, digits) + interval(row, metric, scale, digits)
+
+
+def per_fold(row: pd.Series, metric: str, scale: float, digits: int) -> str:
+    """A score's per-fold mean ± std, "62.10 ± 21.70" (for reference, never the main number)."""
+    mean, std = row[f"per_fold_mean_{metric}"], row[f"per_fold_std_{metric}"]
+    return f"{number(mean, scale, digits)} ± {number(std, scale, digits)}"
+
+
 def parameters(count: float) -> str:
     """A parameter count, "2.23 M" or "2,165" ("—" where unknown)."""
     if count is None or pd.isna(count):
@@ -44,12 +60,23 @@ def signed(row: pd.Series, column: str, scale: float, digits: int) -> str:
     return f"{scale * value:+.{digits}f} [{scale * low:+.{digits}f}, {scale * high:+.{digits}f}]"
 
 
+def difference(row: pd.Series, metric: str, scale: float, digits: int) -> str:
+    """A paired difference of a score (its `{metric}_diff` columns), "+2.41 [-3.10, +7.90]"."""
+    return signed(row, f"{metric}_diff", scale, digits)
+
+
 def subjects_covered(row: pd.Series) -> str:
     """ "k of n": the tested subjects a configuration's pooled predictions cover ("k" alone where the
     cache that names the dataset's subjects was not readable)."""
     if pd.isna(row["n_subjects_tested"]):
         return str(row["n_subjects_covered"])
     return f"{row['n_subjects_covered']} of {int(row['n_subjects_tested'])}"
+
+
+def subjects_phrase(row: pd.Series) -> str:
+    """ "k of n subjects": `subjects_covered` as report.md's sentences and cells say it ("k" alone
+    where the dataset's subjects are not known)."""
+    return f"{subjects_covered(row)} subjects" if pd.notna(row["n_subjects_tested"]) else subjects_covered(row)
 
 
 def sizes(row: pd.Series) -> str:

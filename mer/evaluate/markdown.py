@@ -6,20 +6,32 @@ paragraphs come from `report_prose.md`."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from importlib.resources import files
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from mer import paper
-from mer.evaluate.cells import interval, number, parameters, recipe, score, seconds, signed, sizes, subjects_covered
+from mer.evaluate.cells import number, score, subjects_phrase
 from mer.evaluate.report_files import SAMPLES_CSV
 from mer.evaluate.scores import HEAD_ORDER, INPUT_ORDER, SENSITIVITY_REFERENCE, rank
-from mer.evaluate.statistics import Bootstrap
 from mer.evaluate.sweep_runs import KEY, SYNTHETIC_NOTE, is_synthetic
+from mer.evaluate.tables import (
+    CONFIGURATIONS,
+    HEAD_PAIRS,
+    METHODS,
+    PAPER_TABLE4,
+    SENSITIVITY,
+    SOURCES,
+    markdown_grid,
+    markdown_lines,
+    paper_table4,
+)
+
+if TYPE_CHECKING:  # report.py imports this module to write report.md
+    from mer.evaluate.report import ReportData
 
 
 def _prose_blocks(text: str) -> dict[str, str]:
@@ -29,12 +41,6 @@ def _prose_blocks(text: str) -> dict[str, str]:
 
 
 PROSE = _prose_blocks(files("mer.evaluate").joinpath("report_prose.md").read_text(encoding="utf-8"))
-
-
-def _md_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
-    """A GitHub markdown table."""
-    lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(map(str, row)) + " |" for row in rows]
 
 
 def cell(row: pd.Series | None) -> str:
@@ -51,13 +57,8 @@ def _paper_cell(result: paper.Result | None, rows: list[pd.Series | None]) -> st
     if result is None:
         return "—"
     if partial:
-        return f"not comparable: {_subjects(partial[0])}"
+        return f"not comparable: {subjects_phrase(partial[0])}"
     return f"{result.accuracy:.2f} / {result.f1:.4f}"
-
-
-def _subjects(row: pd.Series) -> str:
-    """ "k of n subjects" a configuration's pooled predictions cover."""
-    return f"{subjects_covered(row)} subjects"
 
 
 def _family_tables(family: pd.DataFrame, confidence: str) -> list[str]:
@@ -80,7 +81,7 @@ def _family_tables(family: pd.DataFrame, confidence: str) -> list[str]:
         + f", each with its {confidence} % subject-bootstrap interval in brackets.",
         "",
     ]
-    lines += _md_table(
+    lines += markdown_grid(
         ["input", *head_names, "paper (SVM head)"],
         [
             [
@@ -94,7 +95,7 @@ def _family_tables(family: pd.DataFrame, confidence: str) -> list[str]:
     lines += ["", f"#### Table 3 style: head ablation on {paper.INPUT_LABELS['uv']}", ""]
     if paper.TABLE3_INPUT not in inputs:
         return lines + [f"No `{paper.TABLE3_INPUT}` runs in this group (the paper's Table 3 is on u + v).", ""]
-    lines += _md_table(
+    lines += markdown_grid(
         ["head", "ours", "paper"],
         [
             [
@@ -108,44 +109,6 @@ def _family_tables(family: pd.DataFrame, confidence: str) -> list[str]:
     return lines + [""]
 
 
-def _all_configurations(report: pd.DataFrame) -> list[str]:
-    """Every configuration's pooled scores, per-fold mean ± std (labelled), missing folds, failures."""
-    rows = [
-        [
-            r["dataset"],
-            f"`{r['configuration']}`",
-            r["n_samples"],
-            r["n_folds"],
-            r["n_seeds"],
-            number(r["accuracy"], 100, 2) + interval(r, "accuracy", 100, 2),
-            number(r["uf1"], 1, 4) + interval(r, "uf1", 1, 4),
-            number(r["uar"], 1, 4) + interval(r, "uar", 1, 4),
-            f"{number(r['per_fold_mean_accuracy'], 100, 2)} ± {number(r['per_fold_std_accuracy'], 100, 2)}",
-            f"{number(r['per_fold_mean_uf1'], 1, 4)} ± {number(r['per_fold_std_uf1'], 1, 4)}",
-            r["missing_folds"] or "none",
-            r["failed_jobs"] or "none",
-        ]
-        for _, r in report.iterrows()
-    ]
-    return _md_table(
-        [
-            "dataset",
-            "configuration",
-            "samples",
-            "folds",
-            "seeds",
-            "accuracy % [CI]",
-            "UF1 [CI]",
-            "UAR [CI]",
-            "per-fold mean accuracy % ± std",
-            "per-fold mean UF1 ± std",
-            "missing folds",
-            "failed jobs",
-        ],
-        rows,
-    )
-
-
 def _percent_table(matrix: np.ndarray, classes: Sequence[str], with_paper: bool) -> list[str]:
     """Table 5 style: % of the true class (rows true), with the paper's diagonal where it applies."""
     support = matrix.sum(axis=1)
@@ -154,7 +117,7 @@ def _percent_table(matrix: np.ndarray, classes: Sequence[str], with_paper: bool)
         share = [number(matrix[i, j] / support[i], 100, 2) if support[i] else "—" for j in range(len(classes))]
         extra = [f"{paper.TABLE5_DIAGONAL[name]:.2f}" if name in paper.TABLE5_DIAGONAL else "—"] if with_paper else []
         rows.append([name, *share, support[i], *extra])
-    return _md_table(["true \\ predicted (%)", *classes, "n", *(["paper % correct"] if with_paper else [])], rows)
+    return markdown_grid(["true \\ predicted (%)", *classes, "n", *(["paper % correct"] if with_paper else [])], rows)
 
 
 def _settings_line(runs: pd.DataFrame) -> str:
@@ -165,28 +128,36 @@ def _settings_line(runs: pd.DataFrame) -> str:
     return f"**Settings.** Input size {sizes}{note}; {epochs} epochs per fold."
 
 
-def render_markdown(
-    sweep_dir: Path,
-    runs: pd.DataFrame,
-    report: pd.DataFrame,
-    seeds: pd.DataFrame,
-    pairs: pd.DataFrame,
-    samples: pd.DataFrame,
-    preds: pd.DataFrame,
-    figures: dict[tuple, tuple[str, np.ndarray, list[str]]],
-    sources: pd.DataFrame,
-    sensitivity: pd.DataFrame,
-    methods: pd.DataFrame,
-    data_check: list[str],
-    boot: Bootstrap,
-) -> str:
-    """report.md: paper-style tables with CIs, confusion matrices, McNemar tests, the sensitivity
-    table, seeds, the sample list."""
+def render_markdown(data: ReportData) -> str:
+    """report.md: paper-style tables with CIs, the methods and all configurations, confusion
+    matrices, McNemar tests, the sensitivity table, seeds, the sample list and the failures."""
+    out = _preamble(data) + ["## 1. Results", ""]
+    for (dataset, rest), family in data.report.groupby(["dataset", "other_overrides"], sort=False):
+        out += [f"### {dataset}" + (f" · `{rest}`" if rest else ""), ""]
+        if is_synthetic(dataset):
+            out += [f"> {SYNTHETIC_NOTE}", ""]
+        out += _family_tables(family, data.confidence)
+    out += _methods_section(data.methods, data.confidence)
+    out += ["### All configurations", "", *markdown_lines(CONFIGURATIONS, data.report), ""]
+    out += _sources_section(data.sources)
+    out += _confusion_section(data.report, data.figures)
+    out += _pairs_section(data.pairs)
+    out += _sensitivity_section(data.sensitivity, data.confidence)
+    out += _seeds_section(data.report, data.seeds)
+    out += _samples_section(data.samples, data.preds)
+    out += _failures_section(data.runs)
+    return "\n".join(out) + "\n"
+
+
+def _preamble(data: ReportData) -> list[str]:
+    """report.md's head: the sweep, its settings, the synthetic and partial-sweep warnings, how to
+    read the numbers, and the caches' data checks."""
+    runs, report, boot = data.runs, data.report, data.boot
     n_ok = int((runs["status"] == "ok").sum())
     out = [
-        f"# mer report: {sweep_dir.name}",
+        f"# mer report: {data.sweep_dir.name}",
         "",
-        f"Sweep `{sweep_dir}`: {n_ok} finished jobs, {len(runs) - n_ok} failed or unfinished, "
+        f"Sweep `{data.sweep_dir}`: {n_ok} finished jobs, {len(runs) - n_ok} failed or unfinished, "
         f"{len(report)} configurations.",
         "",
         _settings_line(runs),
@@ -196,32 +167,24 @@ def render_markdown(
         out += [PROSE["synthetic_warning"].format(synthetic_note=SYNTHETIC_NOTE), ""]
     partial = report[report["complete"] == False]  # noqa: E712 (None: not known, not partial)
     if len(partial):
-        covered = "; ".join(f"`{r['configuration']}` covers {_subjects(r)}" for _, r in partial.iterrows())
+        covered = "; ".join(f"`{r['configuration']}` covers {subjects_phrase(r)}" for _, r in partial.iterrows())
         out += [PROSE["partial"].format(covered=covered, paper_subjects=paper.N_SUBJECTS), ""]
-    out += [
+    return out + [
         PROSE["protocol"],
         "",
-        PROSE["intervals"].format(
-            confidence=f"{100 * boot.confidence:g}", n_resamples=boot.n_resamples, seed=boot.seed
-        ),
+        PROSE["intervals"].format(confidence=data.confidence, n_resamples=boot.n_resamples, seed=boot.seed),
         "",
         PROSE["recipes"],
         "",
         PROSE["paper_numbers"].format(source=paper.SOURCE),
         "",
-        *data_check,
-        "## 1. Results",
-        "",
+        *data_check_lines(data.manifests),
     ]
-    for (dataset, rest), family in report.groupby(["dataset", "other_overrides"], sort=False):
-        out += [f"### {dataset}" + (f" · `{rest}`" if rest else ""), ""]
-        if is_synthetic(dataset):
-            out += [f"> {SYNTHETIC_NOTE}", ""]
-        out += _family_tables(family, f"{100 * boot.confidence:g}")
-    out += _methods_section(methods, f"{100 * boot.confidence:g}")
-    out += ["### All configurations", ""] + _all_configurations(report) + [""]
-    out += _sources_section(sources)
-    out += ["## 2. Confusion matrices", "", PROSE["confusion"], ""]
+
+
+def _confusion_section(report: pd.DataFrame, figures: dict[tuple, tuple[str, np.ndarray, list[str]]]) -> list[str]:
+    """Section 2: each configuration's confusion PNG and its Table 5 style percentages."""
+    out = ["## 2. Confusion matrices", "", PROSE["confusion"], ""]
     for _, r in report.iterrows():
         key = tuple(r[KEY])
         if key not in figures:
@@ -230,14 +193,7 @@ def render_markdown(
         with_paper = (r["model"], r["input"], r["head"]) == (paper.MODEL, paper.TABLE5_INPUT, paper.TABLE5_HEAD)
         out += [f"### {r['dataset']} · `{r['configuration']}`", "", f"![confusion matrix]({png})", ""]
         out += _percent_table(matrix, classes, with_paper) + [""]
-    out += (
-        _pairs_section(pairs)
-        + _sensitivity_section(sensitivity, f"{100 * boot.confidence:g}")
-        + _seeds_section(report, seeds)
-    )
-    out += _samples_section(samples, preds)
-    out += _failures_section(runs)
-    return "\n".join(out) + "\n"
+    return out
 
 
 def data_check_lines(manifests: dict[str, dict | None]) -> list[str]:
@@ -259,7 +215,7 @@ def data_check_lines(manifests: dict[str, dict | None]) -> list[str]:
                 f"(`{check['sheet']}` read). Compare the numbers above with that in mind.",
                 "",
             ]
-            out += _md_table(
+            out += markdown_grid(
                 ["", "paper", "ours", "Δ"],
                 [[r["what"], r["paper"], r["ours"], f"{r['ours'] - r['paper']:+d}"] for r in check["rows"]],
             )
@@ -284,75 +240,25 @@ def _sources_section(sources: pd.DataFrame) -> list[str]:
     """Per source dataset scores of multi-source (composite) configurations, as MEGC2019 reports."""
     if sources.empty:
         return []
-    return (
-        ["### Per source dataset", "", PROSE["sources"], ""]
-        + _md_table(
-            ["dataset", "configuration", "source", "samples", "accuracy %", "UF1", "UAR"],
-            [
-                [
-                    r["dataset"],
-                    f"`{r['configuration']}`",
-                    r["source"],
-                    r["n_samples"],
-                    number(r["accuracy"], 100, 2),
-                    number(r["uf1"], 1, 4),
-                    number(r["uar"], 1, 4),
-                ]
-                for _, r in sources.iterrows()
-            ],
-        )
-        + [""]
-    )
+    return ["### Per source dataset", "", PROSE["sources"], "", *markdown_lines(SOURCES, sources), ""]
 
 
 def _methods_section(methods: pd.DataFrame, confidence: str) -> list[str]:
     """The methods table (one row per model × head), then the paper's Table 4 apart, labelled."""
     if methods.empty:
         return []
-    out = [
+    return [
         "### Methods: the paper's MobileNetV2 beside the field's baselines",
         "",
         PROSE["methods"].format(confidence=confidence),
         "",
+        *markdown_lines(METHODS, methods),
+        "",
+        PROSE["table4"],
+        "",
+        *markdown_lines(PAPER_TABLE4, paper_table4()),
+        "",
     ]
-    out += _md_table(
-        [
-            "dataset",
-            "model",
-            "recipe",
-            "head",
-            "input",
-            "flow → network size",
-            "accuracy % [CI]",
-            "UF1 [CI]",
-            "UAR [CI]",
-            "parameters",
-            "training time per job",
-            "subjects",
-        ],
-        [
-            [
-                r["dataset"],
-                f"`{r['model']}`",
-                f"`{recipe(r)}`",
-                f"`{r['head']}`",
-                r["input"],
-                sizes(r),
-                score(r, "accuracy", 100, 2),
-                score(r, "uf1", 1, 4),
-                score(r, "uar", 1, 4),
-                parameters(r["n_parameters"]),
-                seconds(r["fit_s_median"]),
-                _subjects(r) if pd.notna(r["n_subjects_tested"]) else subjects_covered(r),
-            ]
-            for _, r in methods.iterrows()
-        ],
-    )
-    out += ["", PROSE["table4"], ""] + _md_table(
-        ["method (the paper's Table 4)", "accuracy %", "F1"],
-        [[name, f"{result.accuracy:.2f}", f"{result.f1:.4f}"] for name, result in paper.TABLE4.items()],
-    )
-    return out + [""]
 
 
 def _pairs_section(pairs: pd.DataFrame) -> list[str]:
@@ -360,94 +266,21 @@ def _pairs_section(pairs: pd.DataFrame) -> list[str]:
     out = ["## 3. Paired McNemar tests between heads", "", PROSE["mcnemar"], ""]
     if pairs.empty:
         return out + ["No two heads ran on the same samples.", ""]
-    return (
-        out
-        + _md_table(
-            [
-                "dataset",
-                "input",
-                "other overrides",
-                "seed",
-                "head A",
-                "head B",
-                "paired samples",
-                "accuracy A %",
-                "accuracy B %",
-                "b",
-                "c",
-                "p",
-                "Δ accuracy % [CI]",
-                "Δ UF1 [CI]",
-            ],
-            [
-                [
-                    r["dataset"],
-                    r["input"],
-                    r["other"] or "—",
-                    r["seed"],
-                    r["a"],
-                    r["b_head"],
-                    r["n"],
-                    number(r["accuracy_a"], 100, 2),
-                    number(r["accuracy_b"], 100, 2),
-                    r["b"],
-                    r["c"],
-                    f"{r['p']:.4f}",
-                    signed(r, "accuracy_diff", 100, 2),
-                    signed(r, "uf1_diff", 1, 4),
-                ]
-                for _, r in pairs.iterrows()
-            ],
-        )
-        + [""]
-    )
+    return out + markdown_lines(HEAD_PAIRS, pairs) + [""]
 
 
 def _sensitivity_section(sensitivity: pd.DataFrame, confidence: str) -> list[str]:
     """Which open choice of the paper moves the result: each setting against the paper recipe."""
     if sensitivity.empty:
         return []
-    out = [
+    return [
         "## Sensitivity: the choices the paper leaves open",
         "",
         PROSE["sensitivity"].format(reference=SENSITIVITY_REFERENCE, confidence=confidence),
         "",
+        *markdown_lines(SENSITIVITY, sensitivity),
+        "",
     ]
-    return (
-        out
-        + _md_table(
-            [
-                "dataset",
-                "input",
-                "head",
-                "other overrides",
-                "setting",
-                "seeds",
-                "samples",
-                "accuracy % [CI]",
-                "UF1 [CI]",
-                "Δ accuracy % [CI]",
-                "Δ UF1 [CI]",
-            ],
-            [
-                [
-                    r["dataset"],
-                    r["input"],
-                    r["head"],
-                    r["other"] or "—",
-                    f"`{r['setting']}`",
-                    r["n_seeds"],
-                    r["n_samples"],
-                    number(r["accuracy"], 100, 2) + interval(r, "accuracy", 100, 2),
-                    number(r["uf1"], 1, 4) + interval(r, "uf1", 1, 4),
-                    signed(r, "accuracy_diff", 100, 2) if r["setting"] != SENSITIVITY_REFERENCE else "reference",
-                    signed(r, "uf1_diff", 1, 4) if r["setting"] != SENSITIVITY_REFERENCE else "reference",
-                ]
-                for _, r in sensitivity.iterrows()
-            ],
-        )
-        + [""]
-    )
 
 
 def _seeds_section(report: pd.DataFrame, seeds: pd.DataFrame) -> list[str]:
@@ -476,7 +309,7 @@ def _seeds_section(report: pd.DataFrame, seeds: pd.DataFrame) -> list[str]:
         )
     return (
         out
-        + _md_table(
+        + markdown_grid(
             [
                 "dataset",
                 "configuration",

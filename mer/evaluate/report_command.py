@@ -12,17 +12,9 @@ import pandas as pd
 
 from mer.errors import MerError, user_facing
 from mer.evaluate.report import build_report
-from mer.evaluate.report_files import (
-    CONFUSION_DIR,
-    METHODS_CSV,
-    REPORT_CSV,
-    REPORT_MD,
-    SAMPLES_CSV,
-    SENSITIVITY_CSV,
-    SOURCES_CSV,
-)
+from mer.evaluate.report_files import CONFUSION_DIR, REPORT_CSV, REPORT_MD, SAMPLES_CSV
 from mer.evaluate.statistics import Bootstrap
-from mer.evaluate.terminal import print_methods, print_sensitivity, print_sources, print_table
+from mer.evaluate.terminal import print_report
 from mer.tracking import wandb_credentials
 
 
@@ -96,21 +88,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ValueError as err:
         raise MerError(f"mer-report: {err}") from None
     out_dir = args.out if args.out is not None else args.sweep_dir
-    report = build_report(args.sweep_dir, out_dir, boot)
-    print_table(report, boot)
-    written = [REPORT_CSV, SAMPLES_CSV]
-    if (out_dir / SOURCES_CSV).is_file():
-        print_sources(pd.read_csv(out_dir / SOURCES_CSV))
-        written.append(SOURCES_CSV)
-    if (out_dir / SENSITIVITY_CSV).is_file():
-        print_sensitivity(pd.read_csv(out_dir / SENSITIVITY_CSV, dtype={"other": str}).fillna({"other": ""}))
-        written.append(SENSITIVITY_CSV)
-    if (out_dir / METHODS_CSV).is_file():
-        print_methods(pd.read_csv(out_dir / METHODS_CSV))
-        written.append(METHODS_CSV)
+    data = build_report(args.sweep_dir, out_dir, boot)
+    print_report(data)
+    written = [REPORT_CSV, SAMPLES_CSV, *data.optional_csvs()]
     print(f"wrote {out_dir / REPORT_MD}, {', '.join(written)} and {CONFUSION_DIR}/*.png", flush=True)
     if args.wandb:
-        push_to_wandb(report, args.sweep_dir, out_dir)
+        push_to_wandb(data.report, args.sweep_dir, out_dir)
 
 
 if __name__ == "__main__":

@@ -184,8 +184,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--trust-checkpoint",
         action="store_true",
-        help="also open a checkpoint that only an unsafe load (unpickling) can: one of "
-        "an older mer, or carrying foreign objects; this runs any code the file "
+        help="also open a checkpoint that only an unsafe load (unpickling) can, one "
+        "carrying objects beyond tensors and plain types; this runs any code the file "
         "holds, so use it only for a file whose author you trust",
     )
     args = parser.parse_args(argv)
