@@ -7,7 +7,7 @@ STAMP := $(VENV)/.mer-installed
 DEMO_DIR ?= outputs/demo
 PAPER_DIR ?= outputs/paper
 
-.PHONY: setup demo paper test lint format bench-cli bench-prepare bench-train bench-sweep bench-launchers bench-step bench-ablation clean
+.PHONY: setup demo paper test test-fast lint format bench-cli bench-prepare bench-train bench-sweep bench-launchers bench-step bench-ablation clean
 
 setup: $(STAMP)
 
@@ -27,8 +27,11 @@ paper: setup  ## the paper's Tables 2 + 3 as written (recipe=paper) on a real re
 	$(BIN)/mer-train -m experiment=paper_ablation data.root=$(DATA) hydra.sweep.dir=$(PAPER_DIR) $(ARGS)
 	$(BIN)/mer-report $(PAPER_DIR)
 
-test: setup  ## the whole suite (about 11 minutes on 2 cores)
+test: setup  ## the whole suite, CI's command (pytest prints its time)
 	$(BIN)/pytest -q
+
+test-fast: setup  ## every module's tests without the slow ones (subprocesses, sweeps): a few minutes on 2 cores
+	$(BIN)/pytest -q -m "not slow"
 
 lint: setup  ## ruff: lint and format check (CI runs it before the tests)
 	$(BIN)/ruff check .

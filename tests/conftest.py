@@ -27,13 +27,13 @@ def face_frame() -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def imagenet_home(tmp_path_factory) -> Iterator[Path]:
-    """TORCH_HOME (for the rest of the session) holding a MobileNetV2 state dict the tests wrote, at
-    the path of torchvision's ImageNet file, so the paper recipe's `model.pretrained=imagenet` loads
+    """TORCH_HOME (for the rest of the session) holding MobileNetV2 and ResNet-18 state dicts the tests
+    wrote, at the paths of torchvision's ImageNet files, so the paper recipe's `model.pretrained=imagenet` loads
     it in this process and in the sweeps it starts, with no network."""
     import torch
-    from torchvision.models import mobilenet_v2
+    from torchvision.models import mobilenet_v2, resnet18
 
-    from mer.train.pretrained import imagenet_file
+    from mer.train.pretrained import RESNET18_IMAGENET, imagenet_file
 
     home = tmp_path_factory.mktemp("torch-home")
     before = os.environ.get("TORCH_HOME")
@@ -41,6 +41,7 @@ def imagenet_home(tmp_path_factory) -> Iterator[Path]:
     imagenet_file().parent.mkdir(parents=True)
     torch.manual_seed(0)
     torch.save(mobilenet_v2().state_dict(), imagenet_file())
+    torch.save(resnet18().state_dict(), imagenet_file(RESNET18_IMAGENET))
     yield home
     if before is None:
         os.environ.pop("TORCH_HOME", None)

@@ -8,13 +8,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from importlib.resources import files
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from mer import paper
 from mer.evaluate.cells import number, score, subjects_phrase
+from mer.evaluate.report_data import ReportData
 from mer.evaluate.report_files import SAMPLES_CSV
 from mer.evaluate.scores import HEAD_ORDER, INPUT_ORDER, SENSITIVITY_REFERENCE, rank
 from mer.evaluate.sweep_runs import KEY, SYNTHETIC_NOTE, is_synthetic
@@ -29,9 +29,6 @@ from mer.evaluate.tables import (
     markdown_lines,
     paper_table4,
 )
-
-if TYPE_CHECKING:  # report.py imports this module to write report.md
-    from mer.evaluate.report import ReportData
 
 
 def _prose_blocks(text: str) -> dict[str, str]:

@@ -5,58 +5,20 @@ both render."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
 
 from mer.evaluate.figures import confusion_figures
 from mer.evaluate.markdown import render_markdown
+from mer.evaluate.report_data import ReportData
 from mer.evaluate.report_files import (
-    METHODS_CSV,
     REPORT_CSV,
     REPORT_MD,
     SAMPLES_CSV,
     SEEDS_CSV,
-    SENSITIVITY_CSV,
-    SOURCES_CSV,
 )
 from mer.evaluate.scores import head_pairs, methods_table, sensitivity_scores, source_scores, summarise
 from mer.evaluate.statistics import Bootstrap
 from mer.evaluate.sweep_runs import cache_manifests, collect_runs, dataset_subjects, load_predictions, sample_list
-
-
-@dataclass(frozen=True, eq=False)  # eq=False: frames have no truth value to compare by
-class ReportData:
-    """Everything report.md and the terminal show of one sweep, read and scored once: the jobs, their
-    pooled predictions, the scored frames (one per report table), the confusion figures, the caches'
-    manifests and the bootstrap the intervals came from."""
-
-    sweep_dir: Path
-    runs: pd.DataFrame  # one row per job: status, and why a failed one failed
-    preds: pd.DataFrame  # every finished job's predictions, tagged with its configuration
-    report: pd.DataFrame  # report.csv: one row per configuration
-    seeds: pd.DataFrame  # report_seeds.csv: one row per configuration × seed
-    samples: pd.DataFrame  # samples.csv: the samples scored
-    sources: pd.DataFrame  # report_sources.csv: per source dataset of composite configurations
-    sensitivity: pd.DataFrame  # report_sensitivity.csv: each sensitivity setting against the paper recipe
-    methods: pd.DataFrame  # report_methods.csv: one row per model × head
-    pairs: pd.DataFrame  # McNemar and the paired interval between heads
-    figures: dict[tuple, tuple[str, np.ndarray, list[str]]]  # configuration → (PNG, matrix, classes)
-    manifests: dict[str, dict | None]  # dataset → its cache's manifest (None: not readable here)
-    boot: Bootstrap
-
-    @property
-    def confidence(self) -> str:
-        """The intervals' coverage as the report says it, "95" (for "95 %")."""
-        return f"{100 * self.boot.confidence:g}"
-
-    def optional_csvs(self) -> dict[str, pd.DataFrame]:
-        """The tables written only where the sweep has rows for them (per source, sensitivity,
-        methods), by file name."""
-        tables = {SOURCES_CSV: self.sources, SENSITIVITY_CSV: self.sensitivity, METHODS_CSV: self.methods}
-        return {name: frame for name, frame in tables.items() if not frame.empty}
 
 
 def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None, boot: Bootstrap = Bootstrap()) -> ReportData:

@@ -9,7 +9,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from mer.evaluate.report import ReportData
+from mer.evaluate.report_data import ReportData
 from mer.evaluate.sweep_runs import SYNTHETIC_NOTE, is_synthetic
 from mer.evaluate.tables import CONFIGURATIONS, METHODS, PAPER_TABLE4, SENSITIVITY, SOURCES, paper_table4, rich_table
 
