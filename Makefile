@@ -17,15 +17,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-demo: setup  ## synthetic CASME II → cache → all folds × {apex, uv} × {softmax, hinge} → report
+demo: setup  ## synthetic CASME II → cache → all folds × {apex, uv} × {softmax, hinge} → report (also of a sweep with a failed job, which then fails make)
 	rm -rf $(DEMO_DIR)
-	$(BIN)/mer-train -m experiment=demo hydra.sweep.dir=$(DEMO_DIR)
-	$(BIN)/mer-report $(DEMO_DIR)
+	$(BIN)/mer-train -m experiment=demo hydra.sweep.dir=$(DEMO_DIR) || failed=1; \
+	$(BIN)/mer-report $(DEMO_DIR) && exit $${failed:-0}
 
 paper: setup  ## the paper's Tables 2 + 3 as written (recipe=paper) on a real release: make paper DATA=/path/to/CASME2
 	@test -n "$(DATA)" || { echo "error: give the CASME II folder: make paper DATA=/path/to/CASME2"; exit 2; }
-	$(BIN)/mer-train -m experiment=paper_ablation data.root=$(DATA) hydra.sweep.dir=$(PAPER_DIR) $(ARGS)
-	$(BIN)/mer-report $(PAPER_DIR)
+	$(BIN)/mer-train -m experiment=paper_ablation data.root=$(DATA) hydra.sweep.dir=$(PAPER_DIR) $(ARGS) || failed=1; \
+	$(BIN)/mer-report $(PAPER_DIR) && exit $${failed:-0}
 
 test: setup  ## the whole suite, CI's command (pytest prints its time)
 	$(BIN)/pytest -q

@@ -459,6 +459,7 @@ def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([MER_REPORT, *args], capture_output=True, text=True, env=env, timeout=120)
 
 
+@pytest.mark.slow
 def test_cli_on_an_empty_dir_is_one_error_line(tmp_path):
     done = run_cli(str(tmp_path))
     assert done.returncode == 2
@@ -476,6 +477,7 @@ def test_absent_dir_is_one_error_line(tmp_path, capsys):
     assert err.startswith("error: sweep dir") and "does not exist" in err and len(err.splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_cli_wandb_offline_writes_a_run_with_the_table(sweep, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
     env.update(WANDB_MODE="offline", WANDB_DIR=str(tmp_path / "wandb-env"), HOME=str(tmp_path), WANDB_SILENT="true")

@@ -30,9 +30,14 @@ def ended_as(outcome: str, seconds: float, job_dir: Path) -> str:
         return f"done in {seconds:.1f} s"
     if outcome == SKIPPED:
         return "skipped: finished earlier"
-    failed = job_dir / FAILED
-    why = failed.read_text(errors="replace").splitlines()[0] if failed.is_file() else ""
+    why = failure_line(job_dir)
     return f"FAILED in {seconds:.1f} s" + (f" ({why})" if why else "")
+
+
+def failure_line(job_dir: Path) -> str:
+    """The first line of the `failed.txt` a failed job left in its dir ("" where it left none)."""
+    failed = job_dir / FAILED
+    return next(iter(failed.read_text(errors="replace").splitlines()), "") if failed.is_file() else ""
 
 
 def sweep_summary(outcomes: Iterable[str]) -> str:

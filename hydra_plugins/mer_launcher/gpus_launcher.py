@@ -10,9 +10,15 @@ This module is the sweep's story; its parts are the package's `_` modules:
 - `_mps`: with `mps=true` the sweep runs under its own CUDA MPS control daemon, so packed jobs'
   kernels run on a GPU at the same time instead of taking turns.
 A job that crashes, even without Python's help (segfault, out-of-memory kill), is recorded in its
-dir and the sweep goes on. Ctrl-C starts no more jobs and gives the running ones `stop_grace_s` to
-end, then kills those still running.
+dir and the sweep goes on; each job comes back to Hydra as COMPLETED with its UF1, or FAILED with
+a `JobFailed`. Ctrl-C starts no more jobs and gives the running ones `stop_grace_s` to end, then
+kills those still running.
+
+The options and their defaults are `config.py`'s. Hydra's plugin scan imports this module, so it
+imports the sweep's parts (and mer's modules) only in the methods that run a sweep.
 """
+
+from __future__ import annotations
 
 import json
 import logging
@@ -21,65 +27,31 @@ import queue
 import sys
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
-from contextlib import closing
-from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-from hydra.core.config_store import ConfigStore
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.launcher import Launcher
-from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from hydra_plugins.mer_launcher._mps import cuda_mps, mps_terminate_clients
-from hydra_plugins.mer_launcher._progress import SweepProgress, ended_as, job_outcome, sweep_summary
-from hydra_plugins.mer_launcher._slots import job_slots
-from hydra_plugins.mer_launcher._starts import JobStart, job_start, preloaded_forkserver
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
-# hydra/launcher=submitit_local's class (conf/hydra/launcher/submitit_local.yaml): Hydra's plugin
-# scan registers it from this module's names.
-from hydra_plugins.mer_launcher._submitit_local import SayingLocalLauncher  # noqa: F401
-from mer.errors import MerError, user_facing
-from mer.run_dir import FAILED, LAUNCHER_RECORD, SWEEP_DIR_ENV
+    from hydra.types import HydraContext, TaskFunction
+
+    from hydra_plugins.mer_launcher._progress import SweepProgress
+    from hydra_plugins.mer_launcher._starts import JobStart
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class GpusLauncherConf:
-    """Options of `hydra/launcher=gpus` (`hydra.launcher.jobs_per_gpu=2` etc.)."""
-
-    _target_: str = "hydra_plugins.mer_launcher.gpus_launcher.GpusLauncher"
-    jobs_per_gpu: int = 1  # jobs packed on one GPU (small jobs leave a GPU idle between steps)
-    gpus: list | None = None  # GPU indices to use; None = all that torch sees
-    n_jobs: int | None = None  # without GPUs: concurrent CPU jobs; None = 2 (or 1 on one core)
-    mps: bool = False  # run packed GPU jobs under CUDA MPS, so their kernels overlap on the GPU
-    # forked: a fresh process per job, forked from a preloaded server | warm: one long-lived
-    # process per slot runs its jobs one after another | exec: a new interpreter per job
-    start: str = "forked"
-    # after Ctrl-C, seconds the running jobs get to end before they are killed (a job stuck in a
-    # GPU call, or one that ignores the signal, would otherwise hold the sweep open); a second
-    # Ctrl-C kills them at once
-    stop_grace_s: float = 30.0
-
-
-ConfigStore.instance().store(group="hydra/launcher", name="gpus", node=GpusLauncherConf, provider="mer")
 
 
 class GpusLauncher(Launcher):
     """Runs each sweep job as `<this entry point> <overrides>` in a free slot's environment."""
 
     def __init__(
-        self,
-        jobs_per_gpu: int = 1,
-        gpus: list | None = None,
-        n_jobs: int | None = None,
-        mps: bool = False,
-        start: str = "forked",
-        stop_grace_s: float = 30.0,
+        self, *, jobs_per_gpu: int, gpus: list | None, n_jobs: int | None, mps: bool, start: str, stop_grace_s: float
     ) -> None:
+        """Hydra passes every option of `GpusLauncherConf` (config.py), which holds the defaults."""
         self.jobs_per_gpu, self.gpus, self.n_jobs, self.mps = jobs_per_gpu, gpus, n_jobs, mps
         self.start, self.stop_grace_s = start, stop_grace_s
         self.config: DictConfig | None = None
@@ -87,16 +59,31 @@ class GpusLauncher(Launcher):
         self.forkserver = None  # the multiprocessing context jobs (or warm workers) are forked from
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        """Keep the sweep's config, and start the server that jobs fork from (with the task's module
+        imported) unless each job is a new interpreter."""
+        from hydra_plugins.mer_launcher._starts import preloaded_forkserver
+
         self.config, self.hydra_context = config, hydra_context
         if self.start != "exec":
             self.forkserver = preloaded_forkserver(task_function.__module__)
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         """Run every job, at most one per slot at a time, and return when all have ended."""
+        from mer.errors import user_facing
+
         return user_facing(self._launch)(job_overrides, initial_job_idx)
 
     def _launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         """The sweep: its dir, its slots (under MPS if asked), then each job in the first free slot."""
+        from concurrent.futures import ThreadPoolExecutor
+        from contextlib import closing
+
+        from hydra_plugins.mer_launcher._mps import cuda_mps
+        from hydra_plugins.mer_launcher._progress import SweepProgress, sweep_summary
+        from hydra_plugins.mer_launcher._slots import job_slots
+        from hydra_plugins.mer_launcher._starts import job_start
+        from mer.errors import MerError
+
         assert self.config is not None and self.hydra_context is not None
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -157,6 +144,10 @@ class GpusLauncher(Launcher):
     def _let_running_jobs_end(self, futures: list[Future], start: JobStart, mps_env: dict[str, str]) -> None:
         """Wait `stop_grace_s` for the running jobs to end, then (or at a second Ctrl-C) kill the
         ones still running (first dropped by MPS's server, under `mps_env`)."""
+        from concurrent.futures import wait
+
+        from hydra_plugins.mer_launcher._mps import mps_terminate_clients
+
         # The queued jobs' futures, cancelled, are left out: wait() never counts a future
         # cancelled before it started as done, so it would always run to its timeout.
         started = [f for f in futures if not f.cancelled()]
@@ -193,8 +184,11 @@ class GpusLauncher(Launcher):
         progress: SweepProgress,
         slots: queue.Queue,
     ) -> JobReturn:
-        """Wait for a free slot, run the job in it (as `start` says), give the slot back, and
-        record how the job ended."""
+        """Wait for a free slot, run the job in it (as `start` says), give the slot back, record
+        how the job ended, and return that to Hydra."""
+        from hydra_plugins.mer_launcher._progress import ended_as, job_outcome
+        from mer.run_dir import SWEEP_DIR_ENV
+
         job_dir.mkdir(parents=True, exist_ok=True)
         slot = slots.get()
         started = progress.job_started(idx)
@@ -224,12 +218,7 @@ class GpusLauncher(Launcher):
             f"[{idx + 1}/{progress.total}] {slot['MER_SLOT']}: {job_dir.name} "
             f"{ended_as(outcome, ended - started, job_dir)}",
         )
-        result = JobReturn(
-            overrides=overrides, cfg=sweep_config, working_dir=str(job_dir), task_name=str(sweep_config.hydra.job.name)
-        )
-        result.status = JobStatus.COMPLETED
-        result._return_value = code
-        return result
+        return job_return(overrides, sweep_config, job_dir, outcome, code)
 
     def _hydra_overrides(self, job_dir: Path) -> list[str]:
         """The child run writes into the job's sweep dir (quoted: names hold `=` and `,`) under
@@ -238,9 +227,30 @@ class GpusLauncher(Launcher):
         return [f"hydra.run.dir='{quoted}'", f"hydra.job.name={self.config.hydra.job.name}"]
 
 
+def job_return(overrides: list[str], sweep_config: DictConfig, job_dir: Path, outcome: str, code: int) -> JobReturn:
+    """What a job that ended as `outcome` (with exit code `code`) returns to Hydra: COMPLETED with
+    its UF1, as `mer-train`'s task returns it, or FAILED with a `JobFailed`, as Hydra's own
+    launchers return a task's error."""
+    from hydra_plugins.mer_launcher._progress import FAILED_JOB, failure_line
+    from mer.train.job import JobFailed, recorded_uf1  # the task's module: imported already
+
+    result = JobReturn(
+        overrides=overrides, cfg=sweep_config, working_dir=str(job_dir), task_name=str(sweep_config.hydra.job.name)
+    )
+    if outcome == FAILED_JOB:
+        result.status = JobStatus.FAILED
+        result.return_value = JobFailed.in_dir(job_dir, failure_line(job_dir) or f"exit code {code}")
+    else:
+        result.status = JobStatus.COMPLETED
+        result.return_value = recorded_uf1(job_dir)
+    return result
+
+
 def record_job(job_dir: Path, record: dict) -> None:
     """Write the job's launcher record and, for a job that died without recording why, its
     failure: the exit code and the last lines of its log."""
+    from mer.run_dir import FAILED, LAUNCHER_RECORD
+
     (job_dir / LAUNCHER_RECORD).write_text(json.dumps(record, indent=2))
     code = record["returncode"]
     if code != 0 and not (job_dir / FAILED).is_file():

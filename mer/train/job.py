@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import CompactHydraException
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch.accelerators import CPUAccelerator
@@ -36,6 +37,19 @@ from mer.train.datamodule import LosoDataModule
 from mer.train.loggers import close_loggers, first_in_sweep, make_loggers
 
 log = logging.getLogger(__name__)
+
+
+class JobFailed(CompactHydraException):
+    """A sweep job's failure as its `JobReturn` carries it (status FAILED), on every launcher mer
+    ships: Hydra's sweepers and callbacks see that it failed, and Hydra's basic sweeper, which
+    raises the first failure once the whole sweep has run, exits 1 with its one line (after
+    Hydra's line naming the job's overrides), not a traceback: a compact Hydra error."""
+
+    @classmethod
+    def in_dir(cls, job_dir: Path, why: str) -> JobFailed:
+        """The failure of the job in `job_dir`: its failed.txt, which holds the rest, and `why`,
+        the first line there."""
+        return cls(f"{job_dir / FAILED}: {why}")
 
 
 def quiet_libraries() -> None:
@@ -138,8 +152,9 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     return metrics
 
 
-#: Seconds a CPU spends on one training sample per epoch at 224² (2 cores: plain `mer-train`, 52
-#: samples × 200 epochs, took about 25 minutes); the time scales with the crop's area.
+#: Seconds a CPU spends on one training sample per epoch at 224², for the warning below: a rough
+#: figure from `make bench-train` (a `mer-train` job's time over its samples × epochs, on a CPU);
+#: the time scales with the crop's area.
 CPU_S_PER_SAMPLE_EPOCH_224 = 0.15
 #: A run estimated longer than this on a CPU says so when it starts.
 LONG_CPU_RUN_S = 600
@@ -196,6 +211,11 @@ def finished_with(run_dir: Path, resolved: str) -> bool:
     return (run_dir / METRICS).is_file() and done.is_file() and done.read_text() == resolved
 
 
+def recorded_uf1(run_dir: Path) -> float:
+    """The UF1 a finished job wrote to its metrics.json: what the job returns to Hydra's sweepers."""
+    return float(json.loads((run_dir / METRICS).read_text())["uf1"])
+
+
 def record_failure(run_dir: Path, err: BaseException) -> str:
     """Leave the error in the job's dir (`failed.txt`): the report lists it, the sweep goes on.
     Returns its first line."""
@@ -207,16 +227,19 @@ def record_failure(run_dir: Path, err: BaseException) -> str:
         (run_dir / FAILED).write_text(text)
     except OSError as write_err:  # a full disk: the error itself still reaches the user
         log.warning("could not record the failure in %s (%s)", run_dir / FAILED, write_err)
-    return summary
+    return summary.splitlines()[0]
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 @user_facing
-def hydra_main(cfg: DictConfig) -> None:
-    """Entry point of `mer-train` (`-m` for sweeps over folds, inputs, heads, seeds).
+def hydra_main(cfg: DictConfig) -> float:
+    """Entry point of `mer-train` (`-m` for sweeps over folds, inputs, heads, seeds); returns the
+    job's UF1 from its metrics.json, which Hydra's sweepers (Optuna's, ...) can optimise.
 
-    Resumable: a job whose dir already holds metrics.json for the same resolved config is skipped.
-    Fault-isolated: in a sweep, a failing job leaves `failed.txt` and the sweep goes on.
+    Resumable: a job whose dir already holds metrics.json for the same resolved config is skipped
+    (and returns the UF1 it recorded then).
+    Fault-isolated: in a sweep, a failing job leaves `failed.txt`, says so in one line and ends as
+    a `JobFailed` (status FAILED for Hydra); the sweep goes on.
     """
     quiet_libraries()
     hydra_cfg = HydraConfig.get()
@@ -224,7 +247,7 @@ def hydra_main(cfg: DictConfig) -> None:
     resolved = OmegaConf.to_yaml(cfg, resolve=True)
     if finished_with(run_dir, resolved):
         print(f"{run_dir}: skipped: finished earlier with this config", flush=True)
-        return
+        return recorded_uf1(run_dir)
     (run_dir / FAILED).unlink(missing_ok=True)
     (run_dir / RUN_CONFIG).unlink(missing_ok=True)
     # Not torch's default of every core: a launcher's share, or the cores this process may use.
@@ -232,14 +255,18 @@ def hydra_main(cfg: DictConfig) -> None:
     try:
         metrics = train(cfg, run_dir)
     except Exception as err:
-        summary = record_failure(run_dir, err)
+        why = record_failure(run_dir, err)
         if hydra_cfg.mode != RunMode.MULTIRUN:
             raise
-        print(f"{run_dir}: FAILED ({summary.splitlines()[0]}); the sweep goes on", file=sys.stderr, flush=True)
-        return
-    write_atomically(run_dir / RUN_CONFIG, lambda tmp: tmp.write_text(resolved))
-    print(
-        f"{run_dir}: accuracy {metrics['accuracy']:.3f}, UF1 {metrics['uf1']:.3f} "
-        f"on {metrics['n']} samples of {metrics['test_subject']}",
-        flush=True,
-    )
+    else:
+        write_atomically(run_dir / RUN_CONFIG, lambda tmp: tmp.write_text(resolved))
+        print(
+            f"{run_dir}: accuracy {metrics['accuracy']:.3f}, UF1 {metrics['uf1']:.3f} "
+            f"on {metrics['n']} samples of {metrics['test_subject']}",
+            flush=True,
+        )
+        return recorded_uf1(run_dir)
+    # Raised here, not in the handler: chained to a user's MerError it would be user_facing's
+    # exit 2, which would end the whole sweep.
+    print(f"{run_dir}: FAILED ({why}); the sweep goes on", file=sys.stderr, flush=True)
+    raise JobFailed.in_dir(run_dir, why)

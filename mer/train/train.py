@@ -11,7 +11,8 @@ from mer.preflight import checked_cli
 def main() -> None:
     """Console script: check the command line (one line, exit 2, in about a second), then train."""
     # conf/hydra/launcher/submitit_local.yaml is named as the submitit plugin's node, which Hydra
-    # then checks it against (its keys are the node's, so the check passes) with a deprecation notice.
+    # then lays it over (the node gives the options and defaults, the file the class) with a
+    # deprecation notice.
     warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/submitit_local' is validated against")
     checked_cli("train", "mer.train.job")
 

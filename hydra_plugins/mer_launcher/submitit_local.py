@@ -1,20 +1,25 @@
 """`hydra/launcher=submitit_local` as mer runs it: hydra-submitit-launcher's local launcher, which
 says a line as each job is submitted and as each ends, ends with the sweep's count of ran, skipped
-and failed jobs, and gives each job a share of the cores (all its jobs run at once)."""
+and failed jobs, and gives each job a share of the cores (all its jobs run at once).
+
+Its options and their defaults are the submitit plugin's (conf/hydra/launcher/submitit_local.yaml
+names this class). Hydra's plugin scan imports this module, so what a sweep needs (submitit, mer's
+modules) is imported in the methods that run one.
+"""
+
+from __future__ import annotations
 
 import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import OmegaConf
 
 from hydra_plugins.hydra_submitit_launcher.submitit_launcher import LocalLauncher
-from hydra_plugins.mer_launcher._progress import ended_as, job_outcome, sweep_summary
-from mer.run_dir import FAILED
-from mer.threads import available_cores
 
 
 class SayingLocalLauncher(LocalLauncher):
@@ -22,8 +27,11 @@ class SayingLocalLauncher(LocalLauncher):
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         """Submit every job (each starts at once), say each as it is submitted and as it ends, and
-        return when all have ended; a failed job is said and counted, and the sweep goes on."""
+        return when all have ended; a failed job is said, counted and returned as FAILED, and the
+        sweep goes on."""
         import submitit
+
+        from hydra_plugins.mer_launcher._progress import ended_as, job_outcome, sweep_summary
 
         assert self.config is not None and self.hydra_context is not None
         total = len(job_overrides)
@@ -46,8 +54,8 @@ class SayingLocalLauncher(LocalLauncher):
         results, outcomes = {}, []
         for job in submitit.helpers.as_completed(list(submitted), poll_frequency=0.5):
             overrides, job_dir, idx, started = submitted[job]
-            results[idx], code = self._job_return(job, overrides, job_dir)
-            outcome = job_outcome(code, job_dir, started)
+            results[idx] = self._job_return(job, overrides, job_dir)
+            outcome = job_outcome(0 if results[idx].status == JobStatus.COMPLETED else 1, job_dir, started)
             outcomes.append(outcome)
             print(
                 f"[{idx + 1}/{total}] {job_dir.name} {ended_as(outcome, time.time() - started, job_dir)} "
@@ -57,7 +65,7 @@ class SayingLocalLauncher(LocalLauncher):
         print(sweep_summary(outcomes), flush=True)
         return [results[idx] for idx in sorted(results)]
 
-    def __call__(self, *args, **kwargs) -> JobReturn:
+    def __call__(self, *args: Any, **kwargs: Any) -> JobReturn:
         """In the job's process: take its share of the cores (unless `OMP_NUM_THREADS` is set
         already), then run the job as the plugin does."""
         os.environ.setdefault("OMP_NUM_THREADS", str(self.params["cpus_per_task"]))
@@ -66,29 +74,34 @@ class SayingLocalLauncher(LocalLauncher):
     def _share_cores(self, n_jobs: int) -> None:
         """Without `cpus_per_task`, give each of the `n_jobs` jobs, which run at once, an equal
         share of the cores (the job takes it in `__call__`)."""
+        from mer.threads import available_cores
+
         if not self.params.get("cpus_per_task"):
             self.params["cpus_per_task"] = max(1, available_cores() // n_jobs)
 
-    def _job_return(self, job, overrides: list[str], job_dir: Path) -> tuple[JobReturn, int]:
-        """The job's `JobReturn` and exit code: 0, or 1 for a job that failed outside mer-train's
-        own handling (an exception, an exit, a crash), whose record is then a completed one, so
-        that the sweep goes on, with `failed.txt` in its dir saying why (where it left none)."""
+    def _job_return(self, job: Any, overrides: list[str], job_dir: Path) -> JobReturn:
+        """The job's `JobReturn`: COMPLETED with the UF1 its task returned, or FAILED with a
+        `JobFailed`, the task's own or, for a job that failed outside the task's handling (a
+        crash, a config error), one made here, with `failed.txt` in its dir saying why."""
+        from mer.run_dir import FAILED
+        from mer.train.job import JobFailed  # the task's module: imported already
+
         try:
             result = job.results()[0]
-            if result.status != JobStatus.FAILED:
-                return result, 0
-            err = result._return_value  # the exception the task raised
         except Exception as died:
-            err = died
-        job_dir.mkdir(parents=True, exist_ok=True)
-        if not (job_dir / FAILED).is_file():
-            (job_dir / FAILED).write_text(f"{type(err).__name__}: {err}\n")
-        failed = JobReturn(
-            overrides=overrides,
-            cfg=OmegaConf.create(),
-            working_dir=str(job_dir),
-            task_name=str(self.config.hydra.job.name),
-            status=JobStatus.COMPLETED,
-        )
-        failed._return_value = 1
-        return failed, 1
+            result = JobReturn(
+                overrides=overrides,
+                cfg=OmegaConf.create(),
+                working_dir=str(job_dir),
+                task_name=str(self.config.hydra.job.name),
+                status=JobStatus.FAILED,
+            )
+            result.return_value = died
+        err = result._return_value
+        if result.status == JobStatus.FAILED and not isinstance(err, JobFailed):
+            why = f"{type(err).__name__}: {err}"
+            job_dir.mkdir(parents=True, exist_ok=True)
+            if not (job_dir / FAILED).is_file():
+                (job_dir / FAILED).write_text(why + "\n")
+            result.return_value = JobFailed.in_dir(job_dir, why.splitlines()[0])
+        return result
