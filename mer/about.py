@@ -1,4 +1,5 @@
-"""`mer`: the installed version, its commands and where its configs are (`mer --version`)."""
+"""`mer`: the installed version, its commands, where its configs are and the first command to run
+(`mer --version`)."""
 
 from __future__ import annotations
 
@@ -28,3 +29,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"mer {mer.__version__}: {mer.__doc__.strip()}")
     print(f"commands (each takes --help): {', '.join(commands())}")
     print(f"configs: {CONFIG_DIR} (add your own with --config-dir DIR)")
+    print(
+        "first: mer-train debug=smoke (the whole path on a small synthetic release, under a minute on a "
+        "CPU); in a source checkout, make demo sets up, trains the demo sweep and prints its report"
+    )

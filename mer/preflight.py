@@ -1,6 +1,7 @@
 """Check a Hydra command line against the composed config before torch is imported, so that every
-mistake (an unknown key or option, a sweep typed with a space, a dataset folder not given or not
-there) comes back as one line with exit code 2 in about a second."""
+mistake (an unknown key or option, a sweep typed with a space, a config file that is not YAML, a
+dataset folder not given, not there or not the release) comes back as one line with exit code 2 in
+about a second, before any job starts."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
 from omegaconf import DictConfig, OmegaConf
+from yaml import MarkedYAMLError
 
 from mer.config import CONFIG_DIR
 from mer.errors import MerError, root_not_set, user_facing
@@ -29,8 +31,9 @@ from mer.train.input_size import check_input_size
 
 #: Hydra flags that only print (help, the config, completion): Hydra answers them, no job runs.
 _PRINT_ONLY = ("help", "hydra_help", "shell_completion", "info")
-#: Hydra flags that take the config from elsewhere than mer's conf/: left to Hydra to check.
-_OTHER_CONFIG = ("config_path", "config_name", "config_dir", "experimental_rerun")
+#: Hydra flags that replace mer's config (another primary config, a rerun): left to Hydra to check.
+#: --config-dir only adds a folder to the search path, and is checked with it.
+_OTHER_CONFIG = ("config_path", "config_name", "experimental_rerun")
 #: Override keys that name a folder that must exist (a release, a cache).
 _FOLDER_KEYS = re.compile(r"^(data\.root|data\.roots\.\w+|cache)$")
 _UNKNOWN_KEY = re.compile(r"Could not (?:override '([^']+)'|delete from config\. '([^']+)' does not exist)")
@@ -60,12 +63,15 @@ def check_command_line(config_name: str, args: list[str]) -> bool:
     if any(getattr(parsed, flag) for flag in _OTHER_CONFIG):
         return True
     app = f"mer-{config_name}"
+    folders = config_folders(parsed.config_dir)
     overrides = parse_overrides(parsed.overrides)
-    check_group_choices(parsed.overrides)
+    if any(o.get_key_element() == "hydra.searchpath" for o in overrides):
+        return True  # a search path of its own, which may name packages: its options are Hydra's to check
+    check_group_choices(parsed.overrides, folders)
     sweeps = [o.input_line for o in overrides if o.is_sweep_override()]
     if sweeps and not parsed.multirun:
         raise MerError(f"{sweeps[0]} is a sweep: add -m ({app} -m {' '.join(parsed.overrides)})")
-    cfg = composed(config_name, first_job(overrides), app)
+    cfg = composed(config_name, first_job(overrides), app, folders)
     if parsed.cfg:  # --cfg job prints the config, unset values as ???
         return False
     check_mandatory_values(cfg, app)
@@ -73,15 +79,30 @@ def check_command_line(config_name: str, args: list[str]) -> bool:
         check_input_size(cfg.model.get("input_size"), cfg.preprocess.size)
     check_folders(overrides, cfg)
     check_logger_packages(cfg)
+    check_release(cfg)
     return True
 
 
-def group_options(group: str) -> list[str]:
-    """The options of a config group: the YAML files in `conf/<group>/`."""
-    return sorted(p.stem for p in (Path(CONFIG_DIR) / group).glob("*.yaml"))
+def config_folders(config_dir: str | None) -> list[Path]:
+    """The folders Hydra reads configs from, in its order: mer's, then `--config-dir`'s (a folder of
+    the user's own configs, laid out like mer's), made absolute as Hydra makes it."""
+    if config_dir is None:
+        return [Path(CONFIG_DIR)]
+    own = Path(os.path.abspath(config_dir))
+    if not own.is_dir():
+        raise MerError(
+            f"--config-dir {config_dir}: no such folder; give the folder of your own configs, laid out "
+            f"like {CONFIG_DIR} (data/my_release.yaml, experiment/..., ...)"
+        )
+    return [Path(CONFIG_DIR), own]
 
 
-def check_group_choices(args: list[str]) -> None:
+def group_options(group: str, folders: list[Path]) -> list[str]:
+    """The options of a config group: the YAML files in `<folder>/<group>/` of every config folder."""
+    return sorted({p.stem for folder in folders for p in (folder / group).glob("*.yaml")})
+
+
+def check_group_choices(args: list[str], folders: list[Path]) -> None:
     """Refuse `input=flow3d` (or `head=a,knn` in a sweep) with one line naming the closest options.
 
     Hydra's own message for an unknown option is a multi-line dump of its search path; this
@@ -89,17 +110,25 @@ def check_group_choices(args: list[str]) -> None:
     """
     for arg in args:
         key, sep, value = arg.lstrip("+~").partition("=")
-        group = Path(CONFIG_DIR) / key
-        if not sep or "(" in value or "$" in value or "." in key or "/" in key or not group.is_dir():
+        if not sep or "(" in value or "$" in value or "." in key or "/" in key:
             continue
-        options = group_options(key)
+        holding = [folder / key for folder in folders if (folder / key).is_dir()]
+        if not holding:
+            continue
+        options = group_options(key, folders)
         for choice in value.split(","):
             if choice not in options and choice != "null":
-                raise MerError(
-                    f"unknown {key} '{choice}': {did_you_mean(choice, options)}choose one of "
-                    f"{', '.join(options)} ({key}=... on the command line; options live in "
-                    f"conf/{key}/)"
-                )
+                raise unknown_option(key, choice, options, holding)
+
+
+def unknown_option(group: str, choice: str, options: list[str], holding: list[Path]) -> MerError:
+    """The one line for a group option that is not there: the closest options, all of them, and the
+    folders holding them (given where every option is a file there, none a plugin's)."""
+    where = f"; options live in {' and '.join(f'{folder}/' for folder in holding)}" if holding else ""
+    return MerError(
+        f"unknown {group} '{choice}': {did_you_mean(choice, options)}choose one of {', '.join(options)} "
+        f"({group}=... on the command line{where})"
+    )
 
 
 def parse_overrides(args: list[str]) -> list[Override]:
@@ -141,20 +170,21 @@ def first_job(overrides: list[Override]) -> list[str]:
     return job
 
 
-def composed(config_name: str, overrides: list[str], app: str) -> DictConfig:
+def composed(config_name: str, overrides: list[str], app: str, folders: list[Path]) -> DictConfig:
     """The config Hydra composes from these overrides (its own section included), or a one-line
-    error: an unknown key or group option with the closest real ones."""
+    error: an unknown key or group option with the closest real ones, a file that is not YAML."""
     try:
-        return _compose(config_name, overrides)
+        return _compose(config_name, overrides, folders)
+    except MarkedYAMLError as err:  # Hydra lets the parser's error through: name the file and line
+        mark = err.context_mark or err.problem_mark
+        reason = ": ".join(part for part in (err.context, err.problem) if part)
+        raise MerError(f"{mark.name}, line {mark.line + 1}: cannot parse it as YAML ({reason})") from None
     except MissingConfigException as err:
         group, _, choice = (err.missing_cfg_file or "").rpartition("/")
         options = list(err.options or [])
         if not group or not options:
             raise MerError(str(err).splitlines()[0]) from None
-        raise MerError(
-            f"unknown {group} '{choice}': {did_you_mean(choice, options)}choose one of "
-            f"{', '.join(options)} ({group}=... on the command line)"
-        ) from None
+        raise unknown_option(group, choice, options, []) from None
     except ConfigCompositionException as err:
         match = _UNKNOWN_KEY.search(str(err))
         if not match:
@@ -162,36 +192,42 @@ def composed(config_name: str, overrides: list[str], app: str) -> DictConfig:
         key = match.group(1) or match.group(2)
         others = [o for o in overrides if o.lstrip("~+").partition("=")[0] != key]
         try:
-            without = _compose(config_name, others)
+            without = _compose(config_name, others, folders)
         except ConfigCompositionException:  # another mistake too: the keys of the plain config
-            without = _compose(config_name, [])
+            without = _compose(config_name, [], folders)
         known = config_keys(without, hydra=key.startswith("hydra"))
         raise MerError(
-            f"unknown key {key}: {did_you_mean_key(key, known)}(`{app} --cfg job` prints every key)"
+            f"unknown key {key}: {did_you_mean_key(key, known, folders)}(`{app} --cfg job` prints every key)"
         ) from None
 
 
-def _compose(config_name: str, overrides: list[str]) -> DictConfig:
-    """Hydra's composition of mer's config, as its entry points see it (Hydra's section included)."""
+def _compose(config_name: str, overrides: list[str], folders: list[Path]) -> DictConfig:
+    """Hydra's composition of mer's config, as its entry points see it (Hydra's section included),
+    with the user's folder (--config-dir) on the search path where Hydra puts it: after mer's."""
+    # quoted: a folder's name may hold a comma or a space
+    paths = ",".join("'file://" + str(folder).replace("'", "\\'") + "'" for folder in folders[1:])
+    search = [f"hydra.searchpath=[{paths}]"] if paths else []
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name=config_name):
-        return compose(config_name, overrides=overrides, return_hydra_config=True)
+        return compose(config_name, overrides=[*overrides, *search], return_hydra_config=True)
 
 
 def did_you_mean(word: str, candidates: list[str], prefix: str = "") -> str:
     """ "did you mean x? " for the candidates closest to `word` (each after `prefix`), or "" when
-    none is close."""
-    close = difflib.get_close_matches(word, list(dict.fromkeys(candidates)), n=3, cutoff=0.75)
+    none is close; a short word (svn, one letter off svm) gets its one closest candidate."""
+    candidates = list(dict.fromkeys(candidates))
+    close = difflib.get_close_matches(word, candidates, n=3, cutoff=0.75)
+    close = close or difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
     return f"did you mean {' or '.join(prefix + c for c in close)}? " if close else ""
 
 
-def did_you_mean_key(key: str, known: list[str]) -> str:
+def did_you_mean_key(key: str, known: list[str], folders: list[Path]) -> str:
     """ "did you mean x? " for an unknown dotted key: its parent's closest keys where the parent
     exists (trainer.max_epoch → trainer.max_epochs), else the closest keys and config groups."""
     parent, _, leaf = key.rpartition(".")
     siblings = [k.rpartition(".")[2] for k in known if k.rpartition(".")[0] == parent]
     if parent and siblings:
         return did_you_mean(leaf, siblings, prefix=f"{parent}.")
-    return did_you_mean(key, [*known, *config_groups()])
+    return did_you_mean(key, [*known, *config_groups(folders)])
 
 
 def config_keys(cfg: DictConfig, hydra: bool = False) -> list[str]:
@@ -200,10 +236,9 @@ def config_keys(cfg: DictConfig, hydra: bool = False) -> list[str]:
     return [key for key, _ in _leaves(tree) if hydra or not key.startswith("hydra.")]
 
 
-def config_groups() -> list[str]:
-    """mer's config groups, nested ones by path (`model/optimizer`)."""
-    root = Path(CONFIG_DIR)
-    return sorted(str(d.relative_to(root)) for d in root.rglob("*") if d.is_dir())
+def config_groups(folders: list[Path]) -> list[str]:
+    """The config groups of every config folder, nested ones by path (`model/optimizer`)."""
+    return sorted({str(d.relative_to(root)) for root in folders for d in root.rglob("*") if d.is_dir()})
 
 
 def _leaves(tree: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -259,3 +294,14 @@ def check_logger_packages(cfg: DictConfig) -> None:
             "logger=tensorboard needs the tensorboard package: pip install -e '.[tensorboard]' "
             "(or pip install tensorboard)"
         )
+
+
+def check_release(cfg: DictConfig) -> None:
+    """Refuse a dataset folder that is there but is not the release (its parent, say) as its reader
+    would, from the folders alone: once, before a sweep's jobs start. A run given `cache=PATH` reads
+    that cache, not the release."""
+    if cfg.get("cache"):
+        return
+    from mer.data import locate_release  # pandas, for a command line sound so far: the job needs it next
+
+    locate_release(OmegaConf.to_container(cfg.data.reader, resolve=True))

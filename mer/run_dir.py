@@ -15,6 +15,10 @@ Each job's Hydra output dir holds:
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from mer.errors import MerError
+
 PREDICTIONS = "predictions.csv"
 RUN_CONFIG = "run_config.yaml"
 FAILED = "failed.txt"
@@ -78,3 +82,13 @@ def configuration_overrides(overrides: list[str]) -> list[str]:
 def configuration_name(overrides: list[str]) -> str:
     """A configuration's readable name, e.g. "head=hinge,input=uv" ("default" when none)."""
     return ",".join(configuration_overrides(overrides)) or "default"
+
+
+def check_checkpoint(path: Path) -> None:
+    """The checkpoint must be a file (torch-free, so the entry points say it at once); what it holds
+    is `mer.train.checkpoint.read_checkpoint`'s to check."""
+    if not path.is_file():
+        raise MerError(
+            f"checkpoint {path} not found: give the model.ckpt that "
+            "`mer-train save_checkpoint=true` writes into its run dir"
+        )

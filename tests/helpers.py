@@ -3,6 +3,9 @@ texture for flow, and what the session's trained models are."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -60,3 +63,17 @@ def cache_inputs(trained: TrainedRuns, channels: list[str]) -> torch.Tensor:
 
     cache = load_cache(trained.cache)
     return torch.from_numpy(np.stack([cache.array(c) for c in channels], axis=1).astype(np.float32))
+
+
+def run_entry_point(module: str, *args: str, unimportable: Sequence[str] = ()) -> subprocess.CompletedProcess:
+    """Start an entry point's `main` in a fresh interpreter, the `unimportable` packages made
+    unimportable as on an install without them; its last stdout line says whether torch had been
+    imported by the time it exited."""
+    code = (
+        f"import sys; sys.modules.update(dict.fromkeys({list(unimportable)!r}))\n"
+        f"sys.argv = ['mer', *{list(args)!r}]\n"
+        f"from {module} import main\n"
+        "try:\n    main()\n"
+        "finally:\n    print('torch imported:', 'torch' in sys.modules, flush=True)\n"
+    )
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)

@@ -1,5 +1,6 @@
-"""The flow cache through the real `mer-prepare`: hit, miss, atomicity, concurrent writers, and
-damage (cut short, edited, deleted, changed, a full disk) named, moved aside and rebuilt."""
+"""The flow cache through the real `mer-prepare`: hit, miss, atomicity, concurrent writers, Ctrl-C,
+the synthetic release's name, and damage (cut short, edited, deleted, changed, a full disk) named,
+moved aside and rebuilt."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from mer.atomic import write_atomically
 from mer.errors import MerError, user_error_in, user_facing
 from mer.preprocess import cache_build
 from mer.preprocess.cache import CHANNELS, REPAIR, load_cache
-from mer.preprocess.prepare import prepare
+from mer.preprocess.prepare import INTERRUPTED, prepare
 from mer.synthetic import generate_synthetic
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -52,9 +53,10 @@ def prepare_in_process(*args: str):
 
 
 def mer_prepare(*args: str, **popen) -> subprocess.Popen:
-    """Start the real `mer-prepare` console script."""
+    """Start the real `mer-prepare` console script (stdout and stderr piped unless `popen` says otherwise)."""
     exe = Path(sys.executable).with_name("mer-prepare")
-    return subprocess.Popen([str(exe), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+    popen = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, **popen}
+    return subprocess.Popen([str(exe), *args], **popen)
 
 
 def cache_dirs(out: Path) -> list[Path]:
@@ -122,6 +124,63 @@ def test_killed_run_leaves_no_half_cache(release: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_ctrl_c_ends_the_build_at_once_and_leaves_nothing(release: Path, tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) once the progress bar is
+    up: the queued clips are dropped and the running one ended, one line, exit 130, and no temporary
+    cache, lock file or cache left. The flow is made so slow (TV-L1 without early stop, 2,000 warps:
+    about 40 s a clip) that finishing even one clip would outlast the wait."""
+    out, log = tmp_path / "out", tmp_path / "stderr.txt"
+    slow = ("preprocess.size=224", "preprocess.workers=1", "preprocess.flow.epsilon=0", "preprocess.flow.warps=2000")
+    with open(log, "w") as stderr:
+        proc = mer_prepare(*overrides(release, out, *slow), stderr=stderr, start_new_session=True)
+        deadline = time.time() + 120
+        while "align + flow" not in log.read_text():
+            assert time.time() < deadline and proc.poll() is None, log.read_text()
+            time.sleep(0.1)
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    assert lines[-1] == INTERRUPTED and "Traceback" not in log.read_text()
+    assert sorted(p.name for p in (out / "cache").iterdir()) == []  # no .tmp-* dir, no *.lock, no cache
+    deadline = time.time() + 10
+    while group_alive(proc.pid):  # the workers were ended, not left running on their own
+        assert time.time() < deadline
+        time.sleep(0.1)
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of a process group is still running."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.slow
+def test_a_synthetic_release_is_named_so_and_not_compared_with_the_paper(release: Path, tmp_path: Path) -> None:
+    """`data=synthetic` reads the generated release with the CASME II reader: its cache and log name
+    it synthetic-casme2, and its counts are said once to be synthetic, never set against the paper's."""
+    root = tmp_path / "synthetic-casme2"
+    shutil.copytree(release, root)  # the same parameters: read as it is, not generated again
+    size = ("data.reader.n_subjects=3", "data.reader.clips_per_subject=4", "data.reader.seed=3")
+    proc = mer_prepare("data=synthetic", f"data.root={root}", *size, f"paths.output_dir={tmp_path}", *SMALL)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    cache = load_cache(stdout.strip().splitlines()[-1])
+    assert cache.path.name.startswith("synthetic-casme2-") and cache.path.parent == tmp_path / "cache"
+    assert cache.manifest["dataset"] == "casme2" and cache.manifest["paper_counts"] is None
+    output = (stdout + stderr).splitlines()
+    assert not [line for line in output if "differ" in line or "regenerating" in line]
+    said = [line for line in output if "synthetic release" in line]
+    assert len(said) == 1 and said[0].endswith(
+        "synthetic-casme2 is a synthetic release (it proves the pipeline): its counts are not compared with the paper's"
+    )
+    n = cache.manifest["n"]
+    assert any(line.endswith(f"synthetic-casme2: {n} samples, 3 subjects") for line in output)
+
+
+@pytest.mark.slow
 def test_two_concurrent_runs_give_one_valid_cache(release: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     procs = [mer_prepare(*overrides(release, out)) for _ in range(2)]
@@ -182,6 +241,12 @@ def rename_manifest_key(cache: Path) -> str:
     return "manifest.json has no `params.size` entry (edited or damaged)"
 
 
+def delete_manifest(cache: Path) -> str:
+    """Delete the manifest, the other files kept (a copy cut short)."""
+    (cache / "manifest.json").unlink()
+    return "no manifest.json beside its other files (a copy cut short)"
+
+
 def delete_array(cache: Path) -> str:
     """Delete one channel array (a partial copy)."""
     (cache / "strain.npy").unlink()
@@ -224,7 +289,7 @@ def assert_moved_aside_and_rebuilt(release: Path, out: Path, cache: Path, proble
     assert np.abs(rebuilt.array("v")).max() > 0.1
 
 
-@pytest.mark.parametrize("damage", [truncate, rename_manifest_key, delete_array])
+@pytest.mark.parametrize("damage", [truncate, rename_manifest_key, delete_manifest, delete_array])
 def test_damaged_cache_is_named_then_moved_aside_and_rebuilt(damage, release, built, tmp_path, capsys):
     out, cache = copy_of(built, tmp_path)
     problem = damage(cache)

@@ -19,7 +19,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from mer.data import casme2 as casme2_module
-from mer.data.casme2 import list_frames, read_casme2
+from mer.data.casme2 import find_release, list_frames, read_casme2
 from mer.data.labels import CLASSES
 from mer.data.samples import COLUMNS, file_sha256
 from mer.data.sheet import cell_frame, cell_text, read_sheet
@@ -550,7 +550,7 @@ def test_apex_drop(tmp_path: Path) -> None:
     rows = replaced(0, apex="/")
     rows[4][4] = 99  # EP09f: apex before onset 100
     root = make_release(tmp_path, rows)
-    match = r"apex '/' or outside \[onset, offset\] in 2 clips, dropped them: sub01/EP02_01f, sub03"
+    match = r"apex '/' or outside \[onset, offset\] in 2 clips, dropped: sub01/EP02_01f, sub03"
     with pytest.warns(UserWarning, match=match):
         table = read_casme2(root, apex_policy="drop")
     assert set(table.rows["sample_id"]) == set(FIVE_CLASS_IDS) - {
@@ -707,11 +707,15 @@ def test_missing_frames_drop(release: Path) -> None:
 
 def test_folders_without_sheet_row_are_logged(release: Path, caplog) -> None:
     write_frames(release / RAW / "sub05" / "EP99_99", "img", [1, 2])
+    with caplog.at_level(logging.INFO, logger="mer.data.casme2"):
+        read_casme2(release)
+    assert "CASME II: ignored 1 clip folder with no sheet row: sub05/EP99_99" in caplog.messages
+    caplog.clear()
     write_frames(release / RAW / "sub01" / "EP07_01", "img", [1, 2])
     with caplog.at_level(logging.INFO, logger="mer.data.casme2"):
         table = read_casme2(release)
     assert table.rows["sample_id"].tolist() == FIVE_CLASS_IDS
-    assert "2 clip folders have no sheet row (ignored): sub01/EP07_01, sub05/EP99_99" in caplog.text
+    assert "CASME II: ignored 2 clip folders with no sheet row: sub01/EP07_01, sub05/EP99_99" in caplog.messages
 
 
 def test_reads_no_image(release: Path, monkeypatch) -> None:
@@ -737,3 +741,16 @@ def test_250_clips_of_25_subjects_are_read(tmp_path: Path) -> None:
     root = make_release(tmp_path, rows)
     table = read_casme2(root)
     assert len(table) == 250 and len(table.subjects) == 25
+
+
+def test_find_release_lists_folders_and_reads_no_row(release: Path) -> None:
+    """What mer's command-line check calls before any job: the sheet and frames folder the reader
+    would read, found without opening the sheet; the folder above the release is refused."""
+    (release / SHEET).write_bytes(b"not a workbook")
+    found, kind = find_release(release)
+    root = release.resolve()
+    assert (found.root, found.sheet, found.frames_root, kind) == (root, root / SHEET, root / RAW, "raw")
+    with pytest.raises(MerError, match=rf"cannot read coding sheet .*{re.escape(SHEET)}"):
+        read_casme2(release)  # the reader reads it
+    with pytest.raises(MerError, match=rf"no CASME II frames folder in {re.escape(str(release.parent))} "):
+        find_release(release.parent)  # its sheet is one level down, its frames are not

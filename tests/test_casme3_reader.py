@@ -117,7 +117,7 @@ def test_missing_apex_frame_error_or_drop(release: Path, truth: dict, tmp_path: 
     (root / clip["frames_dir"] / f"{clip['apex']}.jpg").unlink()
     with pytest.raises(MerError, match=rf"apex frame .*color/{clip['apex']}\.jpg does not exist"):
         read_casme3(root)
-    with pytest.warns(UserWarning, match="missing onset/apex frames in 1 clips, dropped"):
+    with pytest.warns(UserWarning, match="missing onset/apex frames in 1 clip, dropped"):
         table = read_casme3(root, missing_frames="drop")
     assert len(table) == len(truth["clips"]) - 1
 

@@ -23,10 +23,15 @@ def test_a_mistake_wrapped_by_hydras_instantiate_is_found() -> None:
 
 
 def test_a_mistake_inside_an_omegaconf_resolver_is_found() -> None:
+    # Registered for this test only: Hydra hands the resolvers to the jobs a launcher starts, which
+    # cannot import this test module.
     OmegaConf.register_new_resolver("test_errors_refuse", lambda: refuse(4), replace=True)
-    cfg = OmegaConf.create({"x": "${test_errors_refuse:}"})
-    with pytest.raises(Exception) as raised:  # OmegaConf's InterpolationResolutionError, cause cleared
-        cfg.x  # noqa: B018
+    try:
+        cfg = OmegaConf.create({"x": "${test_errors_refuse:}"})
+        with pytest.raises(Exception) as raised:  # OmegaConf's InterpolationResolutionError, cause cleared
+            cfg.x  # noqa: B018
+    finally:
+        OmegaConf.clear_resolver("test_errors_refuse")
     assert raised.value.__cause__ is None
     assert str(user_error_in(raised.value)) == "value=4: use another"
 

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 from helpers import TrainedRuns
 
-from mer.preprocess.flow_pictures import DPI, PANEL_INCHES, colour_wheel, flow_to_colour, main
+from mer.preprocess.cache import load_cache
+from mer.preprocess.flow_pictures import DPI, PANEL_INCHES, colour_wheel, figure_title, flow_to_colour, main
 
 
 def colour_of(u: float, v: float, max_magnitude: float = 1.0) -> tuple[int, ...]:
@@ -47,3 +49,32 @@ def test_mer_show_draws_one_row_per_class(trained: TrainedRuns, tmp_path: Path, 
     # 5 classes; per class 2 × (onset, apex, flow) and the key column.
     assert picture.shape == (round((5 * PANEL_INCHES + 0.5) * DPI), round(7 * PANEL_INCHES * DPI), 3)
     assert picture.std() > 20  # faces and colours, not a blank page
+
+
+def test_the_title_names_the_release(trained: TrainedRuns) -> None:
+    """A cache of a release read with `data=casme2` is casme2's; the synthetic release (which
+    `data=synthetic` reads with the same reader) is named as what it is."""
+    manifest = load_cache(trained.cache).manifest
+    assert figure_title(manifest) == "casme2: aligned onset, apex and onset→apex flow per class"
+    synthetic = {**manifest, "provenance": {**manifest["provenance"], "synthetic": {"seed": 0}}}
+    assert figure_title(synthetic) == "synthetic-casme2: aligned onset, apex and onset→apex flow per class"
+
+
+def show_error(path: Path, capsys) -> tuple[int, list[str]]:
+    """mer-show on `path`: its exit code and stderr lines."""
+    with pytest.raises(SystemExit) as exit_:
+        main([str(path)])
+    return exit_.value.code, capsys.readouterr().err.splitlines()
+
+
+def test_mer_show_on_what_is_no_cache_says_what_to_pass(tmp_path: Path, capsys) -> None:
+    """An empty folder, a folder of other things, a file: one line saying it is not a mer cache."""
+    empty, other, file = tmp_path / "empty", tmp_path / "other", tmp_path / "notes.txt"
+    empty.mkdir()
+    other.mkdir()
+    (other / "flow.png").write_bytes(b"png")
+    file.write_text("notes")
+    advice = "pass the directory mer-prepare prints as its last line"
+    assert show_error(empty, capsys) == (2, [f"error: {empty} is not a mer cache (no manifest.json): {advice}"])
+    assert show_error(other, capsys) == (2, [f"error: {other} is not a mer cache (no manifest.json): {advice}"])
+    assert show_error(file, capsys) == (2, [f"error: {file} is not a mer cache (not a directory): {advice}"])

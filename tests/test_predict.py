@@ -1,4 +1,5 @@
-"""mer-predict: a checkpoint scores a new clip as training scored it; apex spotting; bad input."""
+"""mer-predict: a checkpoint scores a new clip as training scored it; apex spotting; bad input, a
+mistyped path answered in one line before torch is imported."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from helpers import TrainedRuns, smooth_texture
+from helpers import TrainedRuns, run_entry_point, smooth_texture
 
 from mer.infer.clip_input import read_clip
 from mer.infer.predict import main, predict_clip
@@ -176,3 +177,40 @@ def test_a_model_trained_with_centred_crops_uses_one_where_no_face_is_found(
     ):
         result = predict_clip(load_trained(tmp_path / "center.ckpt"), read_clip([tmp_path]))
     assert result.apex == 1 and np.isfinite(list(result.scores.values())).all()
+
+
+@pytest.mark.slow
+def test_help_answers_without_torch() -> None:
+    result = run_entry_point("mer.infer.predict", "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: mer-predict [-h]")
+    assert result.stdout.splitlines()[-1] == "torch imported: False"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["{tmp}/missing.ckpt", "{tmp}"],
+            "checkpoint {tmp}/missing.ckpt not found: give the model.ckpt that `mer-train "
+            "save_checkpoint=true` writes into its run dir",
+        ),
+        (
+            ["{tmp}/model.ckpt", "{tmp}/onset.jpg", "{tmp}/apex.jpg"],
+            "{tmp}/onset.jpg does not exist: give a clip folder, a video, or an onset and an apex image",
+        ),
+        (
+            ["{tmp}/model.ckpt", "{tmp}", "--show", "{tmp}/model.ckpt/clip.png"],
+            "cannot write into {tmp}/model.ckpt: {tmp}/model.ckpt is a file; give --show a PNG path in a "
+            "folder you can write to",
+        ),
+    ],
+    ids=["missing checkpoint", "missing clip", "show under a file"],
+)
+def test_a_wrong_path_is_one_line_before_torch(tmp_path: Path, args: list[str], message: str) -> None:
+    (tmp_path / "model.ckpt").touch()  # the checks before torch only look at the paths
+    result = run_entry_point("mer.infer.predict", *(arg.format(tmp=tmp_path) for arg in args))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [f"error: {message.format(tmp=tmp_path)}"]
+    assert result.stdout.splitlines() == ["torch imported: False"]

@@ -1,15 +1,40 @@
 """The command line of mer-train and mer-prepare: every mistake is one line with exit code 2, found
-from the composed config before torch is imported; --help lists what a newcomer needs."""
+from the composed config before torch is imported (a user's own --config-dir included, and a dataset
+folder that is not the release before any job starts); --help lists what a newcomer needs, and `mer`
+alone the first command to run."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from pathlib import Path
 
 import pytest
+from helpers import run_entry_point
 
+from mer.about import main as mer_main
+from mer.config import CONFIG_DIR
 from mer.errors import MerError
 from mer.preflight import check_command_line
+
+#: The coding sheet's header: a release's sheet and frames folder are all the check looks for.
+SHEET_HEADER = "Subject,Filename,OnsetFrame,ApexFrame,OffsetFrame,Action Units,Estimated Emotion\n"
+
+
+@pytest.fixture
+def release(tmp_path: Path) -> Path:
+    """A folder laid out like a CASME II release: its coding sheet, without rows (the command-line
+    check reads none), and its frames folder."""
+    root = tmp_path / "CASME2"
+    (root / "CASME2_RAW_selected").mkdir(parents=True)
+    (root / "CASME2-coding.csv").write_text(SHEET_HEADER)
+    return root
+
+
+def own_configs(tmp_path: Path, data_yaml: str) -> Path:
+    """A user's own config folder, laid out like mer's, holding `data/my_casme2.yaml`."""
+    folder = tmp_path / "my_conf"
+    (folder / "data").mkdir(parents=True)
+    (folder / "data" / "my_casme2.yaml").write_text(data_yaml)
+    return folder
 
 
 @pytest.mark.parametrize(
@@ -62,14 +87,20 @@ from mer.preflight import check_command_line
             "train",
             ["input=uvv"],
             "unknown input 'uvv': did you mean uv? choose one of apex, u, "
-            "uv, uvm, uvs, v (input=... on the command line; options live in conf/input/)",
+            f"uv, uvm, uvs, v (input=... on the command line; options live in {CONFIG_DIR}/input/)",
         ),
         (
             "train",
             ["-m", "head=softmax,hinje"],
             "unknown head 'hinje': did you mean hinge? choose one of hinge, "
             "softmax, svm (head=... on the command line; options live in "
-            "conf/head/)",
+            f"{CONFIG_DIR}/head/)",
+        ),
+        (
+            "train",
+            ["head=svn"],  # one letter off a three-letter option
+            "unknown head 'svn': did you mean svm? choose one of hinge, softmax, svm (head=... on the "
+            f"command line; options live in {CONFIG_DIR}/head/)",
         ),
         (
             "train",
@@ -114,26 +145,114 @@ def test_each_mistake_is_one_line_naming_the_key(app: str, args: list[str], mess
     "args, runs_a_job",
     [
         (["debug=smoke"], True),
-        (["-m", "experiment=baselines", "recipe=authors", "data.root=/"], True),
+        (["-m", "experiment=baselines", "recipe=authors", "data.root={release}"], True),
+        (["data=casme2", "data.root={release}/..", "cache={release}"], True),  # a cache: the release is not read
         (["-m", "experiment=demo", "hydra/launcher=gpus"], True),
         (["data=casme2", "--cfg", "job"], False),  # prints the config, ??? included
+        (["hydra.searchpath=[pkg://elsewhere]", "data=theirs"], True),  # its options: Hydra's to check
         (["--help"], False),
     ],
 )
-def test_sound_command_lines_pass(args: list[str], runs_a_job: bool) -> None:
+def test_sound_command_lines_pass(args: list[str], runs_a_job: bool, release: Path) -> None:
+    args = [arg.format(release=release) for arg in args]
     assert check_command_line("train", args) is runs_a_job
 
 
-def run_entry_point(module: str, *args: str) -> subprocess.CompletedProcess:
-    """Start an entry point's `main` in a fresh interpreter; its last stdout line says whether torch
-    had been imported by the time it exited."""
-    code = (
-        f"import sys; sys.argv = ['mer', *{list(args)!r}]\n"
-        f"from {module} import main\n"
-        "try:\n    main()\n"
-        "finally:\n    print('torch imported:', 'torch' in sys.modules, flush=True)\n"
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["-m", "experiment=paper_ablation", "data.root={parent}"],
+            "no CASME II frames folder in {parent} (data.reader.layout=auto): looked for "
+            "CASME2_RAW_selected/ (imgN.jpg), CASME2-RAW/ (imgN.jpg), Cropped/ (reg_imgN.jpg), "
+            "Cropped_original/ (reg_imgN.jpg), Cropped-updated/Cropped/ (reg_imgN.jpg); pass another with "
+            "data.reader.frames_dir=PATH",
+        ),
+        (
+            ["data=samm", "data.root={parent}"],
+            "no SAMM coding sheet in {parent} or its subfolders: looked for SAMM_Micro_FACS_Codes_v2.xlsx, "
+            "SAMM_Micro_FACS_Codes_v2.csv; pass one with data.reader.sheet=PATH",
+        ),
+        (
+            ["data=composite", "data.include=[casme2]", "data.roots.casme2={parent}"],
+            "source casme2: no CASME II frames folder in {parent} (data.reader.layout=auto): looked for "
+            "CASME2_RAW_selected/ (imgN.jpg), CASME2-RAW/ (imgN.jpg), Cropped/ (reg_imgN.jpg), "
+            "Cropped_original/ (reg_imgN.jpg), Cropped-updated/Cropped/ (reg_imgN.jpg); pass another with "
+            "data.reader.frames_dir=PATH",
+        ),
+    ],
+)
+def test_a_folder_that_is_not_the_release_is_refused_before_any_job(
+    args: list[str], message: str, release: Path
+) -> None:
+    parent = release.parent  # holds the release: its sheet is one level down, its frames are not
+    with pytest.raises(MerError) as caught:
+        check_command_line("train", [arg.format(parent=parent) for arg in args])
+    assert str(caught.value) == message.format(parent=parent)
+
+
+def test_own_config_dir_is_checked_like_mer_configs(tmp_path: Path, release: Path) -> None:
+    conf = own_configs(tmp_path, f"defaults: [casme2]\nroot: {release}\n")
+    own = ["--config-dir", str(conf), "data=my_casme2"]
+    assert check_command_line("train", own) is True
+    assert check_command_line("prepare", ["--config-dir", str(conf), "data=my_casme2", "--cfg", "job"]) is False
+    for app in ("train", "prepare"):
+        with pytest.raises(MerError) as caught:
+            check_command_line(app, [*own, "data.root=/no/such/CASME2"])
+        assert str(caught.value) == "data.root=/no/such/CASME2: no such folder; give the folder of the casme2 release"
+    with pytest.raises(MerError) as caught:
+        check_command_line("train", [*own, "trainer.max_epoch=3"])
+    assert str(caught.value) == (
+        "unknown key trainer.max_epoch: did you mean trainer.max_epochs? (`mer-train --cfg job` prints every key)"
     )
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    with pytest.raises(MerError) as caught:
+        check_command_line("train", ["--config-dir", str(conf), "data=my_casme3"])
+    assert str(caught.value) == (
+        "unknown data 'my_casme3': did you mean my_casme2 or casme3? choose one of casme2, casme3, composite, "
+        "my_casme2, samm, smic, synthetic, synthetic_composite (data=... on the command line; options live in "
+        f"{CONFIG_DIR}/data/ and {conf}/data/)"
+    )
+
+
+@pytest.mark.parametrize(
+    "data_yaml, message",
+    [
+        (
+            "defaults: [casme2]\nroot: [oops\n",
+            "{conf}/data/my_casme2.yaml, line 2: cannot parse it as YAML (while parsing a flow sequence: "
+            "expected ',' or ']', but got '<stream end>')",
+        ),
+        (
+            "defaults: [casme2]\nroot: {tmp}/no/such/CASME2\n",
+            "CASME II root {tmp}/no/such/CASME2 does not exist or is not a folder (data.root): give the folder "
+            "holding one of CASME2_RAW_selected, CASME2-RAW, Cropped, Cropped_original, Cropped-updated/Cropped "
+            "and the coding sheet",
+        ),
+    ],
+)
+def test_mistakes_in_own_config_dir_are_one_line(tmp_path: Path, data_yaml: str, message: str) -> None:
+    conf = own_configs(tmp_path, data_yaml.format(tmp=tmp_path))
+    with pytest.raises(MerError) as caught:
+        check_command_line("train", ["--config-dir", str(conf), "data=my_casme2"])
+    assert str(caught.value) == message.format(conf=conf, tmp=tmp_path)
+
+
+def test_config_dir_that_does_not_exist(tmp_path: Path) -> None:
+    with pytest.raises(MerError) as caught:
+        check_command_line("train", ["--config-dir", str(tmp_path / "nope"), "data=my_casme2"])
+    assert str(caught.value) == (
+        f"--config-dir {tmp_path / 'nope'}: no such folder; give the folder of your own configs, laid out like "
+        f"{CONFIG_DIR} (data/my_release.yaml, experiment/..., ...)"
+    )
+
+
+def test_mer_alone_names_the_first_command(capsys) -> None:
+    mer_main([])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == (
+        "first: mer-train debug=smoke (the whole path on a small synthetic release, under a minute on a CPU); "
+        "in a source checkout, make demo sets up, trains the demo sweep and prints its report"
+    )
 
 
 @pytest.mark.parametrize(
@@ -192,5 +311,59 @@ def test_help_lists_groups_presets_launchers_without_torch() -> None:
         "  slurm ",
     ):
         assert f"\n{line}" in out, line
+    assert "powered by Hydra" not in out
+    assert out.strip().splitlines()[-1] == "torch imported: False"
+
+
+@pytest.mark.slow
+def test_a_sweep_on_a_folder_that_is_not_the_release_is_one_line(release: Path) -> None:
+    parent = release.parent
+    result = run_entry_point("mer.train.train", "-m", "experiment=paper_ablation", f"data.root={parent}")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: no CASME II frames folder in {parent} (data.reader.layout=auto): looked for CASME2_RAW_selected/ "
+        "(imgN.jpg), CASME2-RAW/ (imgN.jpg), Cropped/ (reg_imgN.jpg), Cropped_original/ (reg_imgN.jpg), "
+        "Cropped-updated/Cropped/ (reg_imgN.jpg); pass another with data.reader.frames_dir=PATH"
+    ]
+    assert result.stdout.strip().splitlines()[-1] == "torch imported: False"
+
+
+@pytest.mark.slow
+def test_a_sheet_the_sweep_cannot_count_folds_from_is_one_line(release: Path) -> None:
+    """A sheet row is read only when Hydra's sweeper counts the folds (`folds=all`), outside any job:
+    the reader's error comes out of OmegaConf's interpolation error as one line all the same."""
+    (release / "CASME2-coding.csv").write_text(SHEET_HEADER + "1,EP01,1,2,3,4,joyful\n")
+    result = run_entry_point("mer.train.train", "-m", "folds=all", "data=casme2", f"data.root={release}")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: CASME2-coding.csv row 2 (sub01/EP01): unknown emotion 'joyful'; known CASME II labels (5class): "
+        "disgust, fear, happiness, others, repression, sadness, surprise"
+    ]
+
+
+@pytest.mark.slow
+def test_own_config_dir_mistake_exits_2_before_torch_is_imported(tmp_path: Path) -> None:
+    conf = own_configs(tmp_path, "defaults: [casme2]\nroot: [oops\n")
+    result = run_entry_point("mer.train.train", "--config-dir", str(conf), "data=my_casme2")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: {conf}/data/my_casme2.yaml, line 2: cannot parse it as YAML (while parsing a flow sequence: "
+        "expected ',' or ']', but got '<stream end>')"
+    ]
+    assert result.stdout.strip().splitlines()[-1] == "torch imported: False"
+
+
+@pytest.mark.slow
+def test_prepare_help_is_mers_page_with_verify_without_torch() -> None:
+    result = run_entry_point("mer.preprocess.prepare", "--help")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("mer-prepare: read a micro-expression release")
+    assert "\ndata: casme2, casme3, composite, samm, smic, synthetic, synthetic_composite\n" in out
+    assert "\npreprocess/flow: dis, farneback, tvl1\n" in out
+    assert "\n  --verify " in out
+    assert "preprocess.verify=true" in out
+    for unused in ("head:", "input:", "experiment:", "debug:"):  # mer-train's groups
+        assert f"\n{unused}" not in out, unused
     assert "powered by Hydra" not in out
     assert out.strip().splitlines()[-1] == "torch imported: False"

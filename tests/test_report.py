@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -25,7 +27,7 @@ from mer.evaluate.report_command import main, push_to_wandb
 from mer.evaluate.scores import mcnemar
 from mer.evaluate.statistics import Bootstrap, paired_bootstrap, subject_bootstrap
 from mer.evaluate.sweep_runs import collect_runs
-from mer.evaluate.tables import METHODS, markdown_lines, rich_table
+from mer.evaluate.tables import CONFIGURATIONS, METHODS, TERMINAL, markdown_lines, rich_table
 
 CLASSES = ["happiness", "disgust", "repression", "surprise", "others"]
 FOLDS = 4
@@ -60,20 +62,25 @@ def write_job(
     extra: tuple[str, ...] = (),
     hit: float = 0.5,
     cache: Path | None = None,
+    root: str = "${paths.data_dir}/x",
+    cwd: Path | None = None,
 ) -> Path:
     """One job dir exactly as mer-train writes it (or, unfinished, only `.hydra/` and failed.txt);
-    `extra` overrides, predictions right with probability `hit`, the cache named in metrics.json."""
+    `extra` overrides, predictions right with probability `hit`, the cache named in metrics.json,
+    `data.root` as the config holds it, and the directory it ran in in Hydra's record (`cwd`)."""
     overrides = [f"data.fold={fold}", "folds=all", f"input={input_name}", f"head={head}", f"seed={seed}", *extra]
     job = sweep / (name or ",".join(sorted(overrides)))
     (job / ".hydra").mkdir(parents=True)
     (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
     config = {
-        "data": {"fold": fold, "test_subject": None, "name": dataset, "root": "${paths.data_dir}/x"},
+        "data": {"fold": fold, "test_subject": None, "name": dataset, "root": root},
         "seed": seed,
         "input": {"name": input_name, "channels": list(input_name)},
         "head": {"name": head},
     }
     (job / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
+    if cwd is not None:
+        (job / ".hydra" / "hydra.yaml").write_text(yaml.safe_dump({"hydra": {"runtime": {"cwd": str(cwd)}}}))
     if not finished:
         (job / "failed.txt").write_text("RuntimeError: CUDA out of memory\ntraceback...\n")
         return job
@@ -369,37 +376,119 @@ def test_seeds_give_mean_and_std_of_pooled_scores(tmp_path):
 
 def test_markdown_and_terminal_render_one_description_alike():
     """The methods table's one description: report.md and the terminal show the same headers and
-    cells; report.md alone puts names in backticks and adds the subjects column."""
+    cells; report.md alone puts names in backticks and adds the columns the terminal has no room
+    for (each model's preset input and sizes, the subjects), where the terminal shortens a header."""
     row = {"dataset": "casme2", "model": "ststnet", "recipe": "", "head": "hinge", "input": "uvs", "size": 224}
     row |= {"input_size": 28, "n_seeds": 1, "n_parameters": 2485, "fit_s_median": 12.34}
     row |= {"n_subjects_covered": 2, "n_subjects_tested": 4}
     for metric, values in {"accuracy": (0.6, 0.5, 0.7), "uf1": (0.55, 0.4, 0.65), "uar": (0.52, 0.41, 0.63)}.items():
         row |= dict(zip((metric, f"{metric}_ci_low", f"{metric}_ci_high"), values))
     methods = pd.DataFrame([row])
-    headers = ["dataset", "model", "recipe", "head", "input", "flow → network size", "accuracy % [CI]", "UF1 [CI]"]
-    headers += ["UAR [CI]", "parameters", "training time per job"]
-    cells = ["casme2", "ststnet", "defaults", "hinge", "uvs", "224² → 28²", "60.00 [50.00, 70.00]"]
-    cells += ["0.5500 [0.4000, 0.6500]", "0.5200 [0.4100, 0.6300]", "2,485", "12.3 s"]
+    scores = ["accuracy % [CI]", "UF1 [CI]", "UAR [CI]"]
+    cells = ["60.00 [50.00, 70.00]", "0.5500 [0.4000, 0.6500]", "0.5200 [0.4100, 0.6300]"]
     terminal = rich_table(METHODS, methods, confidence="90")
-    assert [column.header.plain for column in terminal.columns] == headers
-    assert [[cell.plain for cell in column.cells] for column in terminal.columns] == [[cell] for cell in cells]
+    assert [column.header.plain for column in terminal.columns] == [
+        *("dataset", "model", "recipe", "head"),
+        *scores,
+        *("params", "training time per job"),
+    ]
+    assert [[cell.plain for cell in column.cells] for column in terminal.columns] == [
+        [cell] for cell in ["casme2", "ststnet", "defaults", "hinge", *cells, "2,485", "12.3 s"]
+    ]
     header, rule, line = markdown_lines(METHODS, methods)
-    assert header == "| " + " | ".join([*headers, "subjects"]) + " |" and rule == "|" + "---|" * 12
-    code = [f"`{cell}`" if cell in ("ststnet", "defaults", "hinge") else cell for cell in cells]
+    headers = ["dataset", "model", "recipe", "head", "input", "flow → network size", *scores, "parameters"]
+    assert header == "| " + " | ".join([*headers, "training time per job", "subjects"]) + " |"
+    assert rule == "|" + "---|" * 12
+    code = ["casme2", "`ststnet`", "`defaults`", "`hinge`", "uvs", "224² → 28²", *cells, "2,485", "12.3 s"]
     assert line == "| " + " | ".join([*code, "2 of 4 subjects"]) + " |"
     console = Console(record=True, width=200)
     console.print(terminal)  # the title's "[...]" is shown, not read as rich markup
     assert "(pooled, [90 % subject-bootstrap interval])" in console.export_text()
 
 
-def test_duplicate_job_is_kept_once_with_a_warning(tmp_path):
-    first = write_job(tmp_path, "synthetic", "uv", "hinge", 0)
-    write_job(tmp_path, "synthetic", "uv", "hinge", 1)
-    shutil.copytree(first, tmp_path / "second-sweep" / first.name)
-    with pytest.warns(UserWarning, match="appears twice") as caught:
-        runs = collect_runs(tmp_path)
-    assert first.name in str(caught[0].message) and "second-sweep" in str(caught[0].message)
-    assert len(runs) == 2 and set(runs["status"]) == {"ok"}
+def printed_words(printed: str) -> list[list[list[str]]]:
+    """The words of a printed rich table as a reader reads them, row by row (the header first),
+    column by column: each cell's lines joined, so a word broken across two lines reads as two."""
+    rows: list[list[list[str]]] = []
+    header = True
+    for line in printed.splitlines():
+        if line[:1] not in ("┃", "│"):
+            continue
+        cells = re.split("[┃│]", line)[1:-1]
+        starts_a_row = line[0] == "│" and (header or cells[0].strip())  # the first column is never empty
+        if not rows or starts_a_row:
+            rows.append([[] for _ in cells])
+            header = header and line[0] == "┃"
+        for words, cell in zip(rows[-1], cells):
+            words += cell.split()
+    return rows
+
+
+def test_the_terminal_table_fits_100_columns_without_breaking_a_word(tmp_path):
+    """mer-report's table in a 100-column terminal: every line fits, a configuration wraps after its
+    commas, and no header, dataset or score word is broken across lines."""
+    for fold in range(2):
+        write_job(tmp_path, "synthetic", "apex", "softmax", fold)
+        write_job(tmp_path, "synthetic", "uv", "hinge", fold, extra=("model.width_mult=0.5", "recipe=paper"))
+    data = build_report(tmp_path, tmp_path / "out", Bootstrap(200))
+    console = Console(width=100, record=True)
+    console.print(rich_table(CONFIGURATIONS, data.report, confidence=data.confidence))
+    printed = console.export_text()
+    assert max(len(line) for line in printed.splitlines()) <= 100
+    header, *rows = printed_words(printed)
+    columns = CONFIGURATIONS.shown_in(TERMINAL)
+    assert header == [(column.terminal_header or column.header).split() for column in columns]
+    assert header[4] == ["accuracy", "%", "[CI]"]
+    assert [words[:2] for words in rows] == [
+        [["synthetic"], ["head=softmax,", "input=apex"]],
+        [["synthetic"], ["head=hinge,", "input=uv,", "model.width_mult=0.5,", "recipe=paper"]],
+    ]
+    assert rows == [[column.terminal_cell(row).split() for column in columns] for _, row in data.report.iterrows()]
+    assert "per-fold mean accuracy % ± std" in (tmp_path / "out" / "report.md").read_text()  # report.md keeps it
+
+
+def test_single_runs_on_different_data_roots_are_different_configurations(tmp_path):
+    """A folder of single runs (`outputs/train`): runs of one dataset on two releases are two rows,
+    each named by its root; a relative root reads from where its run ran."""
+    train = tmp_path / "train"
+    for fold in range(2):
+        write_job(train, "casme2", "uv", "hinge", fold, name=f"2024-05-0{fold + 1}_10-00-00", root="/data/CASME2")
+        write_job(train, "casme2", "uv", "hinge", fold, name=f"2024-05-0{fold + 1}_11-00-00", root="/data/v2")
+    write_job(train, "casme2", "uv", "softmax", 0, name="2024-05-03_10-00-00", root="CASME2", cwd=Path("/data"))
+    report = build_report(train, tmp_path / "out", Bootstrap(100)).report
+    assert list(report["configuration"]) == [
+        "data.root=/data/CASME2,head=softmax,input=uv",
+        "data.root=/data/CASME2,head=hinge,input=uv",
+        "data.root=/data/v2,head=hinge,input=uv",
+    ]
+    assert list(report["n_folds"]) == [1, 2, 2] and list(report["n_samples"]) == [6, 13, 13]
+    # Runs that all read one release are named as a sweep's jobs are, without their root.
+    assert set(collect_runs(train / "2024-05-01_10-00-00")["configuration"]) == {"head=hinge,input=uv"}
+
+
+def test_of_a_repeated_run_the_newest_finished_one_is_kept_and_the_rest_set_aside(tmp_path):
+    """The same configuration, fold and seed run three times (two finished, the newest failed): the
+    newer finished run is reported, and each other run is named in a warning of its own."""
+    old = write_job(tmp_path, "casme2", "uv", "hinge", 0, name="2024-05-01_10-00-00", root="/data/CASME2")
+    new = write_job(tmp_path, "casme2", "uv", "hinge", 0, name="2024-05-01_11-00-00", root="/data/CASME2", hit=0.9)
+    broken = write_job(
+        tmp_path, "casme2", "uv", "hinge", 0, name="2024-05-01_12-00-00", root="/data/CASME2", finished=False
+    )
+    for written, hours in (
+        (old / "metrics.json", 3),
+        (new / "metrics.json", 2),
+        (broken / ".hydra" / "config.yaml", 1),
+    ):
+        os.utime(written, (0, time.time() - 3600 * hours))
+    with pytest.warns(UserWarning) as caught:
+        data = build_report(tmp_path, tmp_path / "out", Bootstrap(100))
+    assert [str(w.message) for w in caught] == [
+        f"head=hinge,input=uv fold 0 seed 0 ran 3 times: kept {new.name} (newer), set aside {old.name}",
+        f"head=hinge,input=uv fold 0 seed 0 ran 3 times: kept {new.name} (finished), set aside {broken.name}",
+    ]
+    assert list(data.runs["job"]) == [new.name]
+    scored = pd.read_csv(new / "predictions.csv")
+    assert data.report["accuracy"].iloc[0] == pytest.approx(accuracy_score(scored["label"], scored["pred"]))
 
 
 def test_predictions_missing_columns_names_the_file(tmp_path):

@@ -290,7 +290,7 @@ def test_apex_outside_or_missing_midpoint(tmp_path: Path) -> None:
 
 def test_apex_drop(tmp_path: Path) -> None:
     root = _bad_apex_release(tmp_path)
-    match = r"in 2 clips, dropped them: 006/006_1_2, 007/007_5_2"
+    match = r"in 2 clips, dropped: 006/006_1_2, 007/007_5_2"
     with pytest.warns(UserWarning, match=match) as record:
         table = read_samm(root, apex_policy="drop")
     assert len([w for w in record if "apex" in str(w.message)]) == 1
@@ -435,7 +435,7 @@ def test_generated_release_reads_back(tmp_path: Path) -> None:
     )
     truth = load_ground_truth(root)
     assert {"Other", "Others"} <= {c["emotion"] for c in truth["clips"]}
-    with pytest.warns(UserWarning, match=r"apex '/' or outside \[onset, offset\] in 1 clips"):
+    with pytest.warns(UserWarning, match=r"apex '/' or outside \[onset, offset\] in 1 clip, used midpoint"):
         table = read_samm(root, label_set="all")
     rows = table.rows.set_index("sample_id")
     assert len(rows) == len(truth["clips"])

@@ -87,6 +87,11 @@ def ctrl_c_sweep(
     return job.returncode, stderr, time.monotonic() - stopped
 
 
+def sweep_end(count: str, sweep_dir: Path) -> list[str]:
+    """A sweep's last three lines: how its jobs ended (`count`), its dir, and the report to run."""
+    return [count, f"sweep dir: {sweep_dir.resolve()}", f"next: mer-report {sweep_dir.resolve()}"]
+
+
 def job_dirs(sweep_dir: Path) -> dict[str, Path]:
     """Job dirs of a sweep by their fold override."""
     return {p.name.split(",")[0]: p for p in sweep_dir.iterdir() if p.is_dir()}
@@ -129,7 +134,9 @@ def test_gpus_launcher_runs_cpu_jobs_concurrently_in_distinct_slots(workspace: P
         assert all(a["end"] <= b["start"] for a, b in zip(mine, mine[1:]))
     # The third job took the first slot that freed up.
     assert ordered[2]["start"] >= min(ordered[0]["end"], ordered[1]["end"])
-    assert "[3/3]" in result.stdout and result.stdout.splitlines()[-1] == "3 jobs: 3 ran, 0 skipped, 0 failed"
+    assert "[3/3]" in result.stdout and result.stdout.splitlines()[-3:] == sweep_end(
+        "3 jobs: 3 ran, 0 skipped, 0 failed", out
+    )
     # Each job ran with its slot's share of the cores, not every core.
     shares = {json.loads((d / METRICS).read_text())["timing"]["threads"] for d in job_dirs(out).values()}
     assert shares == {max(1, available_cores() // 2)}
@@ -482,13 +489,13 @@ def test_a_two_fold_cut_of_the_sensitivity_sweep_runs_through_mer_report(workspa
 
 @pytest.mark.slow
 def test_rerun_skips_finished_jobs_and_reruns_changed_ones(workspace: Path) -> None:
-    """On the default launcher for -m (gpus): a skipped job says so, and each sweep ends with one
-    line counting how its jobs ended."""
+    """On the default launcher for -m (gpus): a skipped job says so, and each sweep ends with a
+    line counting how its jobs ended, then its dir and the report to run."""
     out = workspace / "resume"
     first = sweep(workspace, out, "data.fold=0,1")
     assert first.returncode == 0, first.stderr[-3000:]
     assert "gpus launcher: 2 jobs" in first.stdout
-    assert first.stdout.splitlines()[-1] == "2 jobs: 2 ran, 0 skipped, 0 failed"
+    assert first.stdout.splitlines()[-3:] == sweep_end("2 jobs: 2 ran, 0 skipped, 0 failed", out)
     stamps = {k: (d / METRICS).stat().st_mtime_ns for k, d in job_dirs(out).items()}
     again = sweep(workspace, out, "data.fold=0,1")
     assert again.returncode == 0, again.stderr[-3000:]
@@ -499,11 +506,13 @@ def test_rerun_skips_finished_jobs_and_reruns_changed_ones(workspace: Path) -> N
         r"skipped: finished earlier \(\d of 2 jobs ended\)",
         sorted(skipped)[0],
     ), skipped
-    assert again.stdout.splitlines()[-1] == "2 jobs: 0 ran, 2 skipped, 0 failed"
+    assert again.stdout.splitlines()[-3:] == sweep_end("2 jobs: 0 ran, 2 skipped, 0 failed", out)
     assert stamps == {k: (d / METRICS).stat().st_mtime_ns for k, d in job_dirs(out).items()}
     # A changed config that keeps the dir name (the progress bar is not part of it) runs again.
     changed = sweep(workspace, out, "data.fold=0,1", "trainer.enable_progress_bar=true")
-    assert changed.returncode == 0 and changed.stdout.splitlines()[-1] == "2 jobs: 2 ran, 0 skipped, 0 failed"
+    assert changed.returncode == 0 and changed.stdout.splitlines()[-3:] == sweep_end(
+        "2 jobs: 2 ran, 0 skipped, 0 failed", out
+    )
     assert len(list(out.iterdir())) == 3  # the same two job dirs, plus multirun.yaml
     assert all((d / METRICS).stat().st_mtime_ns > stamps[k] for k, d in job_dirs(out).items())
 
@@ -568,7 +577,7 @@ def test_a_failed_job_comes_back_failed_and_the_others_completed_with_their_uf1(
     assert (jobs["data.fold=9"] / FAILED).read_text().startswith(FOLD_9)
     with pytest.raises(JobFailed):
         results[1].return_value  # noqa: B018 (the property raises, as for Hydra's sweepers)
-    assert capfd.readouterr().out.splitlines()[-1] == "2 jobs: 1 ran, 0 skipped, 1 failed"
+    assert capfd.readouterr().out.splitlines()[-3:] == sweep_end("2 jobs: 1 ran, 0 skipped, 1 failed", out)
 
 
 def test_a_skipped_job_returns_the_uf1_it_recorded(workspace: Path, tmp_path: Path) -> None:
@@ -599,17 +608,17 @@ def test_a_skipped_job_returns_the_uf1_it_recorded(workspace: Path, tmp_path: Pa
 @pytest.mark.slow
 def test_a_sweep_on_hydras_basic_launcher_ends_with_the_same_count(workspace: Path) -> None:
     """hydra/launcher=basic runs the jobs in its own process: their lines are mer-train's own, a
-    callback ends the sweep with the line mer's launchers end theirs with, and a failed job, whose
+    callback ends the sweep with the lines mer's launchers end theirs with, and a failed job, whose
     error Hydra's sweeper raises once the sweep has run, makes it exit 1 with one line of it."""
     out = workspace / "basic"
     first = sweep(workspace, out, "hydra/launcher=basic", "data.fold=0,9")
     assert first.returncode == 1, first.stderr[-3000:]
-    assert first.stdout.splitlines()[-1] == "2 jobs: 1 ran, 0 skipped, 1 failed"
+    assert first.stdout.splitlines()[-3:] == sweep_end("2 jobs: 1 ran, 0 skipped, 1 failed", out)
     assert_exit_names_the_failure(first, job_dirs(out)["data.fold=9"])
     again = sweep(workspace, out, "hydra/launcher=basic", "data.fold=0,9")
     assert again.returncode == 1, again.stderr[-3000:]
     assert f"{job_dirs(out)['data.fold=0']}: skipped: finished earlier with this config" in again.stdout
-    assert again.stdout.splitlines()[-1] == "2 jobs: 0 ran, 1 skipped, 1 failed"
+    assert again.stdout.splitlines()[-3:] == sweep_end("2 jobs: 0 ran, 1 skipped, 1 failed", out)
     assert_exit_names_the_failure(again, job_dirs(out)["data.fold=9"])
 
 
@@ -624,33 +633,35 @@ def test_a_failing_job_does_not_stop_the_others_and_the_sweep_exits_1(workspace:
     failed = (jobs["data.fold=9"] / FAILED).read_text()
     assert failed.startswith("MerError: data.fold=9 is out of range")
     assert re.search(r"data\.fold=9,\S+ FAILED in [\d.]+ s \(MerError: data\.fold=9 is out of range", result.stdout)
-    assert result.stdout.splitlines()[-1] == "3 jobs: 2 ran, 0 skipped, 1 failed"
+    assert result.stdout.splitlines()[-3:] == sweep_end("3 jobs: 2 ran, 0 skipped, 1 failed", out)
     report = mer_report(out)
     assert report.returncode == 0, report.stderr
     assert "data.fold=9" in (out / "report.md").read_text()
     # Without the failing job, the same sweep (its jobs skipped, as finished) exits 0.
     again = sweep(workspace, out, "data.fold=0,2")
-    assert again.returncode == 0 and again.stdout.splitlines()[-1] == "2 jobs: 0 ran, 2 skipped, 0 failed"
+    assert again.returncode == 0 and again.stdout.splitlines()[-3:] == sweep_end(
+        "2 jobs: 0 ran, 2 skipped, 0 failed", out
+    )
 
 
 @pytest.mark.slow
 def test_submitit_local_runs_a_two_job_sweep(workspace: Path) -> None:
-    """Each job is said as it is submitted and as it ends, the sweep's last line counts them, and
-    the jobs, which run at once, share the cores."""
+    """Each job is said as it is submitted and as it ends, the sweep ends with their count, its dir
+    and the report to run, and the jobs, which run at once, share the cores."""
     out = workspace / "submitit"
     result = sweep(workspace, out, "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10", "data.fold=0,1")
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()
     name = "data.fold={},data=casme2,preprocess.size=32,trainer.max_epochs=1"
-    assert [re.sub(r"job \d+", "job N", line) for line in lines[-5:-3]] == [
+    assert [re.sub(r"job \d+", "job N", line) for line in lines[-7:-5]] == [
         f"[{k + 1}/2] submitted: {name.format(k)} (submitit job N)" for k in (0, 1)
     ]
-    ended = sorted(lines[-3:-1])
+    ended = sorted(lines[-5:-3])
     for k in (0, 1):
         assert re.fullmatch(
             rf"\[{k + 1}/2\] {re.escape(name.format(k))} done in [\d.]+ s \(\d of 2 jobs ended\)", ended[k]
         ), ended
-    assert lines[-1] == "2 jobs: 2 ran, 0 skipped, 0 failed"
+    assert lines[-3:] == sweep_end("2 jobs: 2 ran, 0 skipped, 0 failed", out)
     assert "validated against ConfigStore schema" not in result.stderr
     jobs = job_dirs(out)
     shares = {json.loads((jobs[f"data.fold={f}"] / METRICS).read_text())["timing"]["threads"] for f in (0, 1)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import os
 import subprocess
 import sys
 from functools import partial
@@ -341,7 +342,7 @@ def test_two_fold_multirun_end_to_end(workspace: Path) -> None:
 def test_wandb_logs_each_fold_offline_for_real(workspace: Path, tmp_path: Path, monkeypatch, capfd) -> None:
     """logger=wandb without credentials: a real offline W&B run in the run dir, named by fold,
     written in full when the job returns, also for a second job in one process (a warm worker)."""
-    for key in [k for k in __import__("os").environ if k.startswith("WANDB_")]:
+    for key in [k for k in os.environ if k.startswith("WANDB_")]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc, so no credentials
     monkeypatch.setenv("WANDB_SILENT", "true")
@@ -361,6 +362,38 @@ def test_wandb_logs_each_fold_offline_for_real(workspace: Path, tmp_path: Path, 
             f"offline in {run}" in printed.out.splitlines()
         )
         assert "anonymous" not in printed.err and "wandb sync" not in printed.out
+
+
+def test_the_progress_bar_hides_the_wandb_run_id(workspace: Path, tmp_path: Path, monkeypatch) -> None:
+    """logger=wandb (offline) beside the CSV logger, as mer-train builds them: Lightning would show
+    W&B's run id in the progress bar as `v_num`; mer's bar shows no `v_num`."""
+    import lightning as L
+    from lightning.pytorch.callbacks.progress.progress_bar import get_standard_metrics
+    from lightning.pytorch.loggers import WandbLogger
+    from omegaconf import OmegaConf
+
+    from mer.train.loggers import close_loggers, make_loggers
+    from mer.train.module import MerModule
+
+    for key in [k for k in os.environ if k.startswith("WANDB_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc, so no credentials: offline
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    cfg = compose_small(workspace, "logger=wandb", "trainer.enable_progress_bar=true")
+    dm = LosoDataModule(prepare(cfg), ["u", "v"], fold=0, batch_size=4)
+    head = OmegaConf.to_container(cfg.head, resolve=True)
+    model = MerModule(2, dm.classes, head, width_mult=0.5, optimizer=partial(torch.optim.Adam, lr=1e-4))
+    loggers = make_loggers(cfg, tmp_path, dm)
+    trainer = L.Trainer(
+        accelerator="cpu", max_epochs=1, logger=loggers, enable_checkpointing=False, log_every_n_steps=1
+    )
+    try:
+        trainer.fit(model, datamodule=dm)
+        (wandb_logger,) = [logger for logger in loggers if isinstance(logger, WandbLogger)]
+        assert get_standard_metrics(trainer) == {"v_num": wandb_logger.version[-4:]}  # Lightning's own bar
+        assert trainer.progress_bar_callback.get_metrics(trainer, model) == {}
+    finally:
+        close_loggers(loggers, {"accuracy": 0.0, "uf1": 0.0})
 
 
 def test_tensorboard_event_files_are_written_and_readable(workspace: Path, tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """What a sweep says: a line per ended job (ran, skipped or failed), how long the rest take, and
-one line at its end counting how its jobs ended."""
+at its end a line counting how its jobs ended, where it wrote, and the command to run next."""
 
+import shlex
 import statistics
 import threading
 import time
@@ -41,13 +42,20 @@ def failure_line(job_dir: Path) -> str:
 
 
 def sweep_summary(outcomes: Iterable[str]) -> str:
-    """The sweep's last line: `8 jobs: 2 ran, 6 skipped, 0 failed`."""
+    """How a sweep's jobs ended: `8 jobs: 2 ran, 6 skipped, 0 failed`."""
     count = Counter(outcomes)
     total = sum(count.values())
     return (
         f"{total} job{'s' if total != 1 else ''}: {count[RAN]} ran, {count[SKIPPED]} skipped, "
         f"{count[FAILED_JOB]} failed"
     )
+
+
+def sweep_end(outcomes: Iterable[str], sweep_dir: Path) -> str:
+    """The sweep's last three lines: how its jobs ended (`sweep_summary`), its dir, and the
+    command to run next, `mer-report` on that dir."""
+    where = Path(sweep_dir).resolve()
+    return f"{sweep_summary(outcomes)}\nsweep dir: {where}\nnext: mer-report {shlex.quote(str(where))}"
 
 
 def last_end(free_at: Sequence[float], queued: int, seconds: float) -> float:

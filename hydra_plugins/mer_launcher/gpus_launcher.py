@@ -6,7 +6,8 @@ This module is the sweep's story; its parts are the package's `_` modules:
   moment its job ends.
 - `_starts`: how a job's process starts, `start` = forked (default), warm or exec.
 - `_progress`: a line per ended job (done, skipped: finished earlier, or FAILED and why), with
-  about how long the rest take, and a last line counting how the jobs ended.
+  about how long the rest take, and at the end how the jobs ended, the sweep dir and the
+  `mer-report` command to run next.
 - `_mps`: with `mps=true` the sweep runs under its own CUDA MPS control daemon, so packed jobs'
   kernels run on a GPU at the same time instead of taking turns.
 A job that crashes, even without Python's help (segfault, out-of-memory kill), is recorded in its
@@ -79,7 +80,7 @@ class GpusLauncher(Launcher):
         from contextlib import closing
 
         from hydra_plugins.mer_launcher._mps import cuda_mps
-        from hydra_plugins.mer_launcher._progress import SweepProgress, sweep_summary
+        from hydra_plugins.mer_launcher._progress import SweepProgress, sweep_end
         from hydra_plugins.mer_launcher._slots import job_slots
         from hydra_plugins.mer_launcher._starts import job_start
         from mer.errors import MerError
@@ -120,7 +121,7 @@ class GpusLauncher(Launcher):
                     job = self._job_config(list(overrides), initial_job_idx + i, sweep_dir)
                     futures.append(pool.submit(self._run_job, *job, sweep_dir, start, progress, slots))
                 results = [f.result() for f in futures]
-                print(sweep_summary(progress.outcomes), flush=True)
+                print(sweep_end(progress.outcomes, sweep_dir), flush=True)
                 return results
             except KeyboardInterrupt:
                 self._stop(pool, futures, progress.total, start, mps_env)

@@ -1,6 +1,7 @@
 """`hydra/launcher=submitit_local` as mer runs it: hydra-submitit-launcher's local launcher, which
 says a line as each job is submitted and as each ends, ends with the sweep's count of ran, skipped
-and failed jobs, and gives each job a share of the cores (all its jobs run at once).
+and failed jobs, its dir and the `mer-report` command to run next, and gives each job a share of
+the cores (all its jobs run at once).
 
 Its options and their defaults are the submitit plugin's (conf/hydra/launcher/submitit_local.yaml
 names this class). Hydra's plugin scan imports this module, so what a sweep needs (submitit, mer's
@@ -26,12 +27,12 @@ class SayingLocalLauncher(LocalLauncher):
     """submitit's local executor, one job per submission, each reported as it goes."""
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
-        """Submit every job (each starts at once), say each as it is submitted and as it ends, and
-        return when all have ended; a failed job is said, counted and returned as FAILED, and the
-        sweep goes on."""
+        """Submit every job (each starts at once), say each as it is submitted and as it ends, end
+        with the sweep's count, dir and next command, and return when all have ended; a failed
+        job is said, counted and returned as FAILED, and the sweep goes on."""
         import submitit
 
-        from hydra_plugins.mer_launcher._progress import ended_as, job_outcome, sweep_summary
+        from hydra_plugins.mer_launcher._progress import ended_as, job_outcome, sweep_end
 
         assert self.config is not None and self.hydra_context is not None
         total = len(job_overrides)
@@ -62,7 +63,7 @@ class SayingLocalLauncher(LocalLauncher):
                 f"({len(outcomes)} of {total} jobs ended)",
                 flush=True,
             )
-        print(sweep_summary(outcomes), flush=True)
+        print(sweep_end(outcomes, sweep_dir), flush=True)
         return [results[idx] for idx in sorted(results)]
 
     def __call__(self, *args: Any, **kwargs: Any) -> JobReturn:

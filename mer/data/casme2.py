@@ -16,6 +16,7 @@ from mer.data.frame_files import first_by_number, numbered_frames
 from mer.data.labels import label_set as get_label_set
 from mer.data.samples import SampleTable
 from mer.data.sheet import cell_text, read_sheet
+from mer.data.wording import plural
 from mer.errors import MerError
 
 log = logging.getLogger(__name__)
@@ -64,11 +65,36 @@ def read_casme2(
     label_set: str = "5class",
 ) -> SampleTable:
     """Read a CASME II release into a `SampleTable`, applying the apex, frame and label policies."""
-    sheet_clips.check_choice("data.reader.layout", layout, LAYOUTS)
     policies = sheet_clips.Policies(apex_policy, missing_frames, label_set)
     policies.check(DATASET)
     classes, mapping = get_label_set(DATASET, label_set)
 
+    release, kind = find_release(root, layout, frames_dir, sheet)
+    prefix = FRAME_PREFIX[kind]
+    frames_rel = sheet_clips.relative(release.frames_root, release.root)
+    log.info("CASME II: sheet %s, frames %s (%s, %sN.jpg)", release.sheet_rel, frames_rel, kind, prefix)
+
+    table = read_sheet(release.sheet, SHEET_COLUMNS)
+    clips = sheet_clips.parse_clips(release, table, mapping, label_set, _sheet_format())
+    _log_unlisted_folders(release.frames_root, clips)
+    frames = sheet_clips.FrameNames(
+        lambda clip_dir: first_by_number(list_frames(clip_dir, prefix)),
+        lambda clip, number: f"{prefix}{number}.jpg",
+        f"no frames ({prefix}N.jpg) in {{frames_root}}: no clip folder the sheet names "
+        "(e.g. {example}) holds one; check data.reader.layout (raw: imgN.jpg, "
+        "cropped: reg_imgN.jpg) or data.reader.frames_dir",
+    )
+    layout_provenance = {"layout": frames_rel, "layout_kind": kind}
+    return sheet_clips.build_table(release, clips, classes, policies, frames, layout_provenance, log)
+
+
+def find_release(
+    root: str | Path, layout: str = "auto", frames_dir: str | None = None, sheet: str | None = None
+) -> tuple[sheet_clips.Release, str]:
+    """The release's coding sheet and frames folder (and the frames' kind), found from `data.root`
+    by listing folders, no sheet row read: what `read_casme2` reads, and what `mer.preflight`
+    checks before any job starts."""
+    sheet_clips.check_choice("data.reader.layout", layout, LAYOUTS)
     root = sheet_clips.resolve_root(
         root,
         "CASME II",
@@ -76,23 +102,7 @@ def read_casme2(
     )
     sheet_path = find_sheet(root, sheet)
     frames_root, kind = find_frames_dir(root, layout, frames_dir)
-    release = sheet_clips.Release(DATASET, "CASME II", root, sheet_path, frames_root)
-    prefix = FRAME_PREFIX[kind]
-    frames_rel = sheet_clips.relative(frames_root, root)
-    log.info("CASME II: sheet %s, frames %s (%s, %sN.jpg)", release.sheet_rel, frames_rel, kind, prefix)
-
-    table = read_sheet(sheet_path, SHEET_COLUMNS)
-    clips = sheet_clips.parse_clips(release, table, mapping, label_set, _sheet_format())
-    _log_unlisted_folders(frames_root, clips)
-    frames = sheet_clips.FrameNames(
-        lambda clip_dir: first_by_number(list_frames(clip_dir, prefix)),
-        lambda clip, number: f"{prefix}{number}.jpg",
-        f"no frames ({prefix}N.jpg) in {{frames_root}}: none of the {{count}} clip folders the "
-        "sheet names (e.g. {example}) holds one; check data.reader.layout (raw: imgN.jpg, "
-        "cropped: reg_imgN.jpg) or data.reader.frames_dir",
-    )
-    layout_provenance = {"layout": frames_rel, "layout_kind": kind}
-    return sheet_clips.build_table(release, clips, classes, policies, frames, layout_provenance, log)
+    return sheet_clips.Release(DATASET, "CASME II", root, sheet_path, frames_root), kind
 
 
 def list_frames(clip_dir: Path, prefix: str) -> list[tuple[int, str]]:
@@ -193,11 +203,8 @@ def _log_unlisted_folders(frames_root: Path, clips: list[sheet_clips.SheetClip])
     ]
     unlisted = [name for name in folders if name not in listed]
     if unlisted:
-        log.info(
-            "CASME II: %d clip folders have no sheet row (ignored): %s",
-            len(unlisted),
-            ", ".join(unlisted),
-        )
+        names = ", ".join(unlisted)
+        log.info("CASME II: ignored %s with no sheet row: %s", plural(len(unlisted), "clip folder"), names)
 
 
 def _sheet_format() -> sheet_clips.SheetFormat:

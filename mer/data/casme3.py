@@ -56,10 +56,8 @@ def read_casme3(
     policies.check(DATASET)
     classes, mapping = get_label_set(DATASET, label_set)
 
-    root = sheet_clips.resolve_root(root, "CAS(ME)^3", f"subject folders like spNO.1/ and {SHEET_NAMES[0]}")
-    sheet_path = sheet_clips.find_named_sheet(root, sheet, SHEET_NAMES, "CAS(ME)^3 part A")
-    release = sheet_clips.Release(DATASET, "CAS(ME)^3", root, sheet_path, find_frames_dir(root))
-    frames_rel = sheet_clips.relative(release.frames_root, root) or "."
+    release = find_release(root, sheet)
+    frames_rel = sheet_clips.relative(release.frames_root, release.root) or "."
     log.info("CAS(ME)^3: sheet %s, frames %s", release.sheet_rel, frames_rel)
 
     table = read_sheet(release.sheet, SHEET_COLUMNS)
@@ -70,11 +68,19 @@ def read_casme3(
     frames = sheet_clips.FrameNames(
         lambda clip_dir: first_by_number(numbered_frames(clip_dir, _FRAME)),
         lambda clip, number: f"{number}.jpg",
-        "no CAS(ME)^3 frames (like 175.jpg) in {frames_root}: none of the {count} video folders "
-        "the sheet names (e.g. {example}) holds one; check data.root",
+        "no CAS(ME)^3 frames (like 175.jpg) in {frames_root}: no video folder the sheet names "
+        "(e.g. {example}) holds one; check data.root",
     )
     layout = {"frames_dir": frames_rel, "clip_key": "video_onset"}
     return sheet_clips.build_table(release, clips, classes, policies, frames, layout, log)
+
+
+def find_release(root: str | Path, sheet: str | None = None) -> sheet_clips.Release:
+    """The release's label sheet and frames folder, found from `data.root` by listing folders, no
+    sheet row read: what `read_casme3` reads, and what `mer.preflight` checks before any job starts."""
+    root = sheet_clips.resolve_root(root, "CAS(ME)^3", f"subject folders like spNO.1/ and {SHEET_NAMES[0]}")
+    sheet_path = sheet_clips.find_named_sheet(root, sheet, SHEET_NAMES, "CAS(ME)^3 part A")
+    return sheet_clips.Release(DATASET, "CAS(ME)^3", root, sheet_path, find_frames_dir(root))
 
 
 def find_frames_dir(root: Path) -> Path:

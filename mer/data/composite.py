@@ -14,17 +14,20 @@ import logging
 import os
 import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
-from mer.data import instantiate_reader, sheet_clips
+from mer.data import instantiate_reader, locate_release, sheet_clips
 from mer.data.samples import COLUMNS, SampleTable, file_sha256
+from mer.data.wording import plural
 from mer.errors import MerError, root_not_set
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 PATH_COLUMNS = ("clip_dir", "onset_path", "apex_path")
 
@@ -47,23 +50,35 @@ def read_composite(
     name: str = "composite",
 ) -> SampleTable:
     """Read each included source with its reader config, then join them into one table."""
-    include = list(include if include is not None else sources)
-    unknown = [key for key in include if key not in sources]
-    if unknown or not include:
-        raise MerError(f"data.include={include}: choose sources among {', '.join(sources)}")
-    tables = {key: _read_source(key, sources[key]) for key in include}
+    tables = {key: _from_source(key, sources[key], instantiate_reader) for key in included(sources, include)}
     table = join_tables(name, tables)
     if sample_list is not None:
         table = restrict_to_list(table, sample_list)
     return table
 
 
-def _read_source(key: str, reader_cfg: Mapping[str, Any]) -> SampleTable:
-    """One source's table; its reader's one-line errors say which source they come from."""
+def find_release(sources: Mapping[str, Mapping[str, Any]], include: Sequence[str] | None = None) -> dict[str, Any]:
+    """What each included source's reader finds of its release (folders listed, no sheet row read),
+    its errors naming the source: what `mer.preflight` checks before any job starts."""
+    return {key: _from_source(key, sources[key], locate_release) for key in included(sources, include)}
+
+
+def included(sources: Mapping[str, Any], include: Sequence[str] | None) -> list[str]:
+    """The sources to read: `include` (every source when None), each one of `sources`."""
+    include = list(include if include is not None else sources)
+    unknown = [key for key in include if key not in sources]
+    if unknown or not include:
+        raise MerError(f"data.include={include}: choose sources among {', '.join(sources)}")
+    return include
+
+
+def _from_source(key: str, reader_cfg: Mapping[str, Any], use: Callable[[Mapping[str, Any]], T]) -> T:
+    """`use` (read or locate) on one source's reader config; its reader's one-line errors say which
+    source they come from."""
     if reader_cfg.get("root") in (None, ""):
         raise root_not_set(key)
     try:
-        return instantiate_reader(reader_cfg)
+        return use(reader_cfg)
     except MerError as err:
         raise MerError(f"source {key}: {err}") from None
 
@@ -90,7 +105,7 @@ def join_tables(name: str, tables: Mapping[str, SampleTable]) -> SampleTable:
     rows = rows.sort_values("sample_id", kind="stable").reset_index(drop=True)
     provenance = {"reader": "composite", "sources": {k: t.provenance for k, t in tables.items()}}
     counts = ", ".join(f"{k} {len(t)}" for k, t in tables.items())
-    log.info("%s: %d clips of %d subjects (%s)", name, len(rows), rows["subject"].nunique(), counts)
+    log.info("%s: %s of %s (%s)", name, plural(len(rows), "clip"), plural(rows["subject"].nunique(), "subject"), counts)
     return SampleTable(name, root, rows, first.classes, provenance)
 
 

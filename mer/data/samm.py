@@ -60,10 +60,8 @@ def read_samm(
     policies.check(DATASET)
     classes, mapping = get_label_set(DATASET, label_set)
 
-    root = sheet_clips.resolve_root(root, "SAMM", f"{FRAMES_DIR}/ and {SHEET_NAMES[0]}")
-    sheet_path = sheet_clips.find_named_sheet(root, sheet, SHEET_NAMES, "SAMM")
-    release = sheet_clips.Release(DATASET, "SAMM", root, sheet_path, find_frames_dir(root))
-    frames_rel = sheet_clips.relative(release.frames_root, root) or "."
+    release = find_release(root, sheet)
+    frames_rel = sheet_clips.relative(release.frames_root, release.root) or "."
     log.info("SAMM: sheet %s, frames %s", release.sheet_rel, frames_rel)
 
     table = read_sheet(release.sheet, SHEET_COLUMNS)
@@ -71,11 +69,19 @@ def read_samm(
     frames = sheet_clips.FrameNames(
         lambda clip_dir: first_by_number(list_frames(clip_dir)),
         lambda clip, number: f"{clip.subject}_{number:05d}.jpg",
-        "no SAMM frames (like 006_05562.jpg) in {frames_root}: none of the {count} clip folders "
-        "the sheet names (e.g. {example}) holds one; check data.root",
+        "no SAMM frames (like 006_05562.jpg) in {frames_root}: no clip folder the sheet names "
+        "(e.g. {example}) holds one; check data.root",
     )
     layout = {"frames_dir": frames_rel}
     return sheet_clips.build_table(release, clips, classes, policies, frames, layout, log)
+
+
+def find_release(root: str | Path, sheet: str | None = None) -> sheet_clips.Release:
+    """The release's coding sheet and frames folder, found from `data.root` by listing folders, no
+    sheet row read: what `read_samm` reads, and what `mer.preflight` checks before any job starts."""
+    root = sheet_clips.resolve_root(root, "SAMM", f"{FRAMES_DIR}/ and {SHEET_NAMES[0]}")
+    sheet_path = sheet_clips.find_named_sheet(root, sheet, SHEET_NAMES, "SAMM")
+    return sheet_clips.Release(DATASET, "SAMM", root, sheet_path, find_frames_dir(root))
 
 
 def list_frames(clip_dir: Path) -> list[tuple[int, str]]:

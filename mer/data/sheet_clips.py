@@ -23,6 +23,7 @@ import pandas as pd
 from mer.data.labels import MAPPINGS
 from mer.data.samples import COLUMNS, SampleTable, file_sha256
 from mer.data.sheet import ROW, cell_frame, cell_text
+from mer.data.wording import plural
 from mer.errors import MerError
 
 APEX_POLICIES = ("midpoint", "drop", "error")
@@ -99,7 +100,7 @@ class FrameNames:
 
     files: Callable[[Path], dict[int, str]]  # clip folder → frame number → file name
     expected: Callable[[SheetClip, int], str]  # the file name a missing frame would have
-    no_frames_message: str  # format fields: frames_root, count, example
+    no_frames_message: str  # format fields: frames_root, example
 
 
 @dataclass(frozen=True)
@@ -301,7 +302,7 @@ def split_labels(
     if counts:
         detail = ", ".join(f"{emotion} {n}" for emotion, n in sorted(counts.items()))
         total = sum(counts.values())
-        log.info("%s: label set %s drops %d clips (%s)", reader, label_set, total, detail)
+        log.info("%s: label set %s drops %s (%s)", reader, label_set, plural(total, "clip"), detail)
     return [c for c in clips if c.label is not None], dropped
 
 
@@ -325,8 +326,8 @@ def apply_apex_policy(
             "data.reader.apex_policy=midpoint or drop"
         )
     names = ", ".join(clip.name for clip in bad)
-    action = "used midpoint (onset+offset)//2" if policy == "midpoint" else "dropped them"
-    message = f"apex '/' or outside [onset, offset] in {len(bad)} clips, {action}: {names}"
+    action = "used midpoint (onset+offset)//2" if policy == "midpoint" else "dropped"
+    message = f"apex '/' or outside [onset, offset] in {plural(len(bad), 'clip')}, {action}: {names}"
     # stacklevel 4: reader's caller → reader → build_table → here
     warnings.warn(message, UserWarning, stacklevel=4)
     if policy == "drop":
@@ -399,7 +400,6 @@ def locate_frames(
         raise MerError(
             no_frames_message.format(
                 frames_root=frames_root,
-                count=len(clips),
                 example=frames_root / clips[0].subject / (clips[0].folder or clips[0].clip),
             )
         )
@@ -411,7 +411,7 @@ def locate_frames(
         )
     if missing:
         detail = ", ".join(f"{clip.name} ({problem})" for clip, problem in missing)
-        message = f"missing onset/apex frames in {len(missing)} clips, dropped: {detail}"
+        message = f"missing onset/apex frames in {plural(len(missing), 'clip')}, dropped: {detail}"
         # stacklevel 4: reader's caller → reader → build_table → here
         warnings.warn(message, UserWarning, stacklevel=4)
     dropped = [{"sample_id": clip.sample_id, "reason": problem} for clip, problem in missing]

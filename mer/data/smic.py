@@ -22,6 +22,7 @@ from mer.data import sheet_clips
 from mer.data.frame_files import numbered_frames
 from mer.data.labels import label_set as get_label_set
 from mer.data.samples import COLUMNS, SampleTable
+from mer.data.wording import plural
 from mer.errors import MerError
 
 log = logging.getLogger(__name__)
@@ -52,8 +53,7 @@ def read_smic(
             "from the first frame to the last, in [0, 1] (0.5 = the middle frame)"
         )
     classes, mapping = get_label_set(DATASET, label_set)
-    root = sheet_clips.resolve_root(root, "SMIC-HS", f"{HS_DIRS[0]}/ (or {HS_DIRS[1]}/)")
-    hs = find_hs_dir(root, frames_dir)
+    root, hs = find_release(root, frames_dir)
     hs_rel = sheet_clips.relative(hs, root) or "."
     log.info("SMIC-HS: clips in %s/sN/%s/<label>/", hs_rel, MICRO)
 
@@ -70,7 +70,7 @@ def read_smic(
                 clips.append(clip)
                 folders[clip.sample_id] = (clip_dir, frames)
     if non_micro:
-        log.info("SMIC-HS: skipped %d clips in %s/ folders (not micro-expressions)", non_micro, NON_MICRO)
+        log.info("SMIC-HS: skipped %s in %s/ folders (not micro-expressions)", plural(non_micro, "clip"), NON_MICRO)
     kept, dropped = sheet_clips.split_labels(clips, label_set, log, "SMIC-HS")
     short = [c for c in kept if len(folders[c.sample_id][1]) < 2]
     dropped += _short_clips(short, folders, missing_frames, root)
@@ -92,6 +92,13 @@ def read_smic(
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     table = table.sort_values("sample_id", kind="stable").reset_index(drop=True)
     return SampleTable(DATASET, root, table, classes, provenance)
+
+
+def find_release(root: str | Path, frames_dir: str | None = None) -> tuple[Path, Path]:
+    """The release folder and its HS folder, found from `data.root` by listing folders: where
+    `read_smic` reads, and what `mer.preflight` checks before any job starts."""
+    root = sheet_clips.resolve_root(root, "SMIC-HS", f"{HS_DIRS[0]}/ (or {HS_DIRS[1]}/)")
+    return root, find_hs_dir(root, frames_dir)
 
 
 def find_hs_dir(root: Path, frames_dir: str | None = None) -> Path:

@@ -3,6 +3,9 @@ job's predictions in one frame, and the cache manifests the jobs trained on: wha
 
 Reads the run-directory contract of `mer.run_dir` (`.hydra/`, metrics.json, predictions.csv, failed.txt)
 and never re-trains. A broken file marks its job failed, with the reason; the rest is reported.
+A folder of single runs (`outputs/train`) reads as a sweep: runs of one dataset on different data
+roots are different configurations, and of a run repeated (same configuration, fold and seed) the
+newest finished one is kept, the others set aside with a warning each.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from typing import Any
 
 import pandas as pd
 import yaml
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from mer.errors import MerError
 from mer.run_dir import FAILED, METRICS, PREDICTIONS, SCORE_PREFIX, configuration_overrides, override_key
@@ -46,7 +51,8 @@ def _config_value(cfg: dict, dotted: str, path: Path) -> Any:
 
 
 def _job_row(job_dir: Path, sweep_dir: Path) -> dict:
-    """One job's identity (dataset, input, head, other overrides, fold, seed) and status."""
+    """One job's identity (dataset, input, head, other overrides, data roots, fold, seed) and status;
+    its configuration is named once every job is read (`_name_configurations`)."""
     config_path = job_dir / ".hydra" / "config.yaml"
     cfg = _read_yaml(config_path) or {}
     overrides_path = job_dir / ".hydra" / "overrides.yaml"
@@ -57,7 +63,8 @@ def _job_row(job_dir: Path, sweep_dir: Path) -> dict:
     test_subject = (cfg.get("data") or {}).get("test_subject")
     fold = test_subject if test_subject not in (None, "") else _config_value(cfg, "data.fold", config_path)
     rest = [o for o in configuration_overrides(overrides) if override_key(o) not in OWN_KEYS]
-    recipe = _recipe(job_dir)
+    runtime = _hydra_runtime(job_dir)
+    recipe = _recipe(runtime)
     if recipe and not any(override_key(o) == "recipe" for o in rest):  # chosen by an experiment
         rest = sorted(rest + [f"recipe={recipe}"])
     failed = job_dir / FAILED
@@ -74,8 +81,8 @@ def _job_row(job_dir: Path, sweep_dir: Path) -> dict:
         "dataset": dataset,
         "input": input_name,
         "head": head,
-        "configuration": ",".join(sorted(rest + [f"head={head}", f"input={input_name}"])),
         "rest": ",".join(rest),
+        "data_roots": _data_roots(cfg, runtime.get("cwd")),
         "fold": str(fold),
         "seed": int(cfg.get("seed") or 0),
         "test_dataset": (cfg.get("data") or {}).get("test_dataset"),
@@ -91,15 +98,38 @@ def _job_row(job_dir: Path, sweep_dir: Path) -> dict:
     }
 
 
-def _recipe(job_dir: Path) -> str | None:
-    """The job's `recipe` choice (paper, mer) from Hydra's record, None where none was chosen: an
-    experiment picks it in its defaults, so it is not among the job's overrides."""
+def _hydra_runtime(job_dir: Path) -> dict:
+    """Hydra's record of the job's run (`hydra.runtime` in `.hydra/hydra.yaml`: the directory it ran
+    in, the config choices), {} where there is none."""
     hydra_path = job_dir / ".hydra" / "hydra.yaml"
     if not hydra_path.is_file():
-        return None
-    choices = ((_read_yaml(hydra_path) or {}).get("hydra") or {}).get("runtime", {}).get("choices") or {}
-    recipe = choices.get("recipe")
+        return {}
+    return ((_read_yaml(hydra_path) or {}).get("hydra") or {}).get("runtime") or {}
+
+
+def _recipe(runtime: dict) -> str | None:
+    """The job's `recipe` choice (paper, mer) from Hydra's record, None where none was chosen: an
+    experiment picks it in its defaults, so it is not among the job's overrides."""
+    recipe = (runtime.get("choices") or {}).get("recipe")
     return None if recipe in (None, "null") else str(recipe)
+
+
+def _data_roots(cfg: dict, cwd: str | None) -> tuple[str, ...]:
+    """Where the job read its data, as overrides: `data.root=PATH`, or a composite's
+    `data.roots.<source>=PATH`; interpolations resolved (as written where they cannot be), a
+    relative path taken from the directory the job ran in (`cwd`, where Hydra recorded it)."""
+    data = cfg.get("data") or {}
+    written = {"data.root": data.get("root")} | {f"data.roots.{k}": v for k, v in (data.get("roots") or {}).items()}
+    config = OmegaConf.create(cfg)
+    roots = []
+    for key, value in written.items():
+        try:
+            value = OmegaConf.select(config, key)
+        except OmegaConfBaseException:
+            pass  # an interpolation this process cannot resolve: as written
+        if value not in (None, ""):
+            roots.append(f"{key}={Path(cwd or '', str(value))}")
+    return tuple(roots)
 
 
 def _metrics_problem(path: Path) -> str:
@@ -123,18 +153,48 @@ def _job_cost(path: Path) -> dict[str, float]:
     }
 
 
+def _name_configurations(runs: pd.DataFrame) -> pd.DataFrame:
+    """`runs` with each job's configuration named: its other overrides (`rest`), head and input; where
+    one dataset's jobs read different data roots, each job's roots join its other overrides."""
+    apart = runs.groupby("dataset")["data_roots"].transform("nunique") > 1
+    rest = [
+        sorted([*filter(None, others.split(",")), *(roots if keep_apart else ())])
+        for others, roots, keep_apart in zip(runs["rest"], runs["data_roots"], apart)
+    ]
+    return runs.assign(
+        rest=[",".join(others) for others in rest],
+        configuration=[
+            ",".join(sorted([*others, f"head={head}", f"input={input_name}"]))
+            for others, head, input_name in zip(rest, runs["head"], runs["input"])
+        ],
+    )
+
+
+def _run_time(job_dir: str) -> float:
+    """When a job ran: its metrics.json's time, or, unfinished, its config's."""
+    return next(
+        p.stat().st_mtime for p in (Path(job_dir) / METRICS, Path(job_dir) / ".hydra" / "config.yaml") if p.is_file()
+    )
+
+
 def _drop_duplicates(runs: pd.DataFrame) -> pd.DataFrame:
-    """Keep one job per configuration+fold+seed (a finished one first) and warn naming both dirs."""
-    runs = runs.assign(_failed=runs["status"] != "ok").sort_values(["_failed", "job"], kind="stable")
+    """Keep one job per configuration+fold+seed, the newest finished one (the newest where none
+    finished), and warn once per job set aside, naming it and the one kept."""
+    runs = runs.assign(_failed=runs["status"] != "ok", _time=runs["job_dir"].map(_run_time)).sort_values(
+        ["_failed", "_time", "job"], ascending=[True, False, True], kind="stable"
+    )
     for (_, configuration, fold, seed), group in runs.groupby(["dataset", "configuration", "fold", "seed"]):
-        for other in group["job"].iloc[1:]:
+        kept = group.iloc[0]
+        for _, other in group.iloc[1:].iterrows():
+            why = "finished" if other["_failed"] and not kept["_failed"] else "newer"
             warnings.warn(
-                f"{configuration} fold {fold} seed {seed} appears twice: kept {group['job'].iloc[0]}, ignored {other}",
+                f"{configuration} fold {fold} seed {seed} ran {len(group)} times: kept {kept['job']} ({why}), "
+                f"set aside {other['job']}",
                 stacklevel=2,
             )
     runs = runs.drop_duplicates(["dataset", "configuration", "fold", "seed"], keep="first")
     return (
-        runs.drop(columns="_failed")
+        runs.drop(columns=["_failed", "_time"])
         .sort_values(["dataset", "configuration", "seed", "fold"], key=_natural_key)
         .reset_index(drop=True)
     )
@@ -152,8 +212,9 @@ def _natural_key(values: pd.Series) -> pd.Series:
 
 
 def collect_runs(sweep_dir: str | Path) -> pd.DataFrame:
-    """One row per job dir under `sweep_dir` (searched recursively): finished (`status` "ok") or
-    failed/unfinished (`.hydra/` but no metrics.json); a repeated configuration+fold+seed is kept once."""
+    """One row per job dir under `sweep_dir` (searched recursively; a sweep, or a folder of single
+    runs): finished (`status` "ok") or failed/unfinished (`.hydra/` but no metrics.json); a repeated
+    configuration+fold+seed is kept once."""
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
         raise MerError(
@@ -166,8 +227,11 @@ def collect_runs(sweep_dir: str | Path) -> pd.DataFrame:
         columns=[
             "job",
             "job_dir",
-            *KEY,
+            "dataset",
+            "input",
+            "head",
             "rest",
+            "data_roots",
             "fold",
             "seed",
             "test_dataset",
@@ -185,7 +249,7 @@ def collect_runs(sweep_dir: str | Path) -> pd.DataFrame:
     if not (runs["status"] == "ok").any():
         failed = f"; found {len(runs)} failed or unfinished job dirs, e.g. {runs['job'].iloc[0]}" if len(runs) else ""
         raise MerError(f"no runs under {sweep_dir}: expected job dirs with {METRICS} (from mer-train -m ...){failed}")
-    return _drop_duplicates(runs)
+    return _drop_duplicates(_name_configurations(runs))
 
 
 def read_predictions(job_dir: str | Path) -> pd.DataFrame:

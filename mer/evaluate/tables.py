@@ -4,9 +4,12 @@ A `Table` is a title and its `Column`s; a column is a header and a cell, a funct
 the frame the table shows. report.md and the terminal show the same headers and the same cells:
 `markdown_lines` renders a description as report.md's GitHub table, `rich_table` as the
 terminal's. What report.md does differently is said in the column: `code=True` shows its cells as
-`code` there (names to copy, not prose), `only=MARKDOWN` or `only=TERMINAL` keeps a column to
-one of the two (the terminal is narrower; report.md has room for the folds and failed jobs), and
-`terminal_header` shortens a header that would widen a narrow column past the terminal's width.
+`code` there (names to copy, not prose) and, in the terminal, with a space after each "," of a
+name (`head=hinge, input=uv`), where a narrow column may wrap it; `only=MARKDOWN` or
+`only=TERMINAL` keeps a column to one of the two (the terminal is narrower; report.md has room for
+the folds and failed jobs), and `terminal_header` shortens a header whose words would widen a
+narrow column. The terminal's table wraps its cells between words only, fitting its columns to the
+terminal's width (`FittedTable`).
 
 A new report (action units, spotting) adds its table here, one more `Table` over the frame its
 scores come in, and shows it with `markdown_lines(TABLE, frame)` in `mer.evaluate.markdown` and
@@ -17,13 +20,17 @@ confusion percentages, seeds, data checks) stay in `mer.evaluate.markdown`.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from copy import copy
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, Literal
 
 import pandas as pd
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table as RichTable
 from rich.text import Text
 
@@ -72,6 +79,11 @@ class Column:
         text = self.cell(row)
         return f"`{text}`" if self.code else text
 
+    def terminal_cell(self, row: pd.Series) -> str:
+        """The cell as the terminal shows it: a name with a space after each "," (where it may wrap)."""
+        text = self.cell(row)
+        return text.replace(",", ", ") if self.code else text
+
 
 @dataclass(frozen=True)
 class Table:
@@ -101,15 +113,55 @@ def markdown_lines(table: Table, rows: pd.DataFrame) -> list[str]:
     )
 
 
-def rich_table(table: Table, rows: pd.DataFrame, **title_fields: str) -> RichTable:
+def fitted_widths(minimum: Sequence[int], maximum: Sequence[int], room: int) -> list[int]:
+    """Column widths that fill at most `room`: each column as wide as the others, up to its widest
+    line (`maximum`) and never below its longest word (`minimum`); where even the longest words do
+    not fit, only the longest are cut to a common width."""
+    cut = max(minimum, default=0)
+    while cut > 1 and sum(min(low, cut) for low in minimum) > room:
+        cut -= 1
+    floor = [min(low, cut) for low in minimum]
+    widths = floor
+    for level in range(1, max(maximum, default=0) + 1):
+        wider = [max(low, min(high, level)) for low, high in zip(floor, maximum)]
+        if sum(wider) > room:
+            break
+        widths = wider
+    return widths
+
+
+class FittedTable(RichTable):
+    """A rich table that, printed narrower than its widest lines, wraps its cells and headers
+    between words only (`fitted_widths`); rich's own narrowing evens out the widest columns and
+    breaks words in the middle. A word longer than its column is folded."""
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        """The table with its columns' widths fitted to `options.max_width`."""
+        unbounded = options.update_width(sys.maxsize)
+        spans = [
+            [Measurement.get(console, unbounded, text) for text in (column.header, *column.cells)]
+            for column in self.columns
+        ]
+        minimum = [max(span.minimum for span in column) for column in spans]
+        maximum = [max(span.maximum for span in column) for column in spans]
+        frame = Measurement.get(console, unbounded, self).maximum - sum(maximum)  # borders and padding
+        fitted = copy(self)
+        fitted.columns = [
+            replace(column, width=width)
+            for column, width in zip(self.columns, fitted_widths(minimum, maximum, options.max_width - frame))
+        ]
+        yield from RichTable.__rich_console__(fitted, console, options)
+
+
+def rich_table(table: Table, rows: pd.DataFrame, **title_fields: str) -> FittedTable:
     """A described table as the terminal shows it, its title's `{fields}` filled in; every text is
     taken literally (a "[...]" in a title or cell is shown, not read as rich markup)."""
     columns = table.shown_in(TERMINAL)
-    shown = RichTable(title=escape(table.title.format(**title_fields)))
+    shown = FittedTable(title=escape(table.title.format(**title_fields)))
     for column in columns:
         shown.add_column(Text(column.terminal_header or column.header), overflow="fold")
     for _, row in rows.iterrows():
-        shown.add_row(*(Text(column.cell(row)) for column in columns))
+        shown.add_row(*(Text(column.terminal_cell(row)) for column in columns))
     return shown
 
 
@@ -143,18 +195,19 @@ def paper_table4() -> pd.DataFrame:
     )
 
 
-#: Every configuration of the sweep (report.csv): pooled scores, per-fold mean, missing folds.
+#: Every configuration of the sweep (report.csv): pooled scores, per-fold mean, missing folds. The
+#: terminal leaves out what a 100-column terminal has no room for: samples, folds, per-fold means.
 CONFIGURATIONS = Table(
-    "mer-report: pooled over folds, [{confidence} % subject-bootstrap interval] (per-fold mean for reference)",
+    "mer-report: pooled over folds, [{confidence} % subject-bootstrap interval]",
     (
         Column("dataset", field("dataset")),
         Column("configuration", field("configuration"), code=True),
-        Column("samples", field("n_samples")),
+        Column("samples", field("n_samples"), only=MARKDOWN),
         Column("subjects", subjects_covered, only=TERMINAL),  # report.md: in its partial-sweep banner
         Column("folds", field("n_folds"), only=MARKDOWN),
         Column("seeds", field("n_seeds")),
         *score_columns(score, suffix=" [CI]"),
-        Column("per-fold mean accuracy % ± std", score_cell(per_fold, "accuracy"), terminal_header="per-fold acc %"),
+        Column("per-fold mean accuracy % ± std", score_cell(per_fold, "accuracy"), only=MARKDOWN),
         Column("per-fold mean UF1 ± std", score_cell(per_fold, "uf1"), only=MARKDOWN),
         Column("missing folds", field("missing_folds", empty="none")),
         Column("failed jobs", field("failed_jobs", empty="none"), only=MARKDOWN),
@@ -173,7 +226,8 @@ SOURCES = Table(
     ),
 )
 
-#: Each sensitivity setting against the paper recipe, on the same subjects.
+#: Each sensitivity setting against the paper recipe, on the same subjects (the terminal leaves out
+#: what the settings share: their input, head and other overrides).
 SENSITIVITY = Table(
     "sensitivity: one open choice changed at a time "
     f"(Δ = setting − sensitivity={SENSITIVITY_REFERENCE}, on the same subjects)",
@@ -181,7 +235,7 @@ SENSITIVITY = Table(
         Column("dataset", field("dataset")),
         Column("input", field("input"), only=MARKDOWN),
         Column("head", field("head"), only=MARKDOWN),
-        Column("other overrides", field("other", empty="—")),
+        Column("other overrides", field("other", empty="—"), only=MARKDOWN),
         Column("setting", field("setting"), code=True),
         Column("seeds", field("n_seeds")),
         Column("samples", field("n_samples"), only=MARKDOWN),
@@ -190,7 +244,8 @@ SENSITIVITY = Table(
     ),
 )
 
-#: One row per model × head (the paper's Table 4 style), every model under the same protocol.
+#: One row per model × head (the paper's Table 4 style), every model under the same protocol (the
+#: terminal leaves out each model's preset input and sizes, for which a 100-column terminal has no room).
 METHODS = Table(
     "methods: every model × head under the same protocol (pooled, [{confidence} % subject-bootstrap interval])",
     (
@@ -198,10 +253,10 @@ METHODS = Table(
         Column("model", field("model"), code=True),
         Column("recipe", recipe, code=True),
         Column("head", field("head"), code=True),
-        Column("input", field("input")),
-        Column("flow → network size", sizes),
+        Column("input", field("input"), only=MARKDOWN),
+        Column("flow → network size", sizes, only=MARKDOWN),
         *score_columns(score, suffix=" [CI]"),
-        Column("parameters", lambda row: parameters(row["n_parameters"])),
+        Column("parameters", lambda row: parameters(row["n_parameters"]), terminal_header="params"),
         Column("training time per job", lambda row: seconds(row["fit_s_median"])),
         Column("subjects", subjects_phrase, only=MARKDOWN),
     ),

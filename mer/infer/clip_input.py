@@ -12,6 +12,7 @@ import numpy as np
 
 from mer.data.frame_files import IMAGE_SUFFIXES, first_by_number, numbered_frames
 from mer.errors import MerError
+from mer.infer.preflight import check_clip_paths
 from mer.preprocess.clip import read_grey
 
 #: The frame number in a file name: its last run of digits (img46, reg_img46, 006_05562).
@@ -41,10 +42,8 @@ class Clip:
 
 def read_clip(paths: Sequence[str | Path]) -> Clip:
     """A clip folder, a video file, or two images (onset, apex), told apart by what the paths are."""
+    check_clip_paths(paths)
     paths = [Path(p) for p in paths]
-    for path in paths:
-        if not path.exists():
-            raise MerError(f"{path} does not exist: give a clip folder, a video, or an onset and an apex image")
     if len(paths) == 2:
         return read_images(*paths)
     (path,) = paths

@@ -3,6 +3,9 @@
 The clip is preprocessed exactly as the model's training cache was (the checkpoint carries the
 parameters): the onset frame's dlib alignment applied to both frames, the same flow function and
 settings, the same channels rounded to the cache's precision, the same normalisation.
+
+The arguments and paths are checked before torch is imported (`--help` or a mistake answers at
+once): the heavy imports (torch, OpenCV, matplotlib) wait in the functions that use them.
 """
 
 from __future__ import annotations
@@ -14,16 +17,17 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from mer.errors import MerError, user_facing
-from mer.infer.apex import spot_apex
-from mer.infer.clip_input import Clip, read_clip
-from mer.infer.trained import TrainedModel, load_trained
-from mer.preprocess.clip import aligned_channels, clip_alignment, clip_settings
-from mer.preprocess.flow_pictures import FlowPanel, flow_figure
+from mer.infer.preflight import check_clip_paths, check_writable
+from mer.run_dir import check_checkpoint
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from mer.infer.clip_input import Clip
+    from mer.infer.trained import TrainedModel
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,9 @@ def predict_clip(
 ) -> Prediction:
     """Score a clip: onset and apex by frame number (default: its first frame, and the spotted
     apex), aligned and turned into flow as in the model's training."""
+    from mer.infer.apex import spot_apex
+    from mer.preprocess.clip import aligned_channels, clip_alignment, clip_settings
+
     if clip.source == "images" and (onset is not None or apex is not None):
         raise MerError(
             "--onset and --apex pick frames of a clip folder or a video; with two images "
@@ -86,7 +93,7 @@ def predict_clip(
     channels = aligned_channels(onset_frame, clip.frames[apex_i], alignment, model.flow_fn, flow_context)
     scores = model.scores(model.inputs(channels))[0]
     return Prediction(
-        label=model.classes[int(np.argmax(scores))],
+        label=model.classes[int(scores.argmax())],
         scores={c: float(s) for c, s in zip(model.classes, scores)},
         onset=onset_i,
         apex=apex_i,
@@ -134,6 +141,8 @@ def prediction_text(prediction: Prediction, clip: Clip) -> str:
 
 def show_prediction(prediction: Prediction, clip: Clip, path: Path) -> Path:
     """The clip's picture, as `mer-show` draws a cache: aligned onset, apex, colour-coded flow."""
+    from mer.preprocess.flow_pictures import FlowPanel, flow_figure
+
     spotted = " (spotted)" if prediction.apex_spotted else ""
     caption = f"{clip.names[prediction.onset]} → {clip.names[prediction.apex]}{spotted}"
     c = prediction.channels
@@ -191,6 +200,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if len(args.inputs) > 2:
         parser.error("give one clip folder or video, or two images (onset and apex)")
+    check_checkpoint(args.checkpoint)
+    check_clip_paths(args.inputs)
+    if args.show is not None:
+        check_writable(args.show.parent, "give --show a PNG path in a folder you can write to")
+    from mer.infer.clip_input import read_clip
+    from mer.infer.trained import load_trained
+
     model = load_trained(args.checkpoint, trust=args.trust_checkpoint)
     clip = read_clip(args.inputs)
     prediction = predict_clip(model, clip, args.onset, args.apex)

@@ -1,7 +1,7 @@
 """The flow cache's read side: its layout, `FlowCache`, `load_cache` and the integrity checks (numpy and
 pandas only: training, the report and inference open caches without the preprocessing stack).
 
-Layout of one cache directory (`{cache_dir}/{dataset}-{key[:16]}/`, built by `mer.preprocess.cache_build`):
+Layout of one cache directory (`{cache_dir}/{release_name}-{key[:16]}/`, built by `mer.preprocess.cache_build`):
 
 - `manifest.json`: format, key, parameters, reader provenance, counts, the data checks of
   `mer.preprocess.data_check` (`paper_counts`, `degenerate`), versions, and per file its byte size
@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mer.data.wording import plural
 from mer.errors import MerError
 
 #: Image channels every cache holds, in this order (`mer.preprocess.clip.aligned_channels` computes
@@ -50,9 +51,30 @@ REPAIR = "copy the cache again, or rebuild it with mer-prepare (which moves a da
 class CacheDamaged(MerError):
     """A cache whose files disagree with its manifest (cut short, missing, edited)."""
 
-    def __init__(self, path: Path, problem: str) -> None:
+    def __init__(self, path: Path, problem: str, message: str | None = None) -> None:
         self.path, self.problem = Path(path), problem
-        super().__init__(f"damaged cache {self.path}: {problem}; {REPAIR}")
+        super().__init__(message or f"damaged cache {self.path}: {problem}; {REPAIR}")
+
+
+class NotACache(CacheDamaged):
+    """A path that holds no cache at all (not a directory, or one without a manifest or any cache
+    file): a wrong path, said as such; in a cache's own place mer-prepare moves it aside too."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        advice = "pass the directory mer-prepare prints as its last line"
+        super().__init__(path, problem, f"{path} is not a mer cache ({problem}): {advice}")
+
+
+def is_synthetic_release(provenance: dict[str, Any]) -> bool:
+    """Whether a table or cache comes from the synthetic release: its provenance records the
+    generator's params (`mer.synthetic.read_synthetic`); its layout's real reader names the dataset."""
+    return "synthetic" in provenance
+
+
+def release_name(dataset: str, provenance: dict[str, Any]) -> str:
+    """The release a table or cache comes from, as cache directories, logs and mer-show name it:
+    `synthetic-casme2` for the synthetic release in CASME II's layout, else the dataset."""
+    return f"synthetic-{dataset}" if is_synthetic_release(provenance) else dataset
 
 
 def sha256_of(path: Path) -> str:
@@ -93,7 +115,9 @@ def read_manifest(path: Path) -> dict[str, Any]:
     """The manifest, checked for the entries every load needs; anything else is `CacheDamaged`."""
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
-        raise CacheDamaged(path, f"no {MANIFEST} (not a mer cache, or a copy cut short); build it with mer-prepare")
+        if not any((path / name).exists() for name in FILES):
+            raise NotACache(path, f"no {MANIFEST}")
+        raise CacheDamaged(path, f"no {MANIFEST} beside its other files (a copy cut short)")
     try:
         manifest = json.loads(manifest_path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -123,11 +147,11 @@ def check_cache(cache: FlowCache) -> None:
     except (OSError, ValueError, UnicodeDecodeError) as err:  # pandas' parse errors are ValueErrors
         raise CacheDamaged(cache.path, f"{SAMPLES} is not a readable CSV ({err})") from err
     if rows != manifest["n"]:
-        raise CacheDamaged(cache.path, f"{SAMPLES} has {rows} rows, the manifest records n={manifest['n']}")
+        raise CacheDamaged(cache.path, f"{SAMPLES} has {plural(rows, 'row')}, the manifest records n={manifest['n']}")
     for name in FILES[1:]:
         length = manifest["files"][name]["shape"][0]
         if length != rows:
-            raise CacheDamaged(cache.path, f"{name} holds {length} samples, {SAMPLES} {rows}")
+            raise CacheDamaged(cache.path, f"{name} holds {plural(length, 'sample')}, {SAMPLES} {rows}")
 
 
 def _check_file(path: Path, name: str, record: dict[str, Any] | None) -> None:
@@ -200,10 +224,7 @@ def load_cache(path: str | Path, verify: bool = False) -> FlowCache:
     not there, not finished or damaged is one `MerError` line naming the file."""
     path = Path(path)
     if not path.is_dir():
-        raise MerError(
-            f"{path} is not a mer cache (not a directory): pass the directory mer-prepare "
-            "printed, or build it with mer-prepare"
-        )
+        raise NotACache(path, "not a directory")
     cache = FlowCache(path)
     check_cache(cache)
     if verify:

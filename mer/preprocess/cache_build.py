@@ -11,9 +11,11 @@ import logging
 import multiprocessing
 import os
 import shutil
+import signal
 import time
 import uuid
 import warnings
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,7 @@ from mer.preprocess.cache import (
     FlowCache,
     file_record,
     load_cache,
+    release_name,
 )
 from mer.preprocess.clip import ClipResult, FlowFn, clip_settings, preprocess_clip
 from mer.preprocess.data_check import degenerate_clips, paper_counts
@@ -54,8 +57,9 @@ def cache_key(table: SampleTable, params: dict[str, Any]) -> str:
 
 
 def cache_dir_for(cache_root: Path, table: SampleTable, params: dict[str, Any]) -> Path:
-    """Where the cache of this table under these parameters lives (whether or not it exists yet)."""
-    return Path(cache_root) / f"{table.dataset}-{cache_key(table, params)[:16]}"
+    """Where the cache of this table under these parameters lives (whether or not it exists yet),
+    named by its release (`casme2-…`, `synthetic-casme2-…`) and key."""
+    return Path(cache_root) / f"{release_name(table.dataset, table.provenance)}-{cache_key(table, params)[:16]}"
 
 
 def build_cache(
@@ -72,7 +76,8 @@ def build_cache(
     `verify` also every file's sha256). A damaged cache is moved aside (`<name>.damaged-<time>`, with
     a warning) and rebuilt. One process per key builds (a file lock makes a concurrent second run
     wait and then hit); it writes into a temporary sibling and renames it into place, so a run
-    killed midway, or a disk that fills up, leaves no half cache.
+    killed midway, or a disk that fills up, leaves no half cache; Ctrl-C ends the workers at once
+    and leaves neither the temporary cache nor the lock file.
     """
     cache_root = Path(cache_root).resolve()
     final = cache_dir_for(cache_root, table, params)
@@ -82,7 +87,7 @@ def build_cache(
             log.info("cache hit: %s", final)
             return cache
     cache_root.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(final) + ".lock"):
+    with _build_lock(final):
         if final.exists():
             try:
                 cache = load_cache(final, verify)
@@ -105,6 +110,19 @@ def build_cache(
             shutil.rmtree(tmp, ignore_errors=True)
     log.info("cache built: %s", final)
     return FlowCache(final)
+
+
+@contextlib.contextmanager
+def _build_lock(final: Path) -> Iterator[None]:
+    """Hold the lock on building `final`, and leave no lock file: it is removed while still held, so
+    a waiter that then locks the removed file sees it gone and takes the new one (filelock re-checks
+    the file it locked)."""
+    lock = FileLock(f"{final}.lock")
+    with lock:
+        try:
+            yield
+        finally:
+            Path(lock.lock_file).unlink(missing_ok=True)
 
 
 def _move_aside(path: Path, damage: CacheDamaged) -> Path:
@@ -141,22 +159,25 @@ def _write_cache(out: Path, table: SampleTable, params: dict[str, Any], flow_fn:
     with ProcessPoolExecutor(
         workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
     ) as pool:
-        futures = {pool.submit(preprocess_clip, **job): i for i, job in enumerate(jobs)}
         try:
-            for future in tqdm(as_completed(futures), total=n, desc="align + flow", unit="clip"):
-                i = futures[future]
-                result: ClipResult | None = future.result()
-                if result is None or result.landmarks is None:
-                    no_face.append(rows.at[i, "sample_id"])
-                if result is None:
-                    continue
-                for name in CHANNELS:
-                    arrays[name][i] = result.channels[name]
-                transforms[i] = result.matrix
-                if result.landmarks is not None:
-                    landmarks[i] = result.landmarks
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)  # fail fast: don't finish the rest
+            with _sigint_held():  # the workers start with it held back, then ignore it (`_init_worker`)
+                futures = {pool.submit(preprocess_clip, **job): i for i, job in enumerate(jobs)}
+            # A `with`: the bar ends its line before anything is said after an error or Ctrl-C.
+            with tqdm(as_completed(futures), total=n, desc="align + flow", unit="clip") as progress:
+                for future in progress:
+                    i = futures[future]
+                    result: ClipResult | None = future.result()
+                    if result is None or result.landmarks is None:
+                        no_face.append(rows.at[i, "sample_id"])
+                    if result is None:
+                        continue
+                    for name in CHANNELS:
+                        arrays[name][i] = result.channels[name]
+                    transforms[i] = result.matrix
+                    if result.landmarks is not None:
+                        landmarks[i] = result.landmarks
+        except BaseException:  # an error or Ctrl-C: fail fast, don't finish the rest
+            _end_workers(pool)
             raise
     elapsed = time.perf_counter() - started
     if no_face and settings["no_face"] == "error":
@@ -213,8 +234,34 @@ def _allocate(path: Path) -> None:
         os.close(fd)
 
 
+@contextlib.contextmanager
+def _sigint_held() -> Iterator[None]:
+    """Hold SIGINT back while the pool starts its workers: they inherit the held signal, so a Ctrl-C
+    while one starts up reaches only this process, which raises it on leaving (workers are spawned
+    processes: a Python handler does not carry over, the signal mask does)."""
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+def _end_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel the queued clips and end the running ones now (`cancel_futures` alone lets each
+    running clip finish; Python < 3.14 has no public `terminate_workers`, hence `_processes`)."""
+    workers = list(pool._processes.values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in workers:
+        process.terminate()
+    for process in workers:
+        process.join()
+
+
 def _init_worker() -> None:
-    """One OpenCV thread per worker process, so `workers` is the real degree of parallelism."""
+    """Leave Ctrl-C to the parent, which ends the workers (each would otherwise print a traceback),
+    and one OpenCV thread per worker process, so `workers` is the real degree of parallelism."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # also drops one held back while it started
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     import cv2
 
     cv2.setNumThreads(1)

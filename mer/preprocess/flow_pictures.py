@@ -15,11 +15,12 @@ import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from mer.errors import user_facing
-from mer.preprocess.cache import FlowCache, load_cache
+from mer.preprocess.cache import FlowCache, load_cache, release_name
 from mer.preprocess.flow import facial_motion
 
 #: The colour wheel's segments: (from, to, steps), in angle order.
@@ -157,6 +158,13 @@ def class_rows(cache: FlowCache, per_class: int) -> list[tuple[str, list[FlowPan
     return rows
 
 
+def figure_title(manifest: dict[str, Any]) -> str:
+    """The figure's title: the release the cache comes from (`synthetic-casme2` for the synthetic
+    one), and what it shows."""
+    release = release_name(manifest["dataset"], manifest.get("provenance") or {})
+    return f"{release}: aligned onset, apex and onset→apex flow per class"
+
+
 @user_facing
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of `mer-show CACHE [--out PNG] [--per-class K]`."""
@@ -175,8 +183,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error("--per-class must be at least 1")
     cache = load_cache(args.cache)
     out = args.out if args.out is not None else Path(f"flow-{cache.path.name}.png")
-    title = f"{cache.manifest['dataset']}: aligned onset, apex and onset→apex flow per class"
-    flow_figure(class_rows(cache, args.per_class), out, title)
+    flow_figure(class_rows(cache, args.per_class), out, figure_title(cache.manifest))
     print(f"wrote {out}", flush=True)
 
 

@@ -12,10 +12,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from mer.config import CONFIG_DIR
 from mer.data import read_samples
+from mer.data.wording import plural
 from mer.errors import MerError, user_facing
 from mer.preflight import checked_cli
 from mer.preprocess.align import check_no_face_policy
-from mer.preprocess.cache import FlowCache
+from mer.preprocess.cache import FlowCache, release_name
 from mer.preprocess.cache_build import build_cache
 from mer.preprocess.data_check import log_data_checks
 
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 
 #: `preprocess` keys that change how a cache is built or checked, never its content.
 NOT_CONTENT = ("workers", "verify")
+#: The one line after Ctrl-C stopped a cache build (`mer-prepare`, or the one `mer-train` starts).
+INTERRUPTED = "interrupted: the cache was not written"
 
 
 def cache_params(preprocess_cfg: DictConfig) -> dict[str, Any]:
@@ -35,7 +38,8 @@ def cache_params(preprocess_cfg: DictConfig) -> dict[str, Any]:
 
 
 def prepare(cfg: DictConfig) -> FlowCache:
-    """Read the configured dataset and return its cache, building it on a miss."""
+    """Read the configured dataset and return its cache, building it on a miss. Ctrl-C during the
+    build, once its workers, temporary cache and lock are gone, is `INTERRUPTED` and exit 130."""
     size = cfg.preprocess.size
     if not isinstance(size, int) or size < 16:
         raise MerError(
@@ -45,17 +49,22 @@ def prepare(cfg: DictConfig) -> FlowCache:
     check_no_face_policy(cfg.preprocess.align.no_face)
     table = read_samples(cfg.data)
     counts = table.counts()
-    log.info("%s: %d samples, %d subjects", table.dataset, len(table), len(counts["subject"]))
+    subjects = plural(len(counts["subject"]), "subject")
+    log.info("%s: %s, %s", release_name(table.dataset, table.provenance), plural(len(table), "sample"), subjects)
     for what, per in counts.items():  # label, subject (and dataset for a composite)
         log.info("  per %s: %s", what, ", ".join(f"{k} {n}" for k, n in per.items()))
-    return build_cache(
-        table,
-        params=cache_params(cfg.preprocess),
-        flow_fn=instantiate(cfg.preprocess.flow),
-        cache_root=cfg.paths.cache_dir,
-        workers=cfg.preprocess.workers,
-        verify=cfg.preprocess.verify,
-    )
+    try:
+        return build_cache(
+            table,
+            params=cache_params(cfg.preprocess),
+            flow_fn=instantiate(cfg.preprocess.flow),
+            cache_root=cfg.paths.cache_dir,
+            workers=cfg.preprocess.workers,
+            verify=cfg.preprocess.verify,
+        )
+    except KeyboardInterrupt:
+        print(INTERRUPTED, file=sys.stderr, flush=True)
+        raise SystemExit(130) from None
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="prepare")

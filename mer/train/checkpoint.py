@@ -29,6 +29,7 @@ import torch
 import mer
 from mer.errors import MerError
 from mer.preprocess.cache import FlowCache
+from mer.run_dir import check_checkpoint
 from mer.train.datamodule import LosoDataModule
 from mer.train.svm_record import svm_record
 
@@ -135,11 +136,7 @@ def read_checkpoint(path: str | Path, trust: bool = False) -> dict[str, Any]:
     corrupt, foreign, unsafe or other-format file. `trust=True` also opens what only an unsafe
     load can, with a warning."""
     path = Path(path)
-    if not path.is_file():
-        raise MerError(
-            f"checkpoint {path} not found: give the model.ckpt that "
-            "`mer-train save_checkpoint=true` writes into its run dir"
-        )
+    check_checkpoint(path)
     checkpoint = load_checkpoint_file(path, trust)
     checked_record(checkpoint, path)
     return checkpoint

@@ -6,9 +6,12 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
+import lightning as L
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import RichProgressBar
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 from omegaconf import DictConfig
 
@@ -104,3 +107,14 @@ def close_loggers(loggers: list[Logger], metrics: dict) -> None:
             # earlier run had used the same process's service): shut the service down, which
             # waits for it, so the job's files are whole when it ends; the next run starts its own.
             wandb.teardown()
+
+
+class ProgressBarWithoutVersion(RichProgressBar):
+    """Lightning's progress bar without `v_num`, the loggers' versions (W&B's run id), which says
+    nothing about the run: the run dir and W&B's own line name it."""
+
+    def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
+        """The bar's metrics, as Lightning's documentation hides the version: all but `v_num`."""
+        metrics = super().get_metrics(trainer, pl_module)
+        metrics.pop("v_num", None)
+        return metrics

@@ -10,6 +10,7 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.callbacks import RichProgressBar
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
@@ -18,6 +19,7 @@ from mer.train.backbone import make_trunk
 from mer.train.checkpoint import MER_KEY
 from mer.train.cuda_graph import GraphedTraining
 from mer.train.heads import make_head, svm_scores
+from mer.train.loggers import ProgressBarWithoutVersion
 from mer.train.post_hoc import PostHocFit
 
 #: `model.optimizer`: the optimiser without its parameters (a Hydra partial, conf/model/optimizer/).
@@ -171,8 +173,13 @@ class MerModule(L.LightningModule):
             checkpoint[MER_KEY] = self.inference_record
 
     def configure_callbacks(self) -> list[L.Callback]:
-        """A post-hoc head (svm) is fitted on the training fold before prediction (`PostHocFit`)."""
-        return [PostHocFit()] if self.head.post_hoc else []
+        """A post-hoc head (svm) is fitted on the training fold before prediction (`PostHocFit`);
+        a plain `RichProgressBar`, the bar Lightning gives `trainer.enable_progress_bar`, becomes
+        one without `v_num` (`ProgressBarWithoutVersion`)."""
+        callbacks: list[L.Callback] = [PostHocFit()] if self.head.post_hoc else []
+        if type(self.trainer.progress_bar_callback) is RichProgressBar:
+            callbacks.append(ProgressBarWithoutVersion())
+        return callbacks
 
     def fit_post_hoc(self, x: torch.Tensor, y: torch.Tensor) -> None:
         """Fit the post-hoc head's classifier on the training fold's features (eval mode)."""
