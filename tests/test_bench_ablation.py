@@ -105,7 +105,7 @@ def test_small_dry_run_resumes_over_two_invocations_then_reports(tmp_path: Path)
     walls = [c["end"] - c["start"] for c in ledger["commands"]]
     assert summands[:2] == pytest.approx(walls, abs=0.051)
     assert total == pytest.approx(sum(summands), abs=0.2)
-    assert "head=hinge,input=uv" in second.stdout  # mer-report's pooled table
+    assert "head=hinge, input=uv" in second.stdout  # mer-report's pooled table (wrapped at commas)
     assert re.search(
         r"mer-predict: (\w+), predictions.csv: \1; largest score difference \S+ "
         r"\(allowed 0.001\): ok",

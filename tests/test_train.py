@@ -18,6 +18,7 @@ import torch
 from helpers import compose_on_release
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
+from mer.config import CONFIG_DIR
 from mer.errors import MerError
 from mer.evaluate.metrics import pooled_metrics
 from mer.preprocess.prepare import prepare
@@ -284,13 +285,10 @@ def mer_train(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_unknown_group_option_is_one_line(workspace: Path, args, message) -> None:
     result = mer_train(*args, cwd=workspace)
     assert result.returncode == 2
+    group = args[-1].split("=")[0]
+    folder = Path(CONFIG_DIR) / group  # the installed configs, where a wheel user finds them
     assert result.stderr.strip().splitlines() == [
-        message
-        + " ("
-        + args[-1].split("=")[0]
-        + "=... on the command line; options live in conf/"
-        + args[-1].split("=")[0]
-        + "/)"
+        f"{message} ({group}=... on the command line; options live in {folder}/)"
     ]
 
 
