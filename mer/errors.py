@@ -24,6 +24,11 @@ def root_not_set(key: str) -> MerError:
     )
 
 
+def plural(n: int, word: str) -> str:
+    """`n` and a regular noun that agrees with it, for the lines mer says: "1 clip", "2 clips"."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def user_facing(func: F) -> F:
     """Wrap an entry point: warnings print as one `warning: ...` line, and a `MerError` prints as
     `error: <message>` on stderr with exit code 2, without a traceback."""

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from pathlib import Path
 
+from mer.errors import plural
 from mer.run_dir import FAILED, METRICS
 
 RAN, SKIPPED, FAILED_JOB = "ran", "skipped", "failed"
@@ -45,10 +46,7 @@ def sweep_summary(outcomes: Iterable[str]) -> str:
     """How a sweep's jobs ended: `8 jobs: 2 ran, 6 skipped, 0 failed`."""
     count = Counter(outcomes)
     total = sum(count.values())
-    return (
-        f"{total} job{'s' if total != 1 else ''}: {count[RAN]} ran, {count[SKIPPED]} skipped, "
-        f"{count[FAILED_JOB]} failed"
-    )
+    return f"{plural(total, 'job')}: {count[RAN]} ran, {count[SKIPPED]} skipped, {count[FAILED_JOB]} failed"
 
 
 def sweep_end(outcomes: Iterable[str], sweep_dir: Path) -> str:

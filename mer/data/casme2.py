@@ -16,8 +16,7 @@ from mer.data.frame_files import first_by_number, numbered_frames
 from mer.data.labels import label_set as get_label_set
 from mer.data.samples import SampleTable
 from mer.data.sheet import cell_text, read_sheet
-from mer.data.wording import plural
-from mer.errors import MerError
+from mer.errors import MerError, plural
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,7 @@ import pandas as pd
 
 from mer.data import instantiate_reader, locate_release, sheet_clips
 from mer.data.samples import COLUMNS, SampleTable, file_sha256
-from mer.data.wording import plural
-from mer.errors import MerError, root_not_set
+from mer.errors import MerError, plural, root_not_set
 
 log = logging.getLogger(__name__)
 

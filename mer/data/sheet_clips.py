@@ -23,8 +23,7 @@ import pandas as pd
 from mer.data.labels import MAPPINGS
 from mer.data.samples import COLUMNS, SampleTable, file_sha256
 from mer.data.sheet import ROW, cell_frame, cell_text
-from mer.data.wording import plural
-from mer.errors import MerError
+from mer.errors import MerError, plural
 
 APEX_POLICIES = ("midpoint", "drop", "error")
 MISSING_FRAMES = ("error", "drop")

@@ -22,8 +22,7 @@ from mer.data import sheet_clips
 from mer.data.frame_files import numbered_frames
 from mer.data.labels import label_set as get_label_set
 from mer.data.samples import COLUMNS, SampleTable
-from mer.data.wording import plural
-from mer.errors import MerError
+from mer.errors import MerError, plural
 
 log = logging.getLogger(__name__)
 

@@ -74,7 +74,8 @@ def _job_row(job_dir: Path, sweep_dir: Path) -> dict:
         else ""
     )
     broken = _metrics_problem(job_dir / METRICS)
-    model = (cfg.get("model") or {}).get("arch", "mobilenetv2")  # runs before `arch`: MobileNetV2
+    model = (cfg.get("model") or {}).get("arch", "mobilenetv2")
+    size = (cfg.get("preprocess") or {}).get("size")  # runs before `arch`: MobileNetV2
     return {
         "job": str(job_dir.relative_to(sweep_dir)),
         "job_dir": str(job_dir),
@@ -88,9 +89,9 @@ def _job_row(job_dir: Path, sweep_dir: Path) -> dict:
         "test_dataset": (cfg.get("data") or {}).get("test_dataset"),
         "status": "ok" if (job_dir / METRICS).is_file() and not broken else "failed",
         "error": (broken or error)[:300],
-        "size": (cfg.get("preprocess") or {}).get("size"),
+        "size": size,
         # The network's side: model.input_size where a model resizes the flow, else the flow's own.
-        "input_size": (cfg.get("model") or {}).get("input_size") or (cfg.get("preprocess") or {}).get("size"),
+        "input_size": (cfg.get("model") or {}).get("input_size") or size,
         "epochs": (cfg.get("trainer") or {}).get("max_epochs"),
         "model": str(model),
         "recipe": recipe or "",

@@ -30,8 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mer.data.wording import plural
-from mer.errors import MerError
+from mer.errors import MerError, plural
 
 #: Image channels every cache holds, in this order (`mer.preprocess.clip.aligned_channels` computes
 #: them); the `input` config picks among them.

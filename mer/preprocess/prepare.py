@@ -12,8 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mer.config import CONFIG_DIR
 from mer.data import read_samples
-from mer.data.wording import plural
-from mer.errors import MerError, user_facing
+from mer.errors import MerError, plural, user_facing
 from mer.preflight import checked_cli
 from mer.preprocess.align import check_no_face_policy
 from mer.preprocess.cache import FlowCache, release_name
