@@ -3,8 +3,11 @@
 Each job's Hydra output dir holds:
 
 - `predictions.csv`: sample_id, subject, label, pred (class names), then `score_<class>` per class;
-- `metrics.json`: accuracy, uf1, uar, n (this fold alone), test_subject, input, head, the cache
-  dir it trained on (whose manifest the report reads for the data checks), timing;
+  for action units (`task=au`) sample_id, subject, then per AU `AU<n>` (truth 0/1), `AU<n>_pred`
+  (0/1) and `AU<n>_score` (the logit);
+- `metrics.json`: accuracy, uf1, uar (or for action units au_f1 and f1_AU<n>), n (this fold
+  alone), task, test_subject, input, head, the cache dir it trained on (whose manifest the report
+  reads for the data checks), timing;
 - `.hydra/config.yaml` and `.hydra/overrides.yaml`: the composed config and the job's overrides;
 - `csv/metrics.csv`: the training curves; optionally `wandb/` and `model.ckpt` (with what
   `mer-predict` needs to preprocess a new clip: see `mer.train.checkpoint`);
@@ -26,6 +29,8 @@ LAUNCHER_RECORD = "launcher.json"
 METRICS = "metrics.json"
 CHECKPOINT = "model.ckpt"
 SCORE_PREFIX = "score_"
+#: metrics.json's (and report.csv's) mean F1 over action units, which an AU job has instead of uf1.
+AU_F1 = "au_f1"
 #: The environment variable in which `hydra/launcher=gpus` tells a job it starts as a process of its
 #: own (a single Hydra run) which sweep dir it belongs to: W&B groups the sweep's runs by it.
 SWEEP_DIR_ENV = "MER_SWEEP_DIR"
@@ -39,6 +44,11 @@ NOT_IN_JOB_NAME = (
     "data.roots.casme2",
     "data.roots.samm",
     "data.roots.smic",
+    "data.roots.casme3",
+    "data.roots.casme1",
+    "data.roots.casme_sq",
+    "data.roots.mmew",
+    "data.roots.4dme",
     "paths.output_dir",
     "paths.data_dir",
     "paths.cache_dir",
@@ -53,6 +63,7 @@ NOT_CONFIGURATION = (
     *NOT_IN_JOB_NAME,
     "data.fold",
     "data.test_subject",
+    "data.test_dataset",  # the held-out source of a cross-dataset job: its fold (CD6ME sweeps six)
     "seed",
     "data.roots.",
     "paths.",
@@ -82,6 +93,13 @@ def configuration_overrides(overrides: list[str]) -> list[str]:
 def configuration_name(overrides: list[str]) -> str:
     """A configuration's readable name, e.g. "head=hinge,input=uv" ("default" when none)."""
     return ",".join(configuration_overrides(overrides)) or "default"
+
+
+def score_line(metrics: dict) -> str:
+    """A finished job's scores as its one line says them: accuracy and UF1, or the mean AU F1."""
+    if AU_F1 in metrics:
+        return f"AU F1 {metrics[AU_F1]:.3f}"
+    return f"accuracy {metrics['accuracy']:.3f}, UF1 {metrics['uf1']:.3f}"
 
 
 def check_checkpoint(path: Path) -> None:

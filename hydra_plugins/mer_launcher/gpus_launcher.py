@@ -230,10 +230,10 @@ class GpusLauncher(Launcher):
 
 def job_return(overrides: list[str], sweep_config: DictConfig, job_dir: Path, outcome: str, code: int) -> JobReturn:
     """What a job that ended as `outcome` (with exit code `code`) returns to Hydra: COMPLETED with
-    its UF1, as `mer-train`'s task returns it, or FAILED with a `JobFailed`, as Hydra's own
+    its score (UF1, or mean AU F1), as `mer-train`'s task returns it, or FAILED with a `JobFailed`, as Hydra's own
     launchers return a task's error."""
     from hydra_plugins.mer_launcher._progress import FAILED_JOB, failure_line
-    from mer.train.job import JobFailed, recorded_uf1  # the task's module: imported already
+    from mer.train.job import JobFailed, recorded_score  # the task's module: imported already
 
     result = JobReturn(
         overrides=overrides, cfg=sweep_config, working_dir=str(job_dir), task_name=str(sweep_config.hydra.job.name)
@@ -243,7 +243,7 @@ def job_return(overrides: list[str], sweep_config: DictConfig, job_dir: Path, ou
         result.return_value = JobFailed.in_dir(job_dir, failure_line(job_dir) or f"exit code {code}")
     else:
         result.status = JobStatus.COMPLETED
-        result.return_value = recorded_uf1(job_dir)
+        result.return_value = recorded_score(job_dir)
     return result
 
 

@@ -19,6 +19,9 @@ from mer.evaluate.report_files import SAMPLES_CSV
 from mer.evaluate.scores import HEAD_ORDER, INPUT_ORDER, SENSITIVITY_REFERENCE, rank
 from mer.evaluate.sweep_runs import KEY, SYNTHETIC_NOTE, is_synthetic
 from mer.evaluate.tables import (
+    AU_CONFIGURATIONS,
+    AU_SOURCES,
+    AUS,
     CONFIGURATIONS,
     HEAD_PAIRS,
     METHODS,
@@ -129,18 +132,21 @@ def render_markdown(data: ReportData) -> str:
     """report.md: paper-style tables with CIs, the methods and all configurations, confusion
     matrices, McNemar tests, the sensitivity table, seeds, the sample list and the failures."""
     out = _preamble(data) + ["## 1. Results", ""]
-    for (dataset, rest), family in data.report.groupby(["dataset", "other_overrides"], sort=False):
+    emotion = data.emotion_report
+    for (dataset, rest), family in emotion.groupby(["dataset", "other_overrides"], sort=False):
         out += [f"### {dataset}" + (f" · `{rest}`" if rest else ""), ""]
         if is_synthetic(dataset):
             out += [f"> {SYNTHETIC_NOTE}", ""]
         out += _family_tables(family, data.confidence)
     out += _methods_section(data.methods, data.confidence)
-    out += ["### All configurations", "", *markdown_lines(CONFIGURATIONS, data.report), ""]
+    if len(emotion):
+        out += ["### All configurations", "", *markdown_lines(CONFIGURATIONS, emotion), ""]
     out += _sources_section(data.sources)
+    out += _action_units_section(data)
     out += _confusion_section(data.report, data.figures)
     out += _pairs_section(data.pairs)
     out += _sensitivity_section(data.sensitivity, data.confidence)
-    out += _seeds_section(data.report, data.seeds)
+    out += _seeds_section(emotion, data.seeds)
     out += _samples_section(data.samples, data.preds)
     out += _failures_section(data.runs)
     return "\n".join(out) + "\n"
@@ -234,10 +240,39 @@ def data_check_lines(manifests: dict[str, dict | None]) -> list[str]:
 
 
 def _sources_section(sources: pd.DataFrame) -> list[str]:
-    """Per source dataset scores of multi-source (composite) configurations, as MEGC2019 reports."""
-    if sources.empty:
+    """Per source dataset scores of multi-source (composite) emotion configurations, as MEGC2019 reports."""
+    if sources.empty or "accuracy" not in sources:
         return []
-    return ["### Per source dataset", "", PROSE["sources"], "", *markdown_lines(SOURCES, sources), ""]
+    emotion = sources[sources["accuracy"].notna()]
+    if emotion.empty:
+        return []
+    return ["### Per source dataset", "", PROSE["sources"], "", *markdown_lines(SOURCES, emotion), ""]
+
+
+def _action_units_section(data: ReportData) -> list[str]:
+    """The action-unit configurations (`task=au`): mean AU F1 of each, then per configuration its
+    per-AU F1 chart and table, and per source dataset where one spans several (CD6ME)."""
+    report = data.au_report
+    if report.empty:
+        return []
+    out = ["### Action units", ""]
+    if report["dataset"].map(is_synthetic).any():
+        out += [f"> {SYNTHETIC_NOTE}", ""]
+    out += [PROSE["action_units"].format(confidence=data.confidence), ""]
+    out += [*markdown_lines(AU_CONFIGURATIONS, report), ""]
+    by_key = dict(list(data.aus.groupby(KEY, sort=False))) if len(data.aus) else {}
+    for _, r in report.iterrows():
+        key = tuple(r[KEY])
+        if key not in by_key:
+            continue
+        out += [f"#### {r['dataset']} · `{r['configuration']}`", ""]
+        if key in data.au_figures:
+            out += [f"![per-AU F1]({data.au_figures[key]})", ""]
+        out += [*markdown_lines(AUS, by_key[key]), ""]
+    sources = data.sources[data.sources["au_f1"].notna()] if "au_f1" in data.sources else data.sources.iloc[:0]
+    if len(sources):
+        out += ["#### Per source dataset", "", PROSE["au_sources"], "", *markdown_lines(AU_SOURCES, sources), ""]
+    return out
 
 
 def _methods_section(methods: pd.DataFrame, confidence: str) -> list[str]:
@@ -324,12 +359,13 @@ def _seeds_section(report: pd.DataFrame, seeds: pd.DataFrame) -> list[str]:
 
 def _samples_section(samples: pd.DataFrame, preds: pd.DataFrame) -> list[str]:
     """Section 5: how many samples, per label, and whether configurations scored different sets."""
+    labels = samples.loc[samples["label"] != "", "label"].value_counts()  # "": action-unit clips
     out = [
         "## 5. Samples",
         "",
         f"`{SAMPLES_CSV}` lists the exact {samples['sample_id'].nunique()} samples scored "
         f"({samples['subject'].nunique()} subjects; union over configurations). Labels: "
-        + ", ".join(f"{k} {v}" for k, v in samples["label"].value_counts().items())
+        + (", ".join(f"{k} {v}" for k, v in labels.items()) or "none (action units)")
         + ".",
         "",
     ]

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
+from mer.evaluate.au_scores import au_figures, au_source_scores, au_table
 from mer.evaluate.figures import confusion_figures
 from mer.evaluate.markdown import render_markdown
 from mer.evaluate.report_data import ReportData
@@ -24,26 +27,31 @@ from mer.evaluate.sweep_runs import cache_manifests, collect_runs, dataset_subje
 def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None, boot: Bootstrap = Bootstrap()) -> ReportData:
     """Read every run under `sweep_dir`; write report.csv, report.md, report_seeds.csv, samples.csv,
     confusion PNGs, for composite datasets report_sources.csv, for a sensitivity sweep
-    report_sensitivity.csv, and for a sweep over models report_methods.csv into `out_dir`
+    report_sensitivity.csv, for a sweep over models report_methods.csv, and for action units
+    report_aus.csv and per-AU bar charts into `out_dir`
     (default: the sweep dir); return what was read and scored."""
     sweep_dir = Path(sweep_dir)
     out_dir = Path(out_dir) if out_dir is not None else sweep_dir
-    preds, classes, runs = load_predictions(collect_runs(sweep_dir))
+    preds, classes, runs, au_preds = load_predictions(collect_runs(sweep_dir))
     manifests = cache_manifests(runs)
-    report, seeds = summarise(runs, preds, classes, boot, dataset_subjects(manifests))
+    report, seeds = summarise(runs, preds, classes, boot, dataset_subjects(manifests), au_preds)
     out_dir.mkdir(parents=True, exist_ok=True)
+    aus = au_table(report, au_preds)
     data = ReportData(
         sweep_dir=sweep_dir,
         runs=runs,
         preds=preds,
+        au_preds=au_preds,
         report=report,
         seeds=seeds,
-        samples=sample_list(preds),
-        sources=source_scores(preds, classes),
+        samples=sample_list(preds, au_preds),
+        sources=pd.concat([source_scores(preds, classes), au_source_scores(au_preds)], ignore_index=True),
+        aus=aus,
         sensitivity=sensitivity_scores(report, preds, classes, boot),
         methods=methods_table(report),
         pairs=head_pairs(preds, classes, boot),
         figures=confusion_figures(report, preds, classes, out_dir),
+        au_figures=au_figures(aus, out_dir),
         manifests=manifests,
         boot=boot,
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mer.evaluate.report_files import METHODS_CSV, SENSITIVITY_CSV, SOURCES_CSV
+from mer.evaluate.report_files import AUS_CSV, METHODS_CSV, SENSITIVITY_CSV, SOURCES_CSV
 from mer.evaluate.statistics import Bootstrap
 
 
@@ -21,17 +21,30 @@ class ReportData:
 
     sweep_dir: Path
     runs: pd.DataFrame  # one row per job: status, and why a failed one failed
-    preds: pd.DataFrame  # every finished job's predictions, tagged with its configuration
+    preds: pd.DataFrame  # every finished emotion job's predictions, tagged with its configuration
+    au_preds: pd.DataFrame  # every finished action-unit job's predictions, tagged alike (empty: none)
     report: pd.DataFrame  # report.csv: one row per configuration
     seeds: pd.DataFrame  # report_seeds.csv: one row per configuration × seed
     samples: pd.DataFrame  # samples.csv: the samples scored
     sources: pd.DataFrame  # report_sources.csv: per source dataset of composite configurations
+    aus: pd.DataFrame  # report_aus.csv: one row per action-unit configuration × AU
     sensitivity: pd.DataFrame  # report_sensitivity.csv: each sensitivity setting against the paper recipe
     methods: pd.DataFrame  # report_methods.csv: one row per model × head
     pairs: pd.DataFrame  # McNemar and the paired interval between heads
     figures: dict[tuple, tuple[str, np.ndarray, list[str]]]  # configuration → (PNG, matrix, classes)
+    au_figures: dict[tuple, str]  # action-unit configuration → its per-AU bar chart PNG
     manifests: dict[str, dict | None]  # dataset → its cache's manifest (None: not readable here)
     boot: Bootstrap
+
+    @property
+    def emotion_report(self) -> pd.DataFrame:
+        """report.csv's emotion configurations (accuracy, UF1, UAR)."""
+        return self.report[self.report["task"] != "au"]
+
+    @property
+    def au_report(self) -> pd.DataFrame:
+        """report.csv's action-unit configurations (mean AU F1, each AU's F1)."""
+        return self.report[self.report["task"] == "au"]
 
     @property
     def confidence(self) -> str:
@@ -40,6 +53,11 @@ class ReportData:
 
     def optional_csvs(self) -> dict[str, pd.DataFrame]:
         """The tables written only where the sweep has rows for them (per source, sensitivity,
-        methods), by file name."""
-        tables = {SOURCES_CSV: self.sources, SENSITIVITY_CSV: self.sensitivity, METHODS_CSV: self.methods}
+        methods, per AU), by file name."""
+        tables = {
+            SOURCES_CSV: self.sources,
+            SENSITIVITY_CSV: self.sensitivity,
+            METHODS_CSV: self.methods,
+            AUS_CSV: self.aus,
+        }
         return {name: frame for name, frame in tables.items() if not frame.empty}

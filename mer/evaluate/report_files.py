@@ -6,13 +6,18 @@ report dir's contract.
   and failed jobs;
 - `report_seeds.csv`: the same pooled scores per seed;
 - `samples.csv`: the exact samples scored (sample_id, subject, label);
-- `report_sources.csv`: per source dataset scores, only for configurations spanning several;
+- `report_sources.csv`: per source dataset scores, only for configurations spanning several
+  (accuracy, UF1 and UAR; the mean AU F1 for action units);
+- `report_aus.csv`: one row per action-unit configuration × AU: its pooled F1 and interval, how many
+  clips have it and how many it was predicted on, only for `task=au` sweeps;
 - `report_sensitivity.csv`: each `sensitivity=` setting against the paper recipe, only for such sweeps;
 - `report_methods.csv`: one row per model × head (report.csv's columns), only for sweeps over `model=`;
 - `confusion/<dataset>-<configuration>.png`: each configuration's pooled confusion matrix;
+- `aus/<dataset>-<configuration>.png`: each action-unit configuration's per-AU F1 bar chart;
 - `report.md`: all of it as paper-style tables with the protocol's prose.
 """
 
 REPORT_CSV, REPORT_MD, SEEDS_CSV, SAMPLES_CSV = "report.csv", "report.md", "report_seeds.csv", "samples.csv"
 SOURCES_CSV, SENSITIVITY_CSV, METHODS_CSV = "report_sources.csv", "report_sensitivity.csv", "report_methods.csv"
-CONFUSION_DIR = "confusion"
+AUS_CSV = "report_aus.csv"
+CONFUSION_DIR, AU_CHART_DIR = "confusion", "aus"

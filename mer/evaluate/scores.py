@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mer.architectures import ARCHITECTURES
+from mer.evaluate.au_scores import au_seed_scores, au_summary
 from mer.evaluate.metrics import SCORE_NAMES, pooled_metrics
 from mer.evaluate.statistics import Bootstrap, paired_bootstrap, subject_bootstrap
 from mer.evaluate.sweep_runs import KEY, fold_key
@@ -85,12 +86,12 @@ def _missing_folds(jobs: pd.DataFrame, expected: Iterable[str]) -> str:
 
 def _tested_subjects(subjects: list[str] | None, jobs: pd.DataFrame) -> list[str] | None:
     """The subjects a complete run of these jobs tests: every subject of the dataset under LOSO, the
-    test source's (`casme2_sub01`...) in a cross-dataset run; None when the cache is not readable."""
+    test sources' (`casme2_sub01`...) in a cross-dataset run; None when the cache is not readable."""
     if subjects is None:
         return None
-    test_dataset = jobs["test_dataset"].dropna()
-    if len(test_dataset):
-        return [s for s in subjects if s.startswith(f"{test_dataset.iloc[0]}_")]
+    test_datasets = set(jobs["test_dataset"].dropna())
+    if test_datasets:
+        return [s for s in subjects if any(s.startswith(f"{d}_") for d in test_datasets)]
     return subjects
 
 
@@ -120,33 +121,44 @@ def summarise(
     classes: dict[str, list[str]],
     boot: Bootstrap = Bootstrap(),
     subjects: dict[str, list[str]] | None = None,
+    au_preds: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The report.csv frame (one row per configuration; mean ± std over seeds; subject-bootstrap CIs;
     how many of the dataset's subjects it covers, from `subjects`, the caches' subject lists) and
-    the per-seed frame."""
+    the per-seed frame. An action-unit configuration (its predictions in `au_preds`) has the mean
+    AU F1 and each AU's F1 instead of accuracy, UF1 and UAR, which stay empty."""
     rows, seed_frames = [], []
     by_key = dict(list(preds.groupby(KEY, sort=False)))
+    au_by_key = dict(list(au_preds.groupby(KEY, sort=False))) if au_preds is not None and len(au_preds) else {}
     subjects = subjects or {}
     for key, jobs in runs.groupby(KEY, sort=False):
         expected = _expected_folds(runs[runs["dataset"] == key[0]], subjects.get(key[0]))
         base = dict(zip(KEY, key))
-        p = by_key.get(key, preds.iloc[:0])
-        per_seed = seed_scores(p, classes[key[0]]) if len(p) else pd.DataFrame(columns=["seed"])
-        seed_frames.append(per_seed.assign(**base))
+        if key in au_by_key:
+            p, au_row = au_by_key[key], au_summary(au_by_key[key], boot)
+            per_seed = au_seed_scores(p).assign(**base)
+            seed_frames.append(per_seed)
+            per_seed = pd.DataFrame(columns=["seed"])
+        else:
+            p, au_row = by_key.get(key, preds.iloc[:0]), {}
+            per_seed = seed_scores(p, classes[key[0]]) if len(p) else pd.DataFrame(columns=["seed"])
+            seed_frames.append(per_seed.assign(**base))
+        seeds = sorted(p["seed"].unique())
         row = {
             **base,
-            "n_seeds": len(per_seed),
-            "seeds": " ".join(map(str, per_seed["seed"])),
+            "n_seeds": len(seeds),
+            "seeds": " ".join(map(str, seeds)),
             "n_samples": p["sample_id"].nunique(),
             "n_folds": p["fold"].nunique(),
         }
+        scored = len(per_seed) > 0  # emotion predictions: action units leave these columns empty
         for metric in ("accuracy", "uf1", "uar"):
-            row[metric] = per_seed[metric].mean() if len(p) else np.nan
+            row[metric] = per_seed[metric].mean() if scored else np.nan
         for metric in ("accuracy", "uf1", "uar"):
-            row[f"{metric}_seed_std"] = _std(per_seed[metric]) if len(p) else np.nan
+            row[f"{metric}_seed_std"] = _std(per_seed[metric]) if scored else np.nan
         for col in ("per_fold_mean_accuracy", "per_fold_std_accuracy", "per_fold_mean_uf1", "per_fold_std_uf1"):
-            row[col] = per_seed[col].mean() if len(p) else np.nan
-        intervals = subject_bootstrap(p, classes[key[0]], boot) if len(p) else {}
+            row[col] = per_seed[col].mean() if scored else np.nan
+        intervals = subject_bootstrap(p, classes[key[0]], boot) if scored else {}
         for metric in SCORE_NAMES:
             row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = intervals.get(metric, (np.nan, np.nan))
         row["missing_folds"] = _missing_folds(jobs, expected)
@@ -159,11 +171,12 @@ def summarise(
             f"{job}: {error or 'unfinished'}" for job, error in zip(failed["job"], failed["error"])
         )
         row["other_overrides"] = jobs["rest"].iloc[0]
+        row["task"] = jobs["task"].iloc[0]
         row["model"], row["size"] = jobs["model"].iloc[0], jobs["size"].iloc[0]
         row["input_size"], row["recipe"] = jobs["input_size"].iloc[0], jobs["recipe"].iloc[0]
         row["n_parameters"] = jobs["n_parameters"].dropna().max()  # one network: the same in every job
         row["fit_s_median"] = jobs["fit_s"].median()
-        rows.append(row)
+        rows.append({**row, **au_row})
     report = pd.DataFrame(rows).sort_values(["dataset", "other_overrides", "input", "head"], key=_order_key)
     return report.reset_index(drop=True), pd.concat(seed_frames, ignore_index=True)
 

@@ -21,9 +21,12 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from mer.errors import MerError
+from mer.evaluate.au_metrics import PRED_SUFFIX, SCORE_SUFFIX, au_columns
 from mer.run_dir import FAILED, METRICS, PREDICTIONS, SCORE_PREFIX, configuration_overrides, override_key
 
 REQUIRED_COLUMNS = ("sample_id", "subject", "label", "pred")
+#: The columns an action-unit job's predictions.csv starts with; then `AU<n>`, `AU<n>_pred`, `AU<n>_score`.
+AU_REQUIRED_COLUMNS = ("sample_id", "subject")
 #: What names a configuration: a row of report.csv.
 KEY = ["dataset", "input", "head", "configuration"]
 # Overrides already named by the dataset/input/head columns (an `ablation` cell sets input and head).
@@ -60,8 +63,10 @@ def _job_row(job_dir: Path, sweep_dir: Path) -> dict:
     dataset = str(_config_value(cfg, "data.name", config_path))
     input_name = str(_config_value(cfg, "input.name", config_path))
     head = str(_config_value(cfg, "head.name", config_path))
-    test_subject = (cfg.get("data") or {}).get("test_subject")
-    fold = test_subject if test_subject not in (None, "") else _config_value(cfg, "data.fold", config_path)
+    data = cfg.get("data") or {}
+    # The fold: the held-out source of a cross-dataset job, else the held-out subject, by id or index.
+    fold = next((data.get(k) for k in ("test_dataset", "test_subject") if data.get(k) not in (None, "")), None)
+    fold = fold if fold is not None else _config_value(cfg, "data.fold", config_path)
     rest = [o for o in configuration_overrides(overrides) if override_key(o) not in OWN_KEYS]
     runtime = _hydra_runtime(job_dir)
     recipe = _recipe(runtime)
@@ -82,11 +87,12 @@ def _job_row(job_dir: Path, sweep_dir: Path) -> dict:
         "dataset": dataset,
         "input": input_name,
         "head": head,
+        "task": str((cfg.get("task") or {}).get("name", "emotion")),  # runs before `task`: emotion
         "rest": ",".join(rest),
         "data_roots": _data_roots(cfg, runtime.get("cwd")),
         "fold": str(fold),
         "seed": int(cfg.get("seed") or 0),
-        "test_dataset": (cfg.get("data") or {}).get("test_dataset"),
+        "test_dataset": data.get("test_dataset"),
         "status": "ok" if (job_dir / METRICS).is_file() and not broken else "failed",
         "error": (broken or error)[:300],
         "size": size,
@@ -231,6 +237,7 @@ def collect_runs(sweep_dir: str | Path) -> pd.DataFrame:
             "dataset",
             "input",
             "head",
+            "task",
             "rest",
             "data_roots",
             "fold",
@@ -253,15 +260,18 @@ def collect_runs(sweep_dir: str | Path) -> pd.DataFrame:
     return _drop_duplicates(_name_configurations(runs))
 
 
-def read_predictions(job_dir: str | Path) -> pd.DataFrame:
-    """A job's predictions.csv, checked for the contract's columns (the error names the file)."""
+def read_predictions(job_dir: str | Path, task: str = "emotion") -> pd.DataFrame:
+    """A job's predictions.csv, checked for the contract's columns of its task (the error names the file)."""
     path = Path(job_dir) / PREDICTIONS
     if not path.is_file():
         raise MerError(f"{path} is missing but {METRICS} is there: rerun that job or delete its dir")
+    required = AU_REQUIRED_COLUMNS if task == "au" else REQUIRED_COLUMNS
     try:
-        table = pd.read_csv(path, dtype={c: str for c in REQUIRED_COLUMNS})
+        table = pd.read_csv(path, dtype={c: str for c in required})
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise MerError(f"{path}: not a readable CSV ({str(err).strip().splitlines()[0]})") from err
+    if task == "au":
+        return _checked_au_predictions(path, table)
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
     if not any(c.startswith(SCORE_PREFIX) for c in table.columns):
         missing.append(f"{SCORE_PREFIX}<class>")
@@ -273,16 +283,40 @@ def read_predictions(job_dir: str | Path) -> pd.DataFrame:
     return table
 
 
-def load_predictions(runs: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, list[str]], pd.DataFrame]:
-    """All finished jobs' predictions in one frame tagged with the job's keys, each dataset's class
-    order (score columns of predictions.csv, then any other label seen), and `runs` with every job
-    whose predictions.csv is unreadable marked failed, the reason in `error`; the rest is reported."""
-    frames, classes, runs = [], {}, runs.copy()
+def _checked_au_predictions(path: Path, table: pd.DataFrame) -> pd.DataFrame:
+    """An action-unit job's predictions: sample_id, subject and each AU's truth, prediction and score,
+    every one 0/1 where it must be (the error names the file and the column)."""
+    missing = [c for c in AU_REQUIRED_COLUMNS if c not in table.columns]
+    aus = au_columns(table)
+    if missing or not aus:
+        missing += [] if aus else ["AU<n>, AU<n>_pred, AU<n>_score"]
+        raise MerError(
+            f"{path}: missing required columns {', '.join(missing)} (mer-train task=au writes sample_id, "
+            "subject, then AU<n>, AU<n>_pred and AU<n>_score per action unit)"
+        )
+    for column in (c for au in aus for c in (au, f"{au}{PRED_SUFFIX}")):
+        if not table[column].isin([0, 1]).all():
+            raise MerError(f"{path}: column {column} holds values other than 0 and 1")
+    return table[[*AU_REQUIRED_COLUMNS, *(c for au in aus for c in (au, f"{au}{PRED_SUFFIX}", f"{au}{SCORE_SUFFIX}"))]]
+
+
+def load_predictions(
+    runs: pd.DataFrame,
+) -> tuple[pd.DataFrame, dict[str, list[str]], pd.DataFrame, pd.DataFrame]:
+    """All finished emotion jobs' predictions in one frame tagged with the job's keys, each dataset's
+    class order (score columns of predictions.csv, then any other label seen), `runs` with every job
+    whose predictions.csv is unreadable marked failed, the reason in `error` (the rest is reported),
+    and all finished action-unit jobs' predictions, tagged alike (empty where there are none)."""
+    frames, au_frames, classes, runs = [], [], {}, runs.copy()
     for i, run in runs[runs["status"] == "ok"].iterrows():
         try:
-            table = read_predictions(run["job_dir"])
+            table = read_predictions(run["job_dir"], run["task"])
         except MerError as err:
             runs.loc[i, ["status", "error"]] = ["failed", str(err)[:300]]
+            continue
+        tags = run[["job", *KEY, "rest", "fold", "seed"]].to_dict()
+        if run["task"] == "au":
+            au_frames.append(table.assign(**tags))
             continue
         order = classes.setdefault(run["dataset"], [])
         order += [
@@ -290,20 +324,24 @@ def load_predictions(runs: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, list[s
             for c in table.columns
             if c.startswith(SCORE_PREFIX) and c[len(SCORE_PREFIX) :] not in order
         ]
-        tags = run[["job", *KEY, "rest", "fold", "seed"]].to_dict()
         frames.append(table[list(REQUIRED_COLUMNS)].assign(**tags))
-    if not frames:
+    if not frames and not au_frames:
         example = runs.loc[runs["status"] != "ok"].iloc[0]
         raise MerError(f"nothing to report: no job has readable predictions, e.g. {example['job']}: {example['error']}")
-    preds = pd.concat(frames, ignore_index=True)
+    tag_columns = ["job", *KEY, "rest", "fold", "seed"]
+    preds = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*REQUIRED_COLUMNS, *tag_columns])
+    au_preds = pd.concat(au_frames, ignore_index=True) if au_frames else pd.DataFrame()
     for dataset, order in classes.items():
         seen = preds.loc[preds["dataset"] == dataset, ["label", "pred"]].to_numpy().ravel()
         order += sorted(set(seen) - set(order))
-    return preds, classes, runs
+    return preds, classes, runs, au_preds
 
 
-def sample_list(preds: pd.DataFrame) -> pd.DataFrame:
-    """The exact samples scored: sample_id, subject, label (union over configurations)."""
+def sample_list(preds: pd.DataFrame, au_preds: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The exact samples scored: sample_id, subject, label (union over configurations; an action-unit
+    configuration's clips with an empty label)."""
+    if au_preds is not None and len(au_preds):
+        preds = pd.concat([preds, au_preds[["sample_id", "subject"]].assign(label="")], ignore_index=True)
     return (
         preds[["sample_id", "subject", "label"]]
         .drop_duplicates()

@@ -59,7 +59,9 @@ Cell = Callable[[pd.Series], str]
 #: A score's cell style: (row, metric, scale, digits) → its text, e.g. `cells.score`.
 ScoreStyle = Callable[..., str]
 #: Each score's header, scale and digits: accuracy in % to 2 decimals, UF1 and UAR to 4.
-SCORES = {"accuracy": ("accuracy %", 100, 2), "uf1": ("UF1", 1, 4), "uar": ("UAR", 1, 4)}
+SCORES = {"accuracy": ("accuracy %", 100, 2), "uf1": ("UF1", 1, 4), "uar": ("UAR", 1, 4), "au_f1": ("AU F1", 1, 4)}
+#: The emotion task's scores (report.csv's accuracy, UF1 and UAR columns).
+EMOTION_SCORES = ("accuracy", "uf1", "uar")
 
 
 @dataclass(frozen=True)
@@ -171,7 +173,7 @@ def field(name: str, empty: str = "") -> Cell:
 
 
 def score_columns(
-    style: ScoreStyle, metrics: Sequence[str] = tuple(SCORES), prefix: str = "", suffix: str = ""
+    style: ScoreStyle, metrics: Sequence[str] = EMOTION_SCORES, prefix: str = "", suffix: str = ""
 ) -> tuple[Column, ...]:
     """One column per score, headed e.g. "Δ accuracy % [CI]", its cell `score_cell(style, metric)`."""
     return tuple(Column(f"{prefix}{SCORES[metric][0]}{suffix}", score_cell(style, metric)) for metric in metrics)
@@ -225,6 +227,53 @@ SOURCES = Table(
         *score_columns(pooled),
     ),
 )
+
+#: Every action-unit configuration (`task=au`): the mean over AUs of each AU's pooled F1 (MEB's metric).
+AU_CONFIGURATIONS = Table(
+    "mer-report, action units: mean of per-AU F1 pooled over folds, [{confidence} % subject-bootstrap interval]",
+    (
+        Column("dataset", field("dataset")),
+        Column("configuration", field("configuration"), code=True),
+        Column("samples", field("n_samples"), only=MARKDOWN),
+        Column("subjects", subjects_covered, only=TERMINAL),
+        Column("folds", field("n_folds"), only=MARKDOWN),
+        Column("seeds", field("n_seeds")),
+        *score_columns(score, ("au_f1",), suffix=" [CI]"),
+        Column("AUs", lambda row: ", ".join(c[len("f1_") :] for c in row.index if _is_au_f1(c, row))),
+        Column("missing folds", field("missing_folds", empty="none")),
+        Column("failed jobs", field("failed_jobs", empty="none"), only=MARKDOWN),
+    ),
+)
+
+#: Each AU of one action-unit configuration (report_aus.csv's rows of it): its pooled F1 and interval.
+AUS = Table(
+    "per action unit (pooled over folds)",
+    (
+        Column("AU", field("au")),
+        Column("F1 [CI]", lambda row: pooled_with_interval(row, "f1", 1, 4)),
+        Column("clips with it", field("n_true")),
+        Column("predicted on", lambda row: number(row["n_pred"], 1, 1)),
+        Column("clips", field("n_samples")),
+    ),
+)
+
+#: Each source dataset of a multi-source action-unit configuration (CD6ME: each held-out dataset).
+AU_SOURCES = Table(
+    "action units per source dataset (pooled over that source's clips)",
+    (
+        Column("dataset", field("dataset")),
+        Column("configuration", field("configuration"), code=True),
+        Column("source", field("source")),
+        Column("samples", field("n_samples")),
+        *score_columns(pooled, ("au_f1",)),
+    ),
+)
+
+
+def _is_au_f1(column: str, row: pd.Series) -> bool:
+    """Whether a report.csv column is one AU's F1 (`f1_AU4`) that this row scores."""
+    return column.startswith("f1_AU") and not column.endswith(("_ci_low", "_ci_high")) and pd.notna(row[column])
+
 
 #: Each sensitivity setting against the paper recipe, on the same subjects (the terminal leaves out
 #: what the settings share: their input, head and other overrides).

@@ -1,6 +1,6 @@
 """The report's tables in the terminal (rich), as `mer.evaluate.tables` describes them: every
-configuration, then per source dataset, sensitivity and methods (with the paper's Table 4 apart)
-where the sweep has rows for them."""
+configuration (emotion, then action units), then per source dataset, sensitivity and methods (with
+the paper's Table 4 apart) where the sweep has rows for them."""
 
 from __future__ import annotations
 
@@ -11,7 +11,17 @@ from rich.table import Table
 
 from mer.evaluate.report_data import ReportData
 from mer.evaluate.sweep_runs import SYNTHETIC_NOTE, is_synthetic
-from mer.evaluate.tables import CONFIGURATIONS, METHODS, PAPER_TABLE4, SENSITIVITY, SOURCES, paper_table4, rich_table
+from mer.evaluate.tables import (
+    AU_CONFIGURATIONS,
+    AU_SOURCES,
+    CONFIGURATIONS,
+    METHODS,
+    PAPER_TABLE4,
+    SENSITIVITY,
+    SOURCES,
+    paper_table4,
+    rich_table,
+)
 
 
 def _print(table: Table) -> None:
@@ -24,7 +34,10 @@ def print_report(data: ReportData) -> None:
     synthetic and partial-sweep notes, then the per-source, sensitivity and methods tables the
     sweep has rows for."""
     report = data.report
-    _print(rich_table(CONFIGURATIONS, report, confidence=data.confidence))
+    if len(data.emotion_report):
+        _print(rich_table(CONFIGURATIONS, data.emotion_report, confidence=data.confidence))
+    if len(data.au_report):
+        _print(rich_table(AU_CONFIGURATIONS, data.au_report, confidence=data.confidence))
     if report["dataset"].map(is_synthetic).any():
         print(SYNTHETIC_NOTE)
     if (report["complete"] == False).any():  # noqa: E712 (None: not known)
@@ -32,8 +45,11 @@ def print_report(data: ReportData) -> None:
             "partial sweep: some configurations cover fewer subjects than the dataset has; "
             "the paper's numbers are not comparable with them (see report.md)"
         )
-    if not data.sources.empty:
-        _print(rich_table(SOURCES, data.sources))
+    sources = data.sources
+    if "accuracy" in sources and sources["accuracy"].notna().any():
+        _print(rich_table(SOURCES, sources[sources["accuracy"].notna()]))
+    if "au_f1" in sources and sources["au_f1"].notna().any():
+        _print(rich_table(AU_SOURCES, sources[sources["au_f1"].notna()]))
     if not data.sensitivity.empty:
         _print(rich_table(SENSITIVITY, data.sensitivity))
     if not data.methods.empty:

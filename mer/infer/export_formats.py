@@ -21,7 +21,12 @@ from mer.errors import MerError
 from mer.infer.trained import TrainedModel
 
 INPUT_NAME, OUTPUT_NAME = "input", "scores"
-SCORE_MEANING = {"softmax": "logits", "hinge": "multiclass hinge (SVM) scores", "svm": "linear SVM decision values"}
+SCORE_MEANING = {
+    "softmax": "logits; the label is the argmax",
+    "hinge": "multiclass hinge (SVM) scores; the label is the argmax",
+    "svm": "linear SVM decision values; the label is the argmax",
+    "multilabel": "one logit per action unit; an AU is present where its logit is above 0",
+}
 
 
 class ScoringNetwork(nn.Module):
@@ -146,7 +151,7 @@ def export_spec(model: TrainedModel, files: dict[str, str]) -> dict[str, Any]:
             "name": OUTPUT_NAME,
             "shape": ["batch", len(model.classes)],
             "classes": model.classes,
-            "meaning": f"{SCORE_MEANING[model.head]}; the label is the argmax",
+            "meaning": SCORE_MEANING[model.head],
         },
         "normalization": record["normalization"],
         "preprocess": record["preprocess"],

@@ -32,10 +32,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Prediction:
-    """A clip's label and per-class scores, which frames were used, and the channels scored."""
+    """A clip's label and per-class scores (for an action-unit model: the AUs present, and each
+    AU's probability), which frames were used, and the channels scored."""
 
-    label: str
-    scores: dict[str, float]
+    label: str  # the class; for action units the AUs whose probability is above 0.5, "AU4+AU12" ("none")
+    scores: dict[str, float]  # per class its score; per AU its probability, sigmoid of its logit
+    multilabel: bool
     onset: int  # index into the clip's frames
     apex: int
     apex_spotted: bool
@@ -48,6 +50,8 @@ def predict_clip(
 ) -> Prediction:
     """Score a clip: onset and apex by frame number (default: its first frame, and the spotted
     apex), aligned and turned into flow as in the model's training."""
+    import numpy as np
+
     from mer.infer.apex import spot_apex
     from mer.preprocess.clip import aligned_channels, clip_alignment, clip_settings
 
@@ -92,9 +96,15 @@ def predict_clip(
         apex_i, motion = spot.index, spot.motion
     channels = aligned_channels(onset_frame, clip.frames[apex_i], alignment, model.flow_fn, flow_context)
     scores = model.scores(model.inputs(channels))[0]
+    if model.multilabel:  # a logit above 0 is a positive, as mer-train's predictions.csv says
+        scores = 1 / (1 + np.exp(-scores))
+        label = "+".join(c for c, p in zip(model.classes, scores) if p > 0.5) or "none"
+    else:
+        label = model.classes[int(scores.argmax())]
     return Prediction(
-        label=model.classes[int(scores.argmax())],
+        label=label,
         scores={c: float(s) for c, s in zip(model.classes, scores)},
+        multilabel=model.multilabel,
         onset=onset_i,
         apex=apex_i,
         apex_spotted=motion is not None,
@@ -109,12 +119,19 @@ def prediction_json(prediction: Prediction, clip: Clip, checkpoint: Path) -> dic
     def frame(i: int) -> dict[str, Any]:
         return {"frame": clip.numbers[i], "name": clip.names[i]}
 
+    if prediction.multilabel:
+        result = {
+            "action_units": [] if prediction.label == "none" else prediction.label.split("+"),
+            "probabilities": prediction.scores,
+        }
+    else:
+        scores = {c: s if math.isfinite(s) else None for c, s in prediction.scores.items()}
+        result = {"label": prediction.label, "scores": scores}
     return {
         "checkpoint": str(checkpoint),
         "source": clip.source,
         "path": str(clip.path),
-        "label": prediction.label,
-        "scores": {c: s if math.isfinite(s) else None for c, s in prediction.scores.items()},
+        **result,
         "onset": frame(prediction.onset),
         "apex": frame(prediction.apex),
         "apex_spotted": prediction.apex_spotted,
@@ -125,7 +142,8 @@ def prediction_json(prediction: Prediction, clip: Clip, checkpoint: Path) -> dic
 
 
 def prediction_text(prediction: Prediction, clip: Clip) -> str:
-    """What mer-predict prints: frames used (and how the apex was found), label, scores."""
+    """What mer-predict prints: frames used (and how the apex was found), label and scores, or
+    for an action-unit model the AUs present and each AU's probability."""
     lines = [f"onset: {clip.names[prediction.onset]}"]
     apex = f"apex:  {clip.names[prediction.apex]}"
     if prediction.apex_spotted:
@@ -133,9 +151,13 @@ def prediction_text(prediction: Prediction, clip: Clip) -> str:
             f" (spotted: the frame of greatest facial motion from the onset, "
             f"{prediction.motion[prediction.apex]:.3f} px, among {len(prediction.motion)} frames)"
         )
-    lines += [apex, f"label: {prediction.label}"]
     width = max(len(c) for c in prediction.scores)
-    lines += [f"  {c:<{width}}  {s:9.4f}" for c, s in prediction.scores.items()]
+    if prediction.multilabel:
+        lines += [apex, f"action units: {prediction.label} (probability above 0.5)"]
+        lines += [f"  {c:<{width}}  {s:6.3f}" for c, s in prediction.scores.items()]
+    else:
+        lines += [apex, f"label: {prediction.label}"]
+        lines += [f"  {c:<{width}}  {s:9.4f}" for c, s in prediction.scores.items()]
     return "\n".join(lines)
 
 

@@ -62,8 +62,13 @@ class TrainedModel:
 
     @property
     def head(self) -> str:
-        """The head's name: softmax, hinge or svm."""
+        """The head's name: softmax, hinge, svm, or multilabel (action units)."""
         return self.module.head.name
+
+    @property
+    def multilabel(self) -> bool:
+        """Whether the model scores action units, each apart (`task=au`), rather than one class."""
+        return self.module.head.multilabel
 
     @cached_property
     def flow_fn(self) -> FlowFn:
@@ -87,7 +92,7 @@ class TrainedModel:
     @torch.no_grad()
     def scores(self, x: torch.Tensor) -> np.ndarray:
         """Class scores [B, n_classes] of raw inputs at the cache's size, as `mer-train` writes them to
-        predictions.csv (logits for softmax, hinge scores, or the SVM's decision values)."""
+        predictions.csv (logits for softmax and for each AU, hinge scores, or the SVM's decision values)."""
         x = self.normalization(self.resize(x))
         if self.svm is not None:
             return svm_scores(self.svm, self.module.features(x).numpy(), len(self.classes))

@@ -11,12 +11,14 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
+from mer.data.action_units import au_name, au_targets, resolve_aus
 from mer.errors import MerError
 from mer.preprocess.cache import CHANNELS, FlowCache, load_cache
 from mer.train.normalization import InputNormalization, check_normalization, normalization_stats
 from mer.train.resize import InputResize
 
 BALANCING = ("none", "weighted_loss", "sampler")
+TASKS = ("emotion", "au")
 
 
 def resolve_test_subject(subjects: Sequence[str], fold: int | None, test_subject: str | None) -> str:
@@ -62,7 +64,8 @@ class _Gather:
 
 class LosoDataModule(L.LightningDataModule):
     """Serves one LOSO fold of a flow cache: the chosen channels of all samples, split by subject,
-    at the network's `input_size` (the cache's own size when None; `mer.train.resize`)."""
+    at the network's `input_size` (the cache's own size when None; `mer.train.resize`), with the
+    task's targets: the class index of each clip (`task=emotion`), or its 0/1 action units (`task=au`)."""
 
     def __init__(
         self,
@@ -78,6 +81,7 @@ class LosoDataModule(L.LightningDataModule):
         augment: bool = False,
         seed: int = 0,
         input_size: int | None = None,
+        task: dict | None = None,
     ) -> None:
         super().__init__()
         self.cache = cache if isinstance(cache, FlowCache) else load_cache(cache)
@@ -88,8 +92,15 @@ class LosoDataModule(L.LightningDataModule):
             raise MerError(f"datamodule.balance={balance!r}: choose one of {list(BALANCING)}")
         self.channels = list(channels)
         self.resize = InputResize(self.channels, self.cache.size, input_size)
-        self.classes = self.cache.classes
         self.samples: pd.DataFrame = self.cache.samples
+        self.task = dict(task or {"name": "emotion"})
+        if self.task.get("name") not in TASKS:
+            raise MerError(f"task={self.task.get('name')!r}: choose one of {', '.join(TASKS)}")
+        if self.multilabel and balance == "sampler":
+            raise MerError(
+                "datamodule.balance=sampler draws clips by class, and task=au has none: "
+                "use balance=weighted_loss (each AU's positive weight) or none"
+            )
         self.subjects = sorted(self.samples["subject"].unique())
         if test_dataset is not None:  # cross-dataset: one whole source is the test set
             self.test_subjects = held_out_source(self.samples, test_dataset)
@@ -108,7 +119,18 @@ class LosoDataModule(L.LightningDataModule):
         # The protocol's one rule, checked on ids rather than trusted.
         if set(self.samples["sample_id"].iloc[self.train_index]) & set(self.test_ids):
             raise RuntimeError("a test-subject sample reached the training set")
-        self.labels = self.samples["label"].map({c: i for i, c in enumerate(self.classes)}).to_numpy(copy=True)
+        if self.multilabel:
+            self.aus = resolve_aus(self.task.get("aus", "dataset"), self.samples["dataset"])
+            self.classes = tuple(au_name(au) for au in self.aus)
+            self.targets = au_targets(
+                self.samples["action_units"].fillna("").tolist(),
+                self.aus,
+                self.task.get("static_aus", "keep"),
+                self.samples["sample_id"].tolist(),
+            )
+        else:
+            self.classes = self.cache.classes
+            self.labels = self.samples["label"].map({c: i for i, c in enumerate(self.classes)}).to_numpy(copy=True)
         self.x: torch.Tensor | None = None
         self.normalization_stats: dict[str, list[float]] = {}  # the training fold's, set by setup
 
@@ -134,10 +156,20 @@ class LosoDataModule(L.LightningDataModule):
         return self.samples["sample_id"].iloc[self.train_index].tolist()
 
     @property
+    def multilabel(self) -> bool:
+        """Whether the targets are action units (`task=au`), several per clip, not one class."""
+        return self.task.get("name") == "au"
+
+    @property
     def class_weights(self) -> list[float] | None:
-        """Inverse-frequency class weights of the training fold, for `balance=weighted_loss`."""
+        """For `balance=weighted_loss`, from the training fold: inverse-frequency class weights, or
+        for action units each AU's positive weight, negatives / positives (1 where it has none)."""
         if self.balance != "weighted_loss":
             return None
+        if self.multilabel:
+            positives = self.targets[self.train_index].sum(axis=0)
+            negatives = len(self.train_index) - positives
+            return [float(n / p) if p else 1.0 for n, p in zip(negatives, positives)]
         counts = np.bincount(self.labels[self.train_index], minlength=len(self.classes))
         return [len(self.train_index) / (len(self.classes) * c) if c else 0.0 for c in counts]
 
@@ -151,11 +183,14 @@ class LosoDataModule(L.LightningDataModule):
         normalize = InputNormalization(self.normalization, **self.normalization_stats)
         device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
         self.x = normalize(x).to(device)
-        self.y = torch.as_tensor(self.labels, dtype=torch.long, device=device)
+        if self.multilabel:
+            self.y = torch.as_tensor(self.targets, dtype=torch.float32, device=device)
+        else:
+            self.y = torch.as_tensor(self.labels, dtype=torch.long, device=device)
         self.index = torch.arange(len(self.samples), device=device)
 
     def train_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The training fold's inputs and labels (for fitting the post-hoc SVM)."""
+        """The training fold's inputs and targets (for fitting the post-hoc SVM)."""
         self.setup()
         rows = torch.as_tensor(self.train_index, device=self.x.device)
         return self.x[rows], self.y[rows]

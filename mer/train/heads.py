@@ -1,4 +1,5 @@
-"""Classifier heads on a trunk's feature layer: softmax, multiclass hinge, post-hoc SVM."""
+"""Classifier heads on a trunk's feature layer: softmax, multiclass hinge, post-hoc SVM (emotion
+classes), and multi-label (action units)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ class Head:
     name: ClassVar[str]
     #: Whether the head fits its own classifier on the training fold's features after training.
     post_hoc: ClassVar[bool] = False
+    #: Whether the head scores independent binary targets (`task=au`) rather than one class per clip.
+    multilabel: ClassVar[bool] = False
 
     def loss(self, class_weights: torch.Tensor | None) -> nn.Module:
         """The training loss of the network's scores."""
@@ -88,8 +91,21 @@ class SvmHead(Head):
         return fit_svm(features, labels, kernel=self.kernel, C=self.C, class_weight=self.class_weight, seed=seed)
 
 
+@dataclass(frozen=True)
+class MultiLabelHead(Head):
+    """One logit per action unit, trained with BCE-with-logits (MEB's AU head); a logit above 0 is
+    positive. The datamodule's weights, with `balance=weighted_loss`, are each AU's positive weight
+    (negatives / positives of the training fold)."""
+
+    name: ClassVar[str] = "multilabel"
+    multilabel: ClassVar[bool] = True
+
+    def loss(self, class_weights: torch.Tensor | None) -> nn.Module:
+        return nn.BCEWithLogitsLoss(pos_weight=class_weights)
+
+
 #: The heads by the `name` their config (conf/head/*.yaml) and a checkpoint's hyperparameters give.
-HEADS: dict[str, type[Head]] = {head.name: head for head in (SoftmaxHead, HingeHead, SvmHead)}
+HEADS: dict[str, type[Head]] = {head.name: head for head in (SoftmaxHead, HingeHead, SvmHead, MultiLabelHead)}
 
 
 def make_head(cfg: dict[str, Any]) -> Head:

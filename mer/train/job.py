@@ -27,10 +27,11 @@ from omegaconf import DictConfig, OmegaConf
 from mer.atomic import write_atomically
 from mer.config import CONFIG_DIR
 from mer.errors import MerError, user_error_in, user_facing
+from mer.evaluate.au_metrics import PRED_SUFFIX, SCORE_SUFFIX, pooled_au_metrics
 from mer.evaluate.metrics import pooled_metrics
 from mer.preprocess.cache import FlowCache, load_cache
 from mer.preprocess.prepare import prepare
-from mer.run_dir import CHECKPOINT, FAILED, METRICS, PREDICTIONS, RUN_CONFIG, SCORE_PREFIX
+from mer.run_dir import AU_F1, CHECKPOINT, FAILED, METRICS, PREDICTIONS, RUN_CONFIG, SCORE_PREFIX, score_line
 from mer.threads import job_threads
 from mer.train.checkpoint import inference_record
 from mer.train.datamodule import LosoDataModule
@@ -76,7 +77,10 @@ def fold_cache(cfg: DictConfig) -> FlowCache:
 
 
 def predictions_table(dm: LosoDataModule, scores: torch.Tensor, index: torch.Tensor) -> pd.DataFrame:
-    """One row per test sample: ids, true and predicted class names, one score column per class."""
+    """One row per test sample: ids, true and predicted class names, one score column per class
+    (or, for action units, `au_predictions_table`'s columns)."""
+    if dm.multilabel:
+        return au_predictions_table(dm, scores, index)
     rows = dm.samples.iloc[index.cpu().numpy()]
     pred = scores.argmax(dim=1).cpu().numpy()
     table = pd.DataFrame(
@@ -92,9 +96,37 @@ def predictions_table(dm: LosoDataModule, scores: torch.Tensor, index: torch.Ten
     return table
 
 
+def au_predictions_table(dm: LosoDataModule, scores: torch.Tensor, index: torch.Tensor) -> pd.DataFrame:
+    """One row per test sample: sample_id, subject, then per AU `AU<n>` (truth 0/1), `AU<n>_pred`
+    (0/1: its logit above 0) and `AU<n>_score` (the logit)."""
+    rows = index.cpu().numpy()
+    logits = scores.cpu().numpy()
+    table = pd.DataFrame(
+        {
+            "sample_id": dm.samples["sample_id"].to_numpy()[rows],
+            "subject": dm.samples["subject"].to_numpy()[rows],
+        }
+    )
+    for j, name in enumerate(dm.classes):
+        table[name] = dm.targets[rows, j].astype(int)
+        table[f"{name}{PRED_SUFFIX}"] = (logits[:, j] > 0).astype(int)
+        table[f"{name}{SCORE_SUFFIX}"] = logits[:, j]
+    return table
+
+
+def check_task_head(task: str, head: str) -> None:
+    """Refuse a head that does not score the task's targets, in one line naming both keys."""
+    multilabel = head == "multilabel"
+    if task == "au" and not multilabel:
+        raise MerError(f"task=au predicts several action units per clip: use head=multilabel, not head={head}")
+    if task != "au" and multilabel:
+        raise MerError(f"head=multilabel scores action units: add task=au, or choose another head for task={task}")
+
+
 def train(cfg: DictConfig, run_dir: Path) -> dict:
     """Train on all subjects but one, predict the held-out one, write the run's files."""
     run_dir.mkdir(parents=True, exist_ok=True)
+    check_task_head(cfg.task.name, cfg.head.name)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     if cfg.trainer.get("deterministic"):  # cuBLAS needs this to be deterministic on GPUs
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -134,8 +166,12 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         timing["ms_per_step"],
         timing["predict_s"],
     )
-    metrics = pooled_metrics(predictions["label"], predictions["pred"], dm.classes)
+    if dm.multilabel:
+        metrics = pooled_au_metrics(predictions, dm.classes)
+    else:
+        metrics = pooled_metrics(predictions["label"], predictions["pred"], dm.classes)
     metrics.update(
+        task=cfg.task.name,
         test_subject=dm.test_subject,
         input=cfg.input.name,
         head=cfg.head.name,
@@ -211,9 +247,11 @@ def finished_with(run_dir: Path, resolved: str) -> bool:
     return (run_dir / METRICS).is_file() and done.is_file() and done.read_text() == resolved
 
 
-def recorded_uf1(run_dir: Path) -> float:
-    """The UF1 a finished job wrote to its metrics.json: what the job returns to Hydra's sweepers."""
-    return float(json.loads((run_dir / METRICS).read_text())["uf1"])
+def recorded_score(run_dir: Path) -> float:
+    """The score a finished job wrote to its metrics.json, UF1 (or for action units the mean AU F1):
+    what the job returns to Hydra's sweepers."""
+    metrics = json.loads((run_dir / METRICS).read_text())
+    return float(metrics[AU_F1] if AU_F1 in metrics else metrics["uf1"])
 
 
 def record_failure(run_dir: Path, err: BaseException) -> str:
@@ -234,10 +272,11 @@ def record_failure(run_dir: Path, err: BaseException) -> str:
 @user_facing
 def hydra_main(cfg: DictConfig) -> float:
     """Entry point of `mer-train` (`-m` for sweeps over folds, inputs, heads, seeds); returns the
-    job's UF1 from its metrics.json, which Hydra's sweepers (Optuna's, ...) can optimise.
+    job's UF1 (mean AU F1 for `task=au`) from its metrics.json, which Hydra's sweepers (Optuna's,
+    ...) can optimise.
 
     Resumable: a job whose dir already holds metrics.json for the same resolved config is skipped
-    (and returns the UF1 it recorded then).
+    (and returns the score it recorded then).
     Fault-isolated: in a sweep, a failing job leaves `failed.txt`, says so in one line and ends as
     a `JobFailed` (status FAILED for Hydra); the sweep goes on.
     """
@@ -247,7 +286,7 @@ def hydra_main(cfg: DictConfig) -> float:
     resolved = OmegaConf.to_yaml(cfg, resolve=True)
     if finished_with(run_dir, resolved):
         print(f"{run_dir}: skipped: finished earlier with this config", flush=True)
-        return recorded_uf1(run_dir)
+        return recorded_score(run_dir)
     (run_dir / FAILED).unlink(missing_ok=True)
     (run_dir / RUN_CONFIG).unlink(missing_ok=True)
     # Not torch's default of every core: a launcher's share, or the cores this process may use.
@@ -261,11 +300,10 @@ def hydra_main(cfg: DictConfig) -> float:
     else:
         write_atomically(run_dir / RUN_CONFIG, lambda tmp: tmp.write_text(resolved))
         print(
-            f"{run_dir}: accuracy {metrics['accuracy']:.3f}, UF1 {metrics['uf1']:.3f} "
-            f"on {metrics['n']} samples of {metrics['test_subject']}",
+            f"{run_dir}: {score_line(metrics)} on {metrics['n']} samples of {metrics['test_subject']}",
             flush=True,
         )
-        return recorded_uf1(run_dir)
+        return recorded_score(run_dir)
     # Raised here, not in the handler: chained to a user's MerError it would be user_facing's
     # exit 2, which would end the whole sweep.
     print(f"{run_dir}: FAILED ({why}); the sweep goes on", file=sys.stderr, flush=True)

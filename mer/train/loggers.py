@@ -15,7 +15,7 @@ from lightning.pytorch.callbacks import RichProgressBar
 from lightning.pytorch.loggers import CSVLogger, Logger, WandbLogger
 from omegaconf import DictConfig
 
-from mer.run_dir import SWEEP_DIR_ENV, configuration_name
+from mer.run_dir import SWEEP_DIR_ENV, configuration_name, score_line
 from mer.tracking import wandb_credentials
 
 #: The file whose creation, by the first job of a sweep, lets only that job give the offline notice.
@@ -102,7 +102,7 @@ def close_loggers(loggers: list[Logger], metrics: dict) -> None:
             run = logger.experiment
             where = f"offline in {run.settings.sync_dir}" if run.settings._offline else run.url
             run.finish()
-            print(f"W&B: {run.name}: accuracy {metrics['accuracy']:.3f}, UF1 {metrics['uf1']:.3f}, {where}", flush=True)
+            print(f"W&B: {run.name}: {score_line(metrics)}, {where}", flush=True)
             # Finish can return before W&B's service has written the run's file (seen after an
             # earlier run had used the same process's service): shut the service down, which
             # waits for it, so the job's files are whole when it ends; the next run starts its own.

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import RichProgressBar
 from torch import nn
-from torchmetrics.classification import MulticlassAccuracy
+from torchmetrics import Metric
+from torchmetrics.classification import MulticlassAccuracy, MultilabelF1Score
 
 from mer.errors import MerError
 from mer.train.backbone import make_trunk
@@ -69,13 +70,23 @@ class MerModule(L.LightningModule):
         self._graphs: dict[tuple[int, ...], GraphedTraining] = {}  # by batch shape
         if channels_last:  # NHWC: faster convolutions under bf16 on tensor cores
             self.to(memory_format=torch.channels_last)
-        # validate_args=False: the checks read tensors back to the host, a GPU sync every step.
-        self.train_acc = MulticlassAccuracy(len(self.classes), average="micro", validate_args=False)
-        self.val_acc = MulticlassAccuracy(len(self.classes), average="micro", validate_args=False)
+        self.train_acc, self.val_acc = self._training_metric(), self._training_metric()
         self.svm = None  # the post-hoc SVM, fitted at the start of prediction
         #: What prediction needs beside the weights (`mer.train.checkpoint`); mer-train sets it
         #: before saving, and `on_save_checkpoint` stores it in the checkpoint.
         self.inference_record: dict[str, Any] | None = None
+
+    def _training_metric(self) -> Metric:
+        """What the progress bar and curves show: accuracy of one class per clip, or the mean F1
+        over AUs of a multi-label head (validate_args=False: the checks would sync a GPU each step)."""
+        if self.head.multilabel:
+            return MultilabelF1Score(len(self.classes), average="macro", validate_args=False)
+        return MulticlassAccuracy(len(self.classes), average="micro", validate_args=False)
+
+    @property
+    def metric_name(self) -> str:
+        """How the curves name `_training_metric`: `acc`, or `au_f1` for action units."""
+        return "au_f1" if self.head.multilabel else "acc"
 
     @property
     def n_parameters(self) -> int:
@@ -134,7 +145,7 @@ class MerModule(L.LightningModule):
         loss = self.loss(scores, y)
         self.train_acc(scores, y)
         self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=len(y))
-        self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, batch_size=len(y))
+        self.log(f"train/{self.metric_name}", self.train_acc, on_step=False, on_epoch=True, batch_size=len(y))
         return loss
 
     def validation_step(self, batch, batch_idx: int) -> None:
@@ -143,7 +154,7 @@ class MerModule(L.LightningModule):
         scores = self(x)
         self.val_acc(scores, y)
         self.log("val/loss", self.loss(scores, y), batch_size=len(y))
-        self.log("val/acc", self.val_acc, batch_size=len(y))
+        self.log(f"val/{self.metric_name}", self.val_acc, batch_size=len(y))
 
     def on_train_end(self) -> None:
         """Precise BN (Wu & Johnson 2021): recompute BatchNorm statistics over the training fold.
@@ -186,7 +197,7 @@ class MerModule(L.LightningModule):
         self.svm = self.head.fit(self._features_of(x), y.cpu().numpy(), seed=self.hparams.seed)
 
     def predict_step(self, batch, batch_idx: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Scores [B, n_classes] and sample indices of a test batch."""
+        """Scores [B, n_classes] (logits per AU for a multi-label head) and sample indices of a test batch."""
         x, _, index = batch
         if self.svm is not None:
             scores = svm_scores(self.svm, self.features(x).float().cpu().numpy(), len(self.classes))
