@@ -5,9 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.mer-installed
 
 DEMO_DIR ?= outputs/demo
+DEMO_AU_DIR ?= outputs/demo-au
 PAPER_DIR ?= outputs/paper
 
-.PHONY: setup demo paper test test-fast lint format bench-cli bench-prepare bench-train bench-sweep bench-launchers bench-step bench-ablation clean
+.PHONY: setup demo demo-au paper test test-fast lint format bench-cli bench-prepare bench-train bench-sweep bench-launchers bench-step bench-ablation clean
 
 setup: $(STAMP)
 
@@ -21,6 +22,11 @@ demo: setup  ## synthetic CASME II → cache → all folds × {apex, uv} × {sof
 	rm -rf $(DEMO_DIR)
 	$(BIN)/mer-train -m experiment=demo hydra.sweep.dir=$(DEMO_DIR) || failed=1; \
 	$(BIN)/mer-report $(DEMO_DIR) && exit $${failed:-0}
+
+demo-au: setup  ## the action-unit task (task=au) on synthetic CASME II: all folds → per-AU F1 report
+	rm -rf $(DEMO_AU_DIR)
+	$(BIN)/mer-train -m experiment=demo_au hydra.sweep.dir=$(DEMO_AU_DIR) || failed=1; \
+	$(BIN)/mer-report $(DEMO_AU_DIR) && exit $${failed:-0}
 
 paper: setup  ## the paper's Tables 2 + 3 as written (recipe=paper) on a real release: make paper DATA=/path/to/CASME2
 	@test -n "$(DATA)" || { echo "error: give the CASME II folder: make paper DATA=/path/to/CASME2"; exit 2; }

@@ -5,13 +5,15 @@ chart, CD6ME's per-dataset scores, and mer-predict's probabilities."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from helpers import compose_on_release
+from helpers import compose_on_release, compose_train
 from sklearn.metrics import f1_score
 
 from mer.data.action_units import CROSS_AUS, DATASET_AUS, au_targets, parse_action_units, resolve_aus
@@ -261,3 +263,58 @@ def test_mer_predict_gives_each_aus_probability(workspace: Path, tmp_path: Path)
     text = prediction_text(result, clip)
     assert f"action units: {result.label} (probability above 0.5)" in text
     assert prediction_json(result, clip, tmp_path)["action_units"] == present
+
+
+CD6ME = ["casme1", "casme2", "samm", "4dme", "mmew", "casme3"]
+
+
+def test_cd6me_composes_to_six_jobs_one_per_held_out_dataset() -> None:
+    cfg = compose_train("experiment=cd6me", hydra_config=True)
+    assert cfg.hydra.sweeper.params["data.test_dataset"].split(",") == CD6ME
+    assert list(cfg.data.include) == CD6ME
+    assert (cfg.task.name, cfg.task.aus, cfg.head.name, cfg.data.reader.label_set) == (
+        "au",
+        "cross",
+        "multilabel",
+        "all",
+    )
+
+
+@pytest.mark.slow
+def test_a_small_cd6me_run_on_synthetic_releases_goes_through_mer_report(tmp_path: Path) -> None:
+    sweep = tmp_path / "cd6me"
+    command = [
+        str(Path(sys.executable).with_name("mer-train")),
+        "-m",
+        "experiment=cd6me",
+        "data=synthetic_meb",
+        "data.size.n_subjects=2",
+        "data.size.clips_per_subject=4",
+        "debug=smoke",
+        "trainer.max_epochs=1",
+        f"paths.output_dir={tmp_path / 'out'}",
+        f"paths.data_dir={tmp_path / 'data'}",
+        f"hydra.sweep.dir={sweep}",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "6 jobs: 6 ran, 0 skipped, 0 failed" in result.stdout
+    pooled = []
+    for dataset in CD6ME:
+        predictions = pd.read_csv(next(sweep.glob(f"*data.test_dataset={dataset},*")) / PREDICTIONS)
+        assert set(predictions["sample_id"].str.split("/").str[0]) == {dataset}  # tested on the held-out one only
+        assert [c for c in predictions.columns if c.startswith("AU") and c[2:].isdigit()] == [
+            f"AU{a}" for a in CROSS_AUS
+        ]
+        pooled.append(predictions)
+    report = subprocess.run(
+        [str(Path(sys.executable).with_name("mer-report")), str(sweep)], capture_output=True, text=True, timeout=300
+    )
+    assert report.returncode == 0, report.stderr
+    table = pd.read_csv(sweep / "report.csv")
+    assert len(table) == 1 and table.loc[0, "n_folds"] == 6
+    assert table.loc[0, "au_f1"] == pytest.approx(pooled_au_metrics(pd.concat(pooled))["au_f1"])
+    sources = pd.read_csv(sweep / "report_sources.csv").set_index("source")
+    assert sorted(sources.index) == sorted(CD6ME)
+    for dataset, predictions in zip(CD6ME, pooled):
+        assert sources.loc[dataset, "au_f1"] == pytest.approx(pooled_au_metrics(predictions)["au_f1"])

@@ -114,7 +114,7 @@ def test_sample_list_by_dataset_subject_clip(table, tmp_path: Path) -> None:
     [
         (None, r"sample list .*nope\.csv \(data\.reader\.sample_list\) does not exist"),
         ("clip,label\nEP01,x\n", r"needs a header with a sample_id column .* found clip, label"),
-        ("dataset,subject,clip\nMMEW,s1,c1\n", r"line 2: unknown dataset 'MMEW'; use one of casme2"),
+        ("dataset,subject,clip\nVIS,s1,c1\n", r"line 2: unknown dataset 'VIS'; use one of 4dme, casme1, casme2"),
     ],
 )
 def test_bad_sample_list(table, tmp_path: Path, content: str | None, message: str) -> None:

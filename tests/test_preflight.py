@@ -93,13 +93,13 @@ def own_configs(tmp_path: Path, data_yaml: str) -> Path:
             "train",
             ["-m", "head=softmax,hinje"],
             "unknown head 'hinje': did you mean hinge? choose one of hinge, "
-            "softmax, svm (head=... on the command line; options live in "
+            "multilabel, softmax, svm (head=... on the command line; options live in "
             f"{CONFIG_DIR}/head/)",
         ),
         (
             "train",
             ["head=svn"],  # one letter off a three-letter option
-            "unknown head 'svn': did you mean svm? choose one of hinge, softmax, svm (head=... on the "
+            "unknown head 'svn': did you mean svm? choose one of hinge, multilabel, softmax, svm (head=... on the "
             f"command line; options live in {CONFIG_DIR}/head/)",
         ),
         (
@@ -208,8 +208,9 @@ def test_own_config_dir_is_checked_like_mer_configs(tmp_path: Path, release: Pat
     with pytest.raises(MerError) as caught:
         check_command_line("train", ["--config-dir", str(conf), "data=my_casme3"])
     assert str(caught.value) == (
-        "unknown data 'my_casme3': did you mean my_casme2 or casme3? choose one of casme2, casme3, composite, "
-        "my_casme2, samm, smic, synthetic, synthetic_composite (data=... on the command line; options live in "
+        "unknown data 'my_casme3': did you mean my_casme2 or casme3? choose one of 4dme, casme1, casme2, casme3, "
+        "casme_sq, composite, mmew, my_casme2, samm, smic, synthetic, synthetic_composite, synthetic_meb (data=... "
+        "on the command line; options live in "
         f"{CONFIG_DIR}/data/ and {conf}/data/)"
     )
 
@@ -359,7 +360,10 @@ def test_prepare_help_is_mers_page_with_verify_without_torch() -> None:
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert out.startswith("mer-prepare: read a micro-expression release")
-    assert "\ndata: casme2, casme3, composite, samm, smic, synthetic, synthetic_composite\n" in out
+    assert (
+        "\ndata: 4dme, casme1, casme2, casme3, casme_sq, composite, mmew, samm, smic, synthetic, "
+        "synthetic_composite, synthetic_meb\n" in out
+    )
     assert "\npreprocess/flow: dis, farneback, tvl1\n" in out
     assert "\n  --verify " in out
     assert "preprocess.verify=true" in out

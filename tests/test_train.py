@@ -278,7 +278,7 @@ def mer_train(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     "args, message",
     [
         (["input=flow3d"], "error: unknown input 'flow3d': choose one of apex, u, uv, uvm, uvs, v"),
-        (["-m", "head=softmax,knn"], "error: unknown head 'knn': choose one of hinge, softmax, svm"),
+        (["-m", "head=softmax,knn"], "error: unknown head 'knn': choose one of hinge, multilabel, softmax, svm"),
     ],
 )
 @pytest.mark.slow

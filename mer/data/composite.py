@@ -39,6 +39,13 @@ DATASET_NAMES = {
     "smichs": "smic",
     "casme3": "casme3",
     "casmeiii": "casme3",
+    "casme": "casme1",
+    "casme1": "casme1",
+    "casmei": "casme1",
+    "casmesq": "casme_sq",
+    "casme2sq": "casme_sq",
+    "mmew": "mmew",
+    "4dme": "4dme",
 }
 
 
@@ -47,10 +54,17 @@ def read_composite(
     include: Sequence[str] | None = None,
     sample_list: str | None = None,
     name: str = "composite",
+    label_set: str | None = None,
 ) -> SampleTable:
-    """Read each included source with its reader config, then join them into one table."""
-    tables = {key: _from_source(key, sources[key], instantiate_reader) for key in included(sources, include)}
-    table = join_tables(name, tables)
+    """Read each included source with its reader config, then join them into one table.
+
+    `label_set` (None: each source's own) replaces every source's; `all`, which keeps every
+    emotion each sheet names (the action-unit task's clips), joins sources of different classes
+    under the union of their classes.
+    """
+    chosen = {key: _with_label_set(sources[key], label_set) for key in included(sources, include)}
+    tables = {key: _from_source(key, reader, instantiate_reader) for key, reader in chosen.items()}
+    table = join_tables(name, tables, union=label_set == "all")
     if sample_list is not None:
         table = restrict_to_list(table, sample_list)
     return table
@@ -60,6 +74,11 @@ def find_release(sources: Mapping[str, Mapping[str, Any]], include: Sequence[str
     """What each included source's reader finds of its release (folders listed, no sheet row read),
     its errors naming the source: what `mer.preflight` checks before any job starts."""
     return {key: _from_source(key, sources[key], locate_release) for key in included(sources, include)}
+
+
+def _with_label_set(reader_cfg: Mapping[str, Any], label_set: str | None) -> Mapping[str, Any]:
+    """A source's reader config with `label_set` in place of its own (as it is when None)."""
+    return reader_cfg if label_set is None else {**reader_cfg, "label_set": label_set}
 
 
 def included(sources: Mapping[str, Any], include: Sequence[str] | None) -> list[str]:
@@ -82,11 +101,13 @@ def _from_source(key: str, reader_cfg: Mapping[str, Any], use: Callable[[Mapping
         raise MerError(f"source {key}: {err}") from None
 
 
-def join_tables(name: str, tables: Mapping[str, SampleTable]) -> SampleTable:
-    """Tables of one label set → one table: subjects prefixed by dataset, paths from a common root."""
+def join_tables(name: str, tables: Mapping[str, SampleTable], union: bool = False) -> SampleTable:
+    """Tables of one label set → one table: subjects prefixed by dataset, paths from a common root;
+    with `union`, tables of different classes under the union of their classes (in first-seen order)."""
     first_key, first = next(iter(tables.items()))
+    classes = tuple(dict.fromkeys(c for table in tables.values() for c in table.classes)) if union else first.classes
     for key, table in tables.items():
-        if table.classes != first.classes:
+        if not union and table.classes != first.classes:
             raise MerError(
                 f"sources {first_key} and {key} have different classes ({', '.join(first.classes)} "
                 f"vs {', '.join(table.classes)}): give every source the same label_set "
@@ -105,7 +126,7 @@ def join_tables(name: str, tables: Mapping[str, SampleTable]) -> SampleTable:
     provenance = {"reader": "composite", "sources": {k: t.provenance for k, t in tables.items()}}
     counts = ", ".join(f"{k} {len(t)}" for k, t in tables.items())
     log.info("%s: %s of %s (%s)", name, plural(len(rows), "clip"), plural(rows["subject"].nunique(), "subject"), counts)
-    return SampleTable(name, root, rows, first.classes, provenance)
+    return SampleTable(name, root, rows, classes, provenance)
 
 
 def restrict_to_list(table: SampleTable, sample_list: str | Path) -> SampleTable:
@@ -166,7 +187,8 @@ def read_sample_list(path: Path) -> set[str]:
         dataset = DATASET_NAMES.get(re.sub(r"[^a-z0-9]", "", given.lower()))
         if dataset is None:
             raise MerError(
-                f"sample list {path} line {line}: unknown dataset {given!r}; use one of casme2, samm, smic, casme3"
+                f"sample list {path} line {line}: unknown dataset {given!r}; use one of "
+                f"{', '.join(sorted(set(DATASET_NAMES.values())))}"
             )
         ids.add(f"{dataset}/{record[fields['subject']].strip()}/{record[clip].strip()}")
     return ids

@@ -44,7 +44,9 @@ class SheetClip:
     apex: int | None
     offset: int
     apex_text: str
-    folder: str = ""  # the clip's frames folder under its subject folder; "" = `clip` itself
+    #: The clip's frames folder under its subject folder ("": `clip` itself), or an absolute path
+    #: where the release files it elsewhere (MMEW's emotion folders, CAS(ME)^2's misfiled video).
+    folder: str = ""
 
     @property
     def name(self) -> str:
@@ -337,6 +339,36 @@ def apply_apex_policy(
     return clips, [clip.sample_id for clip in bad], []
 
 
+def count_from_first_frame(
+    clips: list[SheetClip], frames: Callable[[SheetClip], dict[int, str]], log: logging.Logger, reader: str
+) -> list[str]:
+    """Move onto the folder's numbers the clips whose sheet numbers count frames of the original
+    video while their folder numbers its frames from the first (copies of MMEW disagree on which):
+    the onset's file is absent and the folder holds exactly offset−onset+1 frames, so the onset
+    becomes the folder's first frame and apex and offset shift with it. Changes those clips in
+    place, logs (info) how many, and returns their sample ids for the provenance."""
+    moved = []
+    for clip in clips:
+        files = frames(clip)
+        if not files or clip.onset in files or len(files) != clip.offset - clip.onset + 1:
+            continue
+        shift = min(files) - clip.onset
+        clip.onset += shift
+        clip.offset += shift
+        if clip.apex is not None:
+            clip.apex += shift
+            clip.apex_text = str(clip.apex)
+        moved.append(clip.sample_id)
+    if moved:
+        log.info(
+            "%s: counted %s from the folder's first frame: the sheet numbers frames of the original "
+            "video (no onset file, offset-onset+1 frames in the folder)",
+            reader,
+            plural(len(moved), "clip"),
+        )
+    return moved
+
+
 def missing_frame(
     clip: SheetClip,
     clip_dir: Path,
@@ -372,6 +404,13 @@ def sample_row(clip: SheetClip, root: Path, clip_dir: Path, frames: dict[int, st
     }
 
 
+def clip_folder_path(clip: SheetClip, frames_root: Path) -> Path:
+    """Where a clip's frames are: `frames_root/<subject>/<folder or clip>`, or its absolute `folder`."""
+    if clip.folder and Path(clip.folder).is_absolute():
+        return Path(clip.folder)
+    return frames_root / clip.subject / (clip.folder or clip.clip)
+
+
 def locate_frames(
     clips: list[SheetClip],
     root: Path,
@@ -387,7 +426,7 @@ def locate_frames(
     missing: list[tuple[SheetClip, str]] = []
     any_frames = False
     for clip in clips:
-        clip_dir = frames_root / clip.subject / (clip.folder or clip.clip)
+        clip_dir = clip_folder_path(clip, frames_root)
         frames = frame_files(clip_dir) if clip_dir.is_dir() else {}
         any_frames = any_frames or bool(frames)
         problem = missing_frame(clip, clip_dir, frames, expected_file)
@@ -399,7 +438,7 @@ def locate_frames(
         raise MerError(
             no_frames_message.format(
                 frames_root=frames_root,
-                example=frames_root / clips[0].subject / (clips[0].folder or clips[0].clip),
+                example=clip_folder_path(clips[0], frames_root),
             )
         )
     if missing and policy == "error":

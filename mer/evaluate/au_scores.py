@@ -151,7 +151,7 @@ def plot_au_f1(rows: pd.DataFrame, title: str, path: Path) -> Path:
     ax.set_ylim(0, 1)
     ax.set_ylabel("F1 (pooled over folds)")
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), frameon=False)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")

@@ -187,7 +187,10 @@ def _preamble(data: ReportData) -> list[str]:
 
 def _confusion_section(report: pd.DataFrame, figures: dict[tuple, tuple[str, np.ndarray, list[str]]]) -> list[str]:
     """Section 2: each configuration's confusion PNG and its Table 5 style percentages."""
-    out = ["## 2. Confusion matrices", "", PROSE["confusion"], ""]
+    out = ["## 2. Confusion matrices", ""]
+    if not figures:
+        return out + ["No emotion configuration: action units are scored per AU (above).", ""]
+    out += [PROSE["confusion"], ""]
     for _, r in report.iterrows():
         key = tuple(r[KEY])
         if key not in figures:

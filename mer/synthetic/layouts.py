@@ -5,21 +5,27 @@ micro-motion of each clip). A layout renames that plan into another release's ex
 (each reader's module docstring, and the README's dataset sections), so each reader is tested on a
 generated tree in its own format. The motion, and so the class a flow model can learn, stays the
 plan's: a layout only maps the planned emotion onto its release's vocabulary and moves frame numbers.
+The `Layout` record and the shared helpers live in `mer.synthetic.layout_base`; the releases MEB reads
+beside these (MMEW, 4DME, CASME (I), CAS(ME)^2) in `mer.synthetic.meb_layouts`; `LAYOUTS` has them all.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mer.synthetic.layout_base import (
+    Layout,
+    PlannedClip,
+    au_cell,
+    listed_by_subject,
+    natural_key,
+    shifted_frames,
+)
+from mer.synthetic.meb_layouts import MEB_LAYOUTS
 from mer.synthetic.xlsx import write_xlsx
-
-#: One clip of the release plan (`synthetic.json`'s `clips`): sheet fields, frames and motion.
-PlannedClip = dict[str, Any]
 
 # --- CASME II -------------------------------------------------------------------------------
 
@@ -110,41 +116,6 @@ CASME3_OBJECTIVE = {"happy": 1, "disgust": 2, "anger": 3, "surprise": 4, "others
 CASME3_CLIPS_PER_VIDEO = 2  # one video (task) holds several expressions, told apart by onset
 
 
-@dataclass(frozen=True)
-class Layout:
-    """How one release lays the planned clips out on disk, and writes its coding sheet."""
-
-    name: str  # the reader that reads it, as conf/data/<name>.yaml configures it
-    title: str  # how progress and notes name it
-    #: planned clips → this release's clips, each with `frames_dir` (relative to the root) and
-    #: `frame_name` (a format string of the frame number `n`); clips it leaves out are not drawn
-    adapt: Callable[[Sequence[PlannedClip]], list[PlannedClip]]
-    #: writes the coding sheet into the root; None: the release's labels are folder names
-    write_sheet: Callable[[Path, Sequence[PlannedClip]], None] | None
-    grey: bool = False  # SAMM's frames are greyscale
-    #: reader config values this layout needs over conf/data/<name>.yaml's defaults
-    reader_options: Mapping[str, Any] = field(default_factory=dict)
-
-
-def frame_file(clip: PlannedClip, number: int) -> str:
-    """A clip's frame file name for a frame number."""
-    return clip["frame_name"].format(n=number)
-
-
-def _by_subject(clips: Sequence[PlannedClip]) -> dict[int, list[PlannedClip]]:
-    """Planned sheet clips grouped by subject number, in plan order."""
-    groups: dict[int, list[PlannedClip]] = {}
-    for clip in clips:
-        if clip["in_sheet"]:
-            groups.setdefault(clip["subject"], []).append(clip)
-    return groups
-
-
-def _moved(clip: PlannedClip, shift: int) -> dict[str, int]:
-    """Onset, apex and offset moved by `shift` frames."""
-    return {key: clip[key] + shift for key in ("onset", "apex", "offset")}
-
-
 # --- CASME II -------------------------------------------------------------------------------
 
 
@@ -154,16 +125,6 @@ def _casme2_clips(clips: Sequence[PlannedClip]) -> list[PlannedClip]:
         {**c, "frames_dir": f"{CASME2_RAW_DIR}/{c['folder']}/{c['filename']}", "frame_name": "img{n}.jpg"}
         for c in clips
     ]
-
-
-def _au_cell(aus: str) -> int | str:
-    """CASME II's AU cell: a plain int for one unprefixed AU, else text like '4+L10'."""
-    return int(aus) if aus.isdigit() else aus
-
-
-def natural_key(name: str) -> list[Any]:
-    """Sort key that orders digits by value, as the releases list clips."""
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
 
 def casme2_sheet_rows(clips: Sequence[PlannedClip]) -> list[list[Any]]:
@@ -178,7 +139,7 @@ def casme2_sheet_rows(clips: Sequence[PlannedClip]) -> list[list[Any]]:
             c["sheet_apex"],
             c["offset"],
             None,
-            _au_cell(c["action_units"]),
+            au_cell(c["action_units"]),
             c["emotion"],
         ]
         for c in ordered
@@ -198,12 +159,12 @@ def _samm_clips(clips: Sequence[PlannedClip]) -> list[PlannedClip]:
     subject, Other and Others in turn, and the plan's bad-apex clip with an apex past its offset."""
     out: list[PlannedClip] = []
     others = 0
-    for number, group in _by_subject(clips).items():
+    for number, group in listed_by_subject(clips).items():
         subject = f"{number + 5:03d}"
         padding = 5 if number % 2 else 4
         for j, clip in enumerate(group):
             name = f"{subject}_{j % 7 + 1}_{j // 7 + 1}"
-            frames = _moved(clip, 1000 + 500 * j)
+            frames = shifted_frames(clip, 1000 + 500 * j)
             emotion = SAMM_EMOTIONS[clip["emotion"]]
             if emotion == "Other":
                 emotion, others = ("Other", "Others")[others % 2], others + 1
@@ -255,7 +216,7 @@ def _smic_clips(clips: Sequence[PlannedClip]) -> list[PlannedClip]:
     """`SMIC_all_raw/HS/s2/micro/surprise/s2_sur_02/image100230.bmp`; the plan's `others` clips go
     to `non_micro/`; the apex is the middle frame, the convention for SMIC's unannotated apex."""
     out: list[PlannedClip] = []
-    for number, group in _by_subject(clips).items():
+    for number, group in listed_by_subject(clips).items():
         subject = f"s{number}"
         counts: Counter[str | None] = Counter()
         for j, clip in enumerate(group):
@@ -290,14 +251,14 @@ def _casme3_clips(clips: Sequence[PlannedClip]) -> list[PlannedClip]:
     """`spNO.1/b/color/175.jpg`: two expressions per video (task a, b, ...), the second starting
     after the first ends, so only the onset tells them apart."""
     out: list[PlannedClip] = []
-    for number, group in _by_subject(clips).items():
+    for number, group in listed_by_subject(clips).items():
         subject = f"spNO.{number}"
         previous_offset = 0
         for j, clip in enumerate(group):
             video = "abcdefghijklmnopqrstuvwxyz"[j // CASME3_CLIPS_PER_VIDEO % 26]
             second = j % CASME3_CLIPS_PER_VIDEO
             shift = previous_offset + 25 - clip["onset"] if second else 0
-            frames = _moved(clip, shift)
+            frames = shifted_frames(clip, shift)
             previous_offset = frames["offset"]
             out.append(
                 {
@@ -339,4 +300,5 @@ LAYOUTS: dict[str, Layout] = {
     "samm": Layout("samm", "SAMM", _samm_clips, _samm_sheet, grey=True),
     "smic": Layout("smic", "SMIC-HS", _smic_clips, None),
     "casme3": Layout("casme3", "CAS(ME)^3 part A", _casme3_clips, _casme3_sheet),
+    **MEB_LAYOUTS,
 }

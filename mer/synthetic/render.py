@@ -22,7 +22,7 @@ from mer.synthetic.face import (
     shape_field,
     similarity,
 )
-from mer.synthetic.layouts import Layout, frame_file
+from mer.synthetic.layout_base import Layout, frame_file
 
 
 def _subject_base(subject: dict[str, Any]) -> np.ndarray:

@@ -10,7 +10,7 @@ import datetime
 import io
 import re
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +22,26 @@ SHEET_CREATOR = "mer.data.synthetic"
 
 
 def write_xlsx(path: Path, rows: Sequence[Sequence[Any]]) -> None:
-    """An .xlsx of `rows` on one sheet, with fixed timestamps so its bytes are stable."""
+    """An .xlsx of `rows` on one sheet (`Sheet1`), with fixed timestamps so its bytes are stable."""
+    write_workbook(path, {"Sheet1": rows})
+
+
+def write_workbook(path: Path, sheets: Mapping[str, Sequence[Sequence[Any]]]) -> None:
+    """An .xlsx with one named sheet per entry, in order (CAS(ME)^2's sheet has three), bytes stable."""
     from openpyxl import Workbook
 
     book = Workbook()
-    sheet = book.active
-    sheet.title = "Sheet1"
-    for row in rows:
-        sheet.append(list(row))
+    for index, (title, rows) in enumerate(sheets.items()):
+        sheet = book.active if index == 0 else book.create_sheet()
+        sheet.title = title
+        for row in rows:
+            sheet.append(list(row))
     stamp = datetime.datetime(*SHEET_TIMESTAMP)
     book.properties.created = stamp
     book.properties.creator = SHEET_CREATOR
     buffer = io.BytesIO()
     book.save(buffer)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(_normalise_xlsx(buffer.getvalue(), stamp.isoformat() + "Z"))
 
 
