@@ -217,12 +217,6 @@ def _parse_section(
     return sheet_clips.parse_clips(release, table, mapping, label_set, _sheet_format())
 
 
-def _read_emotion(value: object) -> tuple[str, str]:
-    """(mapping key with aliases resolved, the cell as written) of a sheet `Emotion` cell."""
-    raw = cell_text(value)
-    return EMOTION_ALIASES.get(raw.lower(), raw.lower()), raw
-
-
 def _subject_folder(value: object, where: str) -> str:
     """Sheet `Subject` (1, "1", "sub01") → folder name `sub01`; anything else is refused."""
     return f"sub{sheet_clips.subject_number(value, where, _SUBJECT, '(1-19) or a folder like sub01'):02d}"
@@ -231,4 +225,4 @@ def _subject_folder(value: object, where: str) -> str:
 def _sheet_format() -> sheet_clips.SheetFormat:
     """How the CASME coding sheets write subjects, frame numbers and emotions."""
     known = "known CASME labels ({label_set}): {labels} (or the sheets' comtempt)"
-    return sheet_clips.SheetFormat(SHEET_COLUMNS, _subject_folder, _read_emotion, known)
+    return sheet_clips.SheetFormat(SHEET_COLUMNS, _subject_folder, sheet_clips.emotion_reader(EMOTION_ALIASES), known)

@@ -17,7 +17,7 @@ from mer.data import sheet_clips
 from mer.data.frame_files import first_by_number, numbered_frames
 from mer.data.labels import label_set as get_label_set
 from mer.data.samples import SampleTable
-from mer.data.sheet import cell_text, read_sheet
+from mer.data.sheet import read_sheet
 from mer.errors import MerError
 
 log = logging.getLogger(__name__)
@@ -95,12 +95,6 @@ def find_frames_dir(root: Path) -> Path:
     )
 
 
-def _read_emotion(value: object) -> tuple[str, str]:
-    """(mapping key, the cell as written) of a sheet `emotion` cell: the key lower-cased."""
-    raw = cell_text(value)
-    return raw.lower(), raw
-
-
 def _subject_folder(value: object, where: str) -> str:
     """Sheet `Subject` ("spNO.1", 1) → folder name `spNO.1`; anything else is refused."""
     return f"spNO.{sheet_clips.subject_number(value, where, _SUBJECT, '(e.g. spNO.1)')}"
@@ -109,4 +103,4 @@ def _subject_folder(value: object, where: str) -> str:
 def _sheet_format() -> sheet_clips.SheetFormat:
     """How the CAS(ME)^3 part A sheet writes subjects, frame numbers and emotions."""
     known = "known CAS(ME)^3 labels ({label_set}): {labels}"
-    return sheet_clips.SheetFormat(SHEET_COLUMNS, _subject_folder, _read_emotion, known)
+    return sheet_clips.SheetFormat(SHEET_COLUMNS, _subject_folder, sheet_clips.emotion_reader(), known)

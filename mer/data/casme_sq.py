@@ -145,9 +145,9 @@ def find_release(root: str | Path, sheet: str | None = None) -> sheet_clips.Rele
 
 def find_frames_dir(root: Path) -> Path:
     """The `rawpic/` folder in root or one of its subfolders."""
-    for folder in sheet_clips.root_and_children(root):
-        if (folder / FRAMES_DIR).is_dir():
-            return folder / FRAMES_DIR
+    found = sheet_clips.folder_in_root_or_child(root, FRAMES_DIR)
+    if found is not None:
+        return found
     raise MerError(
         f"no CAS(ME)^2 frames in {root} or its subfolders: looked for {FRAMES_DIR}/ (holding participant "
         "folders like s15/ with video folders like 15_0101disgustingteeth/ of frames like img001.jpg); "
@@ -389,12 +389,6 @@ def _warn_left_out(clips: list[sheet_clips.SheetClip], label_set: str) -> None:
         )
 
 
-def _read_emotion(value: object) -> tuple[str, str]:
-    """(mapping key, the cell as written) of an emotion category cell: the key lower-cased."""
-    raw = cell_text(value)
-    return raw.lower(), raw
-
-
 def _subject_as_is(value: object, where: str) -> str:
     """`read_intervals`' subject, already the participant's folder name (`s15`)."""
     return cell_text(value)
@@ -405,4 +399,4 @@ def _sheet_format() -> sheet_clips.SheetFormat:
     names only the onset and offset columns, in its messages)."""
     columns = {name: (_column(name, CODE_COLUMNS),) for name in ("onset", "offset")}
     known = "known CAS(ME)^2 emotion categories ({label_set}): {labels}"
-    return sheet_clips.SheetFormat(columns, _subject_as_is, _read_emotion, known)
+    return sheet_clips.SheetFormat(columns, _subject_as_is, sheet_clips.emotion_reader(), known)

@@ -110,11 +110,10 @@ def find_frames_dir(root: Path, layout: str = "auto") -> tuple[Path, str]:
     """The frames folder and its kind: `gray_micro/` (raw) or `gray_micro_crop/` (cropped) in root
     or one level down; `auto` takes raw where both are there."""
     kinds = ("raw", "cropped") if layout == "auto" else (layout,)
-    folders = sheet_clips.root_and_children(root)
     for kind in kinds:
-        for folder in folders:
-            if (folder / FRAME_DIRS[kind]).is_dir():
-                return folder / FRAME_DIRS[kind], kind
+        found = sheet_clips.folder_in_root_or_child(root, FRAME_DIRS[kind])
+        if found is not None:
+            return found, kind
     looked = " or ".join(f"{FRAME_DIRS[kind]}/" for kind in kinds)
     raise MerError(
         f"no 4DME frames in {root} or its subfolders (data.reader.layout={layout}): looked for "

@@ -26,7 +26,7 @@ from mer.data import sheet_clips
 from mer.data.frame_files import first_by_number, numbered_frames
 from mer.data.labels import label_set as get_label_set
 from mer.data.samples import SampleTable
-from mer.data.sheet import cell_text, read_sheet
+from mer.data.sheet import read_sheet
 from mer.errors import MerError
 
 log = logging.getLogger(__name__)
@@ -99,9 +99,9 @@ def find_release(root: str | Path, sheet: str | None = None) -> sheet_clips.Rele
 
 def find_frames_dir(root: Path) -> Path:
     """`Micro_Expression/` in root (`MMEW_Final/`) or one level down (root holds `MMEW_Final/`)."""
-    for folder in sheet_clips.root_and_children(root):
-        if (folder / FRAMES_DIR).is_dir():
-            return folder / FRAMES_DIR
+    found = sheet_clips.folder_in_root_or_child(root, FRAMES_DIR)
+    if found is not None:
+        return found
     raise MerError(
         f"no MMEW frames in {root} or its subfolders: looked for a {FRAMES_DIR}/ folder (holding "
         "<emotion>/<Filename>/1.jpg); set data.root to MMEW_Final/ or the folder holding it"
@@ -142,12 +142,6 @@ def place_clip_folders(clips: list[sheet_clips.SheetClip], release: sheet_clips.
         clip.folder = str(places[0] if places else release.frames_root / "*" / clip.clip)
 
 
-def _read_emotion(value: object) -> tuple[str, str]:
-    """(mapping key with aliases resolved, the cell as written) of a sheet `Estimated Emotion` cell."""
-    raw = cell_text(value)
-    return EMOTION_ALIASES.get(raw.lower(), raw.lower()), raw
-
-
 def _subject_folder(value: object, where: str) -> str:
     """Sheet `Subject` ("S01", 1) → subject id `S01`; anything else is refused."""
     return f"S{sheet_clips.subject_number(value, where, _SUBJECT, '(e.g. S01 or 1)'):02d}"
@@ -156,4 +150,4 @@ def _subject_folder(value: object, where: str) -> str:
 def _sheet_format() -> sheet_clips.SheetFormat:
     """How the MMEW sheet writes subjects, frame numbers and emotions."""
     known = "known MMEW labels ({label_set}): {labels} (or repression for others)"
-    return sheet_clips.SheetFormat(SHEET_COLUMNS, _subject_folder, _read_emotion, known)
+    return sheet_clips.SheetFormat(SHEET_COLUMNS, _subject_folder, sheet_clips.emotion_reader(EMOTION_ALIASES), known)

@@ -17,7 +17,7 @@ from mer.data import sheet_clips
 from mer.data.frame_files import first_by_number, numbered_frames
 from mer.data.labels import label_set as get_label_set
 from mer.data.samples import SampleTable
-from mer.data.sheet import cell_text, read_sheet
+from mer.data.sheet import read_sheet
 from mer.errors import MerError
 
 log = logging.getLogger(__name__)
@@ -102,12 +102,6 @@ def find_frames_dir(root: Path) -> Path:
     )
 
 
-def _read_emotion(value: object) -> tuple[str, str]:
-    """(mapping key with aliases resolved, the cell as written) of a sheet `Emotion` cell."""
-    raw = cell_text(value)
-    return EMOTION_ALIASES.get(raw.lower(), raw.lower()), raw
-
-
 def _subject_folder(value: object, where: str) -> str:
     """Sheet `Subject` (6, "006") → folder name `006`; anything else is refused."""
     return f"{sheet_clips.subject_number(value, where, _SUBJECT, '(e.g. 6 or 006)'):03d}"
@@ -116,4 +110,4 @@ def _subject_folder(value: object, where: str) -> str:
 def _sheet_format() -> sheet_clips.SheetFormat:
     """How the SAMM coding sheet writes subjects, frame numbers and emotions."""
     known = "known SAMM labels ({label_set}): {labels} (or Other)"
-    return sheet_clips.SheetFormat(SHEET_COLUMNS, _subject_folder, _read_emotion, known)
+    return sheet_clips.SheetFormat(SHEET_COLUMNS, _subject_folder, sheet_clips.emotion_reader(EMOTION_ALIASES), known)

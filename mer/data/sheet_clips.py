@@ -167,6 +167,24 @@ def root_and_children(root: Path) -> list[Path]:
     return [root] + sorted(p for p in root.iterdir() if p.is_dir())
 
 
+def folder_in_root_or_child(root: Path, name: str) -> Path | None:
+    """`root/name`, or `<child>/name` of one of root's subfolders (root holds the release's top
+    folder), where that is a folder; None where neither is."""
+    return next((folder / name for folder in root_and_children(root) if (folder / name).is_dir()), None)
+
+
+def emotion_reader(aliases: dict[str, str] | None = None) -> Callable[[object], tuple[str, str]]:
+    """A sheet's emotion cell → (mapping key: lower-cased, spellings in `aliases` resolved, the
+    cell as written, for messages): `SheetFormat.read_emotion` of most readers."""
+    aliases = aliases or {}
+
+    def read_emotion(value: object) -> tuple[str, str]:
+        raw = cell_text(value)
+        return aliases.get(raw.lower(), raw.lower()), raw
+
+    return read_emotion
+
+
 def find_named_sheet(root: Path, sheet: str | None, names: tuple[str, ...], reader: str) -> Path:
     """The coding sheet: the override (inside root), or the one file named like `names` (case
     ignored) in root or one level down."""
