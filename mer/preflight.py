@@ -80,6 +80,7 @@ def check_command_line(config_name: str, args: list[str]) -> bool:
     check_folders(overrides, cfg)
     check_logger_packages(cfg)
     check_release(cfg)
+    check_nested_tuning(cfg)
     return True
 
 
@@ -305,3 +306,19 @@ def check_release(cfg: DictConfig) -> None:
     from mer.data import locate_release  # pandas, for a command line sound so far: the job needs it next
 
     locate_release(OmegaConf.to_container(cfg.data.reader, resolve=True))
+
+
+def check_nested_tuning(cfg: DictConfig) -> None:
+    """For `tune=nested`: Optuna installed, the study's settings and every search expression sound,
+    and no more inner folds than an outer fold has training subjects (the data's subjects read once
+    here), each a one-line error before any job trains."""
+    if (cfg.get("tune") or {}).get("name") != "nested":
+        return
+    from mer.data import read_samples
+    from mer.train.search_space import check_inner_folds, check_tuning
+
+    check_tuning(cfg)
+    samples = read_samples(cfg.data).rows
+    test_dataset = cfg.data.get("test_dataset")
+    held_out = samples.loc[samples["dataset"] == test_dataset, "subject"].nunique() if test_dataset else 1
+    check_inner_folds(cfg.tune.inner_folds, samples["subject"].nunique() - held_out)

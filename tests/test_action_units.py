@@ -22,7 +22,8 @@ from mer.evaluate.au_metrics import pooled_au_metrics
 from mer.evaluate.report import build_report
 from mer.evaluate.statistics import Bootstrap
 from mer.run_dir import CHECKPOINT, METRICS, PREDICTIONS
-from mer.train.job import check_task_head, train
+from mer.train.fold_run import check_task_head
+from mer.train.job import train
 
 AUS = ["AU1", "AU2", "AU4", "AU12"]
 

@@ -103,6 +103,11 @@ class GpusLauncher(Launcher):
             len(environments),
             " under CUDA MPS" if self.mps else "",
         )
+        tune = self.config.get("tune")
+        if tune is not None and tune.get("name") == "nested":  # what the sweep costs, before it starts
+            from mer.train.search_space import cost_line
+
+            log.info("%s", cost_line(progress.total, tune.trials, tune.inner_folds))
         # Leaving the `with`: the pool's threads end, then the warm workers, then MPS.
         with (
             cuda_mps(self.mps, environments[0]["CUDA_VISIBLE_DEVICES"]) as mps_env,

@@ -28,6 +28,7 @@ from mer.evaluate.tables import (
     PAPER_TABLE4,
     SENSITIVITY,
     SOURCES,
+    TUNED_FOLDS,
     markdown_grid,
     markdown_lines,
     paper_table4,
@@ -143,6 +144,7 @@ def render_markdown(data: ReportData) -> str:
         out += ["### All configurations", "", *markdown_lines(CONFIGURATIONS, emotion), ""]
     out += _sources_section(data.sources)
     out += _action_units_section(data)
+    out += _tuning_section(data)
     out += _confusion_section(data.report, data.figures)
     out += _pairs_section(data.pairs)
     out += _sensitivity_section(data.sensitivity, data.confidence)
@@ -250,6 +252,25 @@ def _sources_section(sources: pd.DataFrame) -> list[str]:
     if emotion.empty:
         return []
     return ["### Per source dataset", "", PROSE["sources"], "", *markdown_lines(SOURCES, emotion), ""]
+
+
+def _tuning_section(data: ReportData) -> list[str]:
+    """Each tuned configuration (`tune=nested`): how it was tuned, over which space, what each outer
+    fold chose on its training subjects, and how often each value was chosen."""
+    tuned = data.report[data.report["tuning"] != ""]
+    if tuned.empty:
+        return []
+    out = ["### Nested tuning", "", PROSE["nested"], ""]
+    by_key = dict(list(data.tuning.groupby(KEY, sort=False))) if len(data.tuning) else {}
+    for _, r in tuned.iterrows():
+        key = tuple(r[KEY])
+        out += [f"#### {r['dataset']} · `{r['configuration']}`", ""]
+        out += [f"{r['tuning']}; search space: `{r['search_space']}`.", ""]
+        if key in data.tuning_figures:
+            out += [f"![settings chosen per outer fold]({data.tuning_figures[key]})", ""]
+        if key in by_key:
+            out += [*markdown_lines(TUNED_FOLDS, by_key[key]), ""]
+    return out
 
 
 def _action_units_section(data: ReportData) -> list[str]:

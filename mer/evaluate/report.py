@@ -22,13 +22,15 @@ from mer.evaluate.report_files import (
 from mer.evaluate.scores import head_pairs, methods_table, sensitivity_scores, source_scores, summarise
 from mer.evaluate.statistics import Bootstrap
 from mer.evaluate.sweep_runs import cache_manifests, collect_runs, dataset_subjects, load_predictions, sample_list
+from mer.evaluate.tuning import chosen_settings, tuning_figures
 
 
 def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None, boot: Bootstrap = Bootstrap()) -> ReportData:
     """Read every run under `sweep_dir`; write report.csv, report.md, report_seeds.csv, samples.csv,
     confusion PNGs, for composite datasets report_sources.csv, for a sensitivity sweep
     report_sensitivity.csv, for a sweep over models report_methods.csv, and for action units
-    report_aus.csv and per-AU bar charts into `out_dir`
+    report_aus.csv and per-AU bar charts, and for nested tuning report_tuning.csv and the chosen
+    settings' charts into `out_dir`
     (default: the sweep dir); return what was read and scored."""
     sweep_dir = Path(sweep_dir)
     out_dir = Path(out_dir) if out_dir is not None else sweep_dir
@@ -37,6 +39,7 @@ def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None, boot:
     report, seeds = summarise(runs, preds, classes, boot, dataset_subjects(manifests), au_preds)
     out_dir.mkdir(parents=True, exist_ok=True)
     aus = au_table(report, au_preds)
+    chosen = chosen_settings(runs)
     data = ReportData(
         sweep_dir=sweep_dir,
         runs=runs,
@@ -47,11 +50,13 @@ def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None, boot:
         samples=sample_list(preds, au_preds),
         sources=pd.concat([source_scores(preds, classes), au_source_scores(au_preds)], ignore_index=True),
         aus=aus,
+        tuning=chosen,
         sensitivity=sensitivity_scores(report, preds, classes, boot),
         methods=methods_table(report),
         pairs=head_pairs(preds, classes, boot),
         figures=confusion_figures(report, preds, classes, out_dir),
         au_figures=au_figures(aus, out_dir),
+        tuning_figures=tuning_figures(chosen, out_dir),
         manifests=manifests,
         boot=boot,
     )

@@ -12,7 +12,7 @@ import pandas as pd
 
 from mer.errors import MerError, user_facing
 from mer.evaluate.report import build_report
-from mer.evaluate.report_files import AU_CHART_DIR, CONFUSION_DIR, REPORT_CSV, REPORT_MD, SAMPLES_CSV
+from mer.evaluate.report_files import AU_CHART_DIR, CONFUSION_DIR, REPORT_CSV, REPORT_MD, SAMPLES_CSV, TUNING_DIR
 from mer.evaluate.statistics import Bootstrap
 from mer.evaluate.terminal import print_report
 from mer.tracking import wandb_credentials
@@ -60,7 +60,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "subject-bootstrap confidence intervals, confusion matrices and McNemar tests (report.md, "
         "report.csv, samples.csv, confusion/*.png; report_sources.csv for a composite dataset; "
         "report_sensitivity.csv for experiment=paper_sensitivity; report_methods.csv for a sweep "
-        "over models, experiment=baselines; report_aus.csv and aus/*.png for task=au).",
+        "over models, experiment=baselines; report_aus.csv and aus/*.png for task=au; "
+        "report_tuning.csv and tuning/*.png for tune=nested).",
     )
     parser.add_argument("sweep_dir", type=Path, help="the dir `mer-train -m` wrote (searched recursively)")
     parser.add_argument("--out", type=Path, default=None, help="write the report here (default: SWEEP_DIR)")
@@ -91,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     data = build_report(args.sweep_dir, out_dir, boot)
     print_report(data)
     written = [REPORT_CSV, SAMPLES_CSV, *data.optional_csvs()]
-    charts = ((CONFUSION_DIR, data.figures), (AU_CHART_DIR, data.au_figures))
+    charts = ((CONFUSION_DIR, data.figures), (AU_CHART_DIR, data.au_figures), (TUNING_DIR, data.tuning_figures))
     pictures = [f"{folder}/*.png" for folder, made in charts if made]
     print(f"wrote {out_dir / REPORT_MD}, {', '.join(written + pictures)}", flush=True)
     if args.wandb:

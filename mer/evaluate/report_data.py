@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mer.evaluate.report_files import AUS_CSV, METHODS_CSV, SENSITIVITY_CSV, SOURCES_CSV
+from mer.evaluate.report_files import AUS_CSV, METHODS_CSV, SENSITIVITY_CSV, SOURCES_CSV, TUNING_CSV
 from mer.evaluate.statistics import Bootstrap
 
 
@@ -28,11 +28,13 @@ class ReportData:
     samples: pd.DataFrame  # samples.csv: the samples scored
     sources: pd.DataFrame  # report_sources.csv: per source dataset of composite configurations
     aus: pd.DataFrame  # report_aus.csv: one row per action-unit configuration × AU
+    tuning: pd.DataFrame  # report_tuning.csv: per tuned job, the settings nested tuning chose
     sensitivity: pd.DataFrame  # report_sensitivity.csv: each sensitivity setting against the paper recipe
     methods: pd.DataFrame  # report_methods.csv: one row per model × head
     pairs: pd.DataFrame  # McNemar and the paired interval between heads
     figures: dict[tuple, tuple[str, np.ndarray, list[str]]]  # configuration → (PNG, matrix, classes)
     au_figures: dict[tuple, str]  # action-unit configuration → its per-AU bar chart PNG
+    tuning_figures: dict[tuple, str]  # tuned configuration → the PNG of how often each value was chosen
     manifests: dict[str, dict | None]  # dataset → its cache's manifest (None: not readable here)
     boot: Bootstrap
 
@@ -53,11 +55,12 @@ class ReportData:
 
     def optional_csvs(self) -> dict[str, pd.DataFrame]:
         """The tables written only where the sweep has rows for them (per source, sensitivity,
-        methods, per AU), by file name."""
+        methods, per AU, nested tuning's choices), by file name."""
         tables = {
             SOURCES_CSV: self.sources,
             SENSITIVITY_CSV: self.sensitivity,
             METHODS_CSV: self.methods,
             AUS_CSV: self.aus,
+            TUNING_CSV: self.tuning,
         }
         return {name: frame for name, frame in tables.items() if not frame.empty}

@@ -14,10 +14,12 @@ report dir's contract.
 - `report_methods.csv`: one row per model × head (report.csv's columns), only for sweeps over `model=`;
 - `confusion/<dataset>-<configuration>.png`: each configuration's pooled confusion matrix;
 - `aus/<dataset>-<configuration>.png`: each action-unit configuration's per-AU F1 bar chart;
+- `report_tuning.csv` and `tuning/<dataset>-<configuration>.png`: for `tune=nested` configurations,
+  the settings each outer fold's study chose, and how often each value was chosen;
 - `report.md`: all of it as paper-style tables with the protocol's prose.
 """
 
 REPORT_CSV, REPORT_MD, SEEDS_CSV, SAMPLES_CSV = "report.csv", "report.md", "report_seeds.csv", "samples.csv"
 SOURCES_CSV, SENSITIVITY_CSV, METHODS_CSV = "report_sources.csv", "report_sensitivity.csv", "report_methods.csv"
-AUS_CSV = "report_aus.csv"
-CONFUSION_DIR, AU_CHART_DIR = "confusion", "aus"
+AUS_CSV, TUNING_CSV = "report_aus.csv", "report_tuning.csv"
+CONFUSION_DIR, AU_CHART_DIR, TUNING_DIR = "confusion", "aus", "tuning"

@@ -174,6 +174,7 @@ def summarise(
         row["task"] = jobs["task"].iloc[0]
         row["model"], row["size"] = jobs["model"].iloc[0], jobs["size"].iloc[0]
         row["input_size"], row["recipe"] = jobs["input_size"].iloc[0], jobs["recipe"].iloc[0]
+        row["tuning"], row["search_space"] = jobs["tuning"].iloc[0], jobs["search_space"].iloc[0]
         row["n_parameters"] = jobs["n_parameters"].dropna().max()  # one network: the same in every job
         row["fit_s_median"] = jobs["fit_s"].median()
         rows.append({**row, **au_row})

@@ -10,6 +10,7 @@ newest finished one is kept, the others set aside with a warning each.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import warnings
 from pathlib import Path
@@ -23,6 +24,7 @@ from omegaconf.errors import OmegaConfBaseException
 from mer.errors import MerError
 from mer.evaluate.au_metrics import PRED_SUFFIX, SCORE_SUFFIX, au_columns
 from mer.run_dir import FAILED, METRICS, PREDICTIONS, SCORE_PREFIX, configuration_overrides, override_key
+from mer.train.search_space import describe
 
 REQUIRED_COLUMNS = ("sample_id", "subject", "label", "pred")
 #: The columns an action-unit job's predictions.csv starts with; then `AU<n>`, `AU<n>_pred`, `AU<n>_score`.
@@ -67,11 +69,14 @@ def _job_row(job_dir: Path, sweep_dir: Path) -> dict:
     # The fold: the held-out source of a cross-dataset job, else the held-out subject, by id or index.
     fold = next((data.get(k) for k in ("test_dataset", "test_subject") if data.get(k) not in (None, "")), None)
     fold = fold if fold is not None else _config_value(cfg, "data.fold", config_path)
-    rest = [o for o in configuration_overrides(overrides) if override_key(o) not in OWN_KEYS]
+    rest = _search_space_as_one([o for o in configuration_overrides(overrides) if override_key(o) not in OWN_KEYS])
     runtime = _hydra_runtime(job_dir)
-    recipe = _recipe(runtime)
-    if recipe and not any(override_key(o) == "recipe" for o in rest):  # chosen by an experiment
-        rest = sorted(rest + [f"recipe={recipe}"])
+    recipe = _choice(runtime, "recipe")
+    for group in ("recipe", "tune"):  # chosen by an experiment: not among the job's overrides
+        choice = _choice(runtime, group)
+        if choice and choice != "none" and not any(override_key(o) == group for o in rest):
+            rest = sorted(rest + [f"{group}={choice}"])
+    tune = cfg.get("tune") or {}
     failed = job_dir / FAILED
     error = (
         next((ln.strip() for ln in failed.read_text(errors="replace").splitlines() if ln.strip()), "")
@@ -101,8 +106,28 @@ def _job_row(job_dir: Path, sweep_dir: Path) -> dict:
         "epochs": (cfg.get("trainer") or {}).get("max_epochs"),
         "model": str(model),
         "recipe": recipe or "",
+        "tuning": tuning_label(tune),
+        "search_space": describe(tune.get("params")) if tune.get("name") == "nested" else "",
         **({} if broken else _job_cost(job_dir / METRICS)),
     }
+
+
+def _search_space_as_one(overrides: list[str]) -> list[str]:
+    """The overrides with a search space's (`+tune.params.<key>="choice(1,2)"`, whose expressions
+    hold commas) folded into one `tune.params=<sha256 prefix>` (the space itself is the row's
+    `search_space`): one configuration per space, and a name that splits on its commas."""
+    space = sorted(o for o in overrides if override_key(o).startswith("tune.params."))
+    if not space:
+        return overrides
+    digest = hashlib.sha256("\n".join(space).encode()).hexdigest()[:8]
+    return sorted([o for o in overrides if o not in space] + [f"tune.params={digest}"])
+
+
+def tuning_label(tune: dict) -> str:
+    """How a report names a job's tuning: "nested: 4 inner folds, 20 trials", "" where untuned."""
+    if tune.get("name") != "nested":
+        return ""
+    return f"nested: {tune.get('inner_folds')} inner folds, {tune.get('trials')} trials"
 
 
 def _hydra_runtime(job_dir: Path) -> dict:
@@ -114,11 +139,12 @@ def _hydra_runtime(job_dir: Path) -> dict:
     return ((_read_yaml(hydra_path) or {}).get("hydra") or {}).get("runtime") or {}
 
 
-def _recipe(runtime: dict) -> str | None:
-    """The job's `recipe` choice (paper, mer) from Hydra's record, None where none was chosen: an
-    experiment picks it in its defaults, so it is not among the job's overrides."""
-    recipe = (runtime.get("choices") or {}).get("recipe")
-    return None if recipe in (None, "null") else str(recipe)
+def _choice(runtime: dict, group: str) -> str | None:
+    """The job's choice of a config group (`recipe`: paper, mer; `tune`: nested_paper) from Hydra's
+    record, None where none was chosen: an experiment picks it in its defaults, so it is not among
+    the job's overrides."""
+    choice = (runtime.get("choices") or {}).get(group)
+    return None if choice in (None, "null") else str(choice)
 
 
 def _data_roots(cfg: dict, cwd: str | None) -> tuple[str, ...]:
@@ -250,6 +276,8 @@ def collect_runs(sweep_dir: str | Path) -> pd.DataFrame:
             "epochs",
             "model",
             "recipe",
+            "tuning",
+            "search_space",
             "n_parameters",
             "fit_s",
         ],

@@ -50,6 +50,7 @@ from mer.evaluate.cells import (
     subjects_phrase,
 )
 from mer.evaluate.scores import SENSITIVITY_REFERENCE
+from mer.evaluate.tuning import settings_text
 
 Renderer = Literal["markdown", "terminal"]
 MARKDOWN: Renderer = "markdown"
@@ -213,6 +214,19 @@ CONFIGURATIONS = Table(
         Column("per-fold mean UF1 ± std", score_cell(per_fold, "uf1"), only=MARKDOWN),
         Column("missing folds", field("missing_folds", empty="none")),
         Column("failed jobs", field("failed_jobs", empty="none"), only=MARKDOWN),
+        Column("tuning", field("tuning", empty="—"), only=MARKDOWN),
+    ),
+)
+
+#: Each outer fold of a tuned configuration (report_tuning.csv's rows of it): what its study chose on
+#: its training subjects alone, and the chosen trial's mean inner score.
+TUNED_FOLDS = Table(
+    "nested tuning: the settings each outer fold chose",
+    (
+        Column("fold", field("fold")),
+        Column("seed", field("seed")),
+        Column("chosen settings", lambda row: settings_text(row["params"]), code=True),
+        Column("mean inner score", lambda row: f"{row['metric']} {number(row['inner_score'], 1, 4)}"),
     ),
 )
 

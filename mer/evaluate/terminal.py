@@ -40,6 +40,8 @@ def print_report(data: ReportData) -> None:
         _print(rich_table(AU_CONFIGURATIONS, data.au_report, confidence=data.confidence))
     if report["dataset"].map(is_synthetic).any():
         print(SYNTHETIC_NOTE)
+    for _, row in report[report["tuning"] != ""].iterrows():
+        print(f"{row['configuration']}: {row['tuning']} over {row['search_space']} (each fold's choice: report.md)")
     if (report["complete"] == False).any():  # noqa: E712 (None: not known)
         print(
             "partial sweep: some configurations cover fewer subjects than the dataset has; "

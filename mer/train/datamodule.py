@@ -82,6 +82,8 @@ class LosoDataModule(L.LightningDataModule):
         seed: int = 0,
         input_size: int | None = None,
         task: dict | None = None,
+        holdout: Sequence[str] | None = None,
+        exclude: Sequence[str] = (),
     ) -> None:
         super().__init__()
         self.cache = cache if isinstance(cache, FlowCache) else load_cache(cache)
@@ -102,7 +104,12 @@ class LosoDataModule(L.LightningDataModule):
                 "use balance=weighted_loss (each AU's positive weight) or none"
             )
         self.subjects = sorted(self.samples["subject"].unique())
-        if test_dataset is not None:  # cross-dataset: one whole source is the test set
+        #: Subjects used nowhere: nested tuning's inner folds leave out the outer fold's test subject.
+        self.excluded = sorted(map(str, exclude))
+        if holdout is not None:  # nested tuning's inner fold: these training subjects validate
+            self.test_subjects = sorted(map(str, holdout))
+            self.test_subject = ",".join(self.test_subjects)
+        elif test_dataset is not None:  # cross-dataset: one whole source is the test set
             self.test_subjects = held_out_source(self.samples, test_dataset)
             self.test_subject = str(test_dataset)
         else:
@@ -113,12 +120,15 @@ class LosoDataModule(L.LightningDataModule):
         self.val_subjects = self._pick_val_subjects(val_subjects)
         subject = self.samples["subject"].to_numpy()
         held_out = np.isin(subject, self.test_subjects)
-        self.test_index = np.flatnonzero(held_out)
+        unused = np.isin(subject, self.excluded)
+        self.test_index = np.flatnonzero(held_out & ~unused)
         self.val_index = np.flatnonzero(np.isin(subject, self.val_subjects))
-        self.train_index = np.flatnonzero(~held_out & ~np.isin(subject, self.val_subjects))
+        self.train_index = np.flatnonzero(~held_out & ~unused & ~np.isin(subject, self.val_subjects))
         # The protocol's one rule, checked on ids rather than trusted.
         if set(self.samples["sample_id"].iloc[self.train_index]) & set(self.test_ids):
             raise RuntimeError("a test-subject sample reached the training set")
+        if set(subject[np.concatenate([self.train_index, self.test_index, self.val_index])]) & set(self.excluded):
+            raise RuntimeError("an excluded subject's sample reached a fold")
         if self.multilabel:
             self.aus = resolve_aus(self.task.get("aus", "dataset"), self.samples["dataset"])
             self.classes = tuple(au_name(au) for au in self.aus)
@@ -136,7 +146,7 @@ class LosoDataModule(L.LightningDataModule):
 
     def _pick_val_subjects(self, count: int) -> list[str]:
         """Inner-validation subjects, drawn by seed from the training fold (never the test subject)."""
-        pool = [s for s in self.subjects if s not in self.test_subjects]
+        pool = [s for s in self.subjects if s not in self.test_subjects and s not in self.excluded]
         if not 0 <= count < len(pool):
             raise MerError(
                 f"datamodule.val_subjects={count}: use 0–{len(pool) - 1} "

@@ -7,14 +7,12 @@ import json
 import logging
 import os
 import sys
-import time
 import traceback
 import warnings
 from pathlib import Path
 
 import hydra
 import lightning as L
-import numpy as np
 import pandas as pd
 import torch
 from hydra.core.hydra_config import HydraConfig
@@ -27,14 +25,12 @@ from omegaconf import DictConfig, OmegaConf
 from mer.atomic import write_atomically
 from mer.config import CONFIG_DIR
 from mer.errors import MerError, user_error_in, user_facing
-from mer.evaluate.au_metrics import PRED_SUFFIX, SCORE_SUFFIX, pooled_au_metrics
-from mer.evaluate.metrics import pooled_metrics
 from mer.preprocess.cache import FlowCache, load_cache
 from mer.preprocess.prepare import prepare
-from mer.run_dir import AU_F1, CHECKPOINT, FAILED, METRICS, PREDICTIONS, RUN_CONFIG, SCORE_PREFIX, score_line
+from mer.run_dir import AU_F1, CHECKPOINT, FAILED, METRICS, PREDICTIONS, RUN_CONFIG, score_line
 from mer.threads import job_threads
 from mer.train.checkpoint import inference_record
-from mer.train.datamodule import LosoDataModule
+from mer.train.fold_run import check_task_head, fit_and_predict, fold_metrics, make_datamodule, make_model
 from mer.train.loggers import close_loggers, first_in_sweep, make_loggers
 
 log = logging.getLogger(__name__)
@@ -76,74 +72,23 @@ def fold_cache(cfg: DictConfig) -> FlowCache:
     return prepare(cfg)
 
 
-def predictions_table(dm: LosoDataModule, scores: torch.Tensor, index: torch.Tensor) -> pd.DataFrame:
-    """One row per test sample: ids, true and predicted class names, one score column per class
-    (or, for action units, `au_predictions_table`'s columns)."""
-    if dm.multilabel:
-        return au_predictions_table(dm, scores, index)
-    rows = dm.samples.iloc[index.cpu().numpy()]
-    pred = scores.argmax(dim=1).cpu().numpy()
-    table = pd.DataFrame(
-        {
-            "sample_id": rows["sample_id"].to_numpy(),
-            "subject": rows["subject"].to_numpy(),
-            "label": rows["label"].to_numpy(),
-            "pred": np.asarray(dm.classes)[pred],
-        }
-    )
-    for c, name in enumerate(dm.classes):
-        table[f"{SCORE_PREFIX}{name}"] = scores[:, c].cpu().numpy()
-    return table
-
-
-def au_predictions_table(dm: LosoDataModule, scores: torch.Tensor, index: torch.Tensor) -> pd.DataFrame:
-    """One row per test sample: sample_id, subject, then per AU `AU<n>` (truth 0/1), `AU<n>_pred`
-    (0/1: its logit above 0) and `AU<n>_score` (the logit)."""
-    rows = index.cpu().numpy()
-    logits = scores.cpu().numpy()
-    table = pd.DataFrame(
-        {
-            "sample_id": dm.samples["sample_id"].to_numpy()[rows],
-            "subject": dm.samples["subject"].to_numpy()[rows],
-        }
-    )
-    for j, name in enumerate(dm.classes):
-        table[name] = dm.targets[rows, j].astype(int)
-        table[f"{name}{PRED_SUFFIX}"] = (logits[:, j] > 0).astype(int)
-        table[f"{name}{SCORE_SUFFIX}"] = logits[:, j]
-    return table
-
-
-def check_task_head(task: str, head: str) -> None:
-    """Refuse a head that does not score the task's targets, in one line naming both keys."""
-    multilabel = head == "multilabel"
-    if task == "au" and not multilabel:
-        raise MerError(f"task=au predicts several action units per clip: use head=multilabel, not head={head}")
-    if task != "au" and multilabel:
-        raise MerError(f"head=multilabel scores action units: add task=au, or choose another head for task={task}")
-
-
 def train(cfg: DictConfig, run_dir: Path) -> dict:
-    """Train on all subjects but one, predict the held-out one, write the run's files."""
+    """Train on all subjects but one, predict the held-out one, write the run's files; with
+    `tune=nested`, first choose the settings by nested tuning on the training subjects alone."""
     run_dir.mkdir(parents=True, exist_ok=True)
     check_task_head(cfg.task.name, cfg.head.name)
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
     if cfg.trainer.get("deterministic"):  # cuBLAS needs this to be deterministic on GPUs
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     cache = fold_cache(cfg)
-    # Partial first, then the call: instantiate would turn the FlowCache dataclass into a config.
-    dm: LosoDataModule = instantiate(cfg.datamodule, _partial_=True)(cache=cache, channels=list(cfg.input.channels))
-    # _convert_="all": plain lists and dicts, so the checkpoint's hyperparameters hold no OmegaConf
-    # object and it opens with a weights-only load (mer.train.checkpoint).
-    model = instantiate(
-        cfg.model,
-        in_channels=len(dm.channels),
-        classes=list(dm.classes),
-        head=OmegaConf.to_container(cfg.head, resolve=True),
-        class_weights=dm.class_weights,
-        seed=cfg.seed,
-        _convert_="all",
-    )
+    tuned = None
+    if cfg.tune.name == "nested":
+        from mer.train.nested import nested_tuning  # Optuna loads only for a tuned job
+
+        tuned = nested_tuning(cfg, cache, run_dir)
+        cfg = tuned.config
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    dm = make_datamodule(cfg, cache)
+    model = make_model(cfg, dm)
     no_val = {} if len(dm.val_index) else {"limit_val_batches": 0}
     trainer: L.Trainer = instantiate(
         cfg.trainer, logger=make_loggers(cfg, run_dir, dm), default_root_dir=str(run_dir), **no_val
@@ -166,10 +111,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         timing["ms_per_step"],
         timing["predict_s"],
     )
-    if dm.multilabel:
-        metrics = pooled_au_metrics(predictions, dm.classes)
-    else:
-        metrics = pooled_metrics(predictions["label"], predictions["pred"], dm.classes)
+    metrics = fold_metrics(predictions, dm)
     metrics.update(
         task=cfg.task.name,
         test_subject=dm.test_subject,
@@ -179,6 +121,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         n_parameters=model.n_parameters,
         cache=str(cache.path),
         timing=timing,
+        **({"tuned": tuned.chosen} if tuned is not None else {}),
     )
     write_run_files(run_dir, predictions, metrics)
     if cfg.get("save_checkpoint"):
@@ -214,25 +157,6 @@ def warn_if_long_on_cpu(trainer: L.Trainer, n_train: int, size: int) -> None:
             size,
             round(estimate / 60),
         )
-
-
-def fit_and_predict(trainer: L.Trainer, model: L.LightningModule, dm: LosoDataModule) -> tuple[pd.DataFrame, dict]:
-    """Fit on the training fold, predict the test subject: its predictions table and the timing
-    that goes into metrics.json (fit and predict seconds, steps, ms per step, CPU threads)."""
-    started = time.perf_counter()
-    trainer.fit(model, datamodule=dm)
-    fitted = time.perf_counter()
-    batches = trainer.predict(model, datamodule=dm)
-    timing = {
-        "fit_s": round(fitted - started, 3),
-        "train_steps": trainer.global_step,
-        "ms_per_step": round(1e3 * (fitted - started) / max(1, trainer.global_step), 3),
-        "predict_s": round(time.perf_counter() - fitted, 3),
-        "threads": torch.get_num_threads(),
-    }
-    scores = torch.cat([s for s, _ in batches])
-    index = torch.cat([i for _, i in batches])
-    return predictions_table(dm, scores, index), timing
 
 
 def write_run_files(run_dir: Path, predictions: pd.DataFrame, metrics: dict) -> None:
