@@ -36,6 +36,9 @@ _PRINT_ONLY = ("help", "hydra_help", "shell_completion", "info")
 _OTHER_CONFIG = ("config_path", "config_name", "experimental_rerun")
 #: Override keys that name a folder that must exist (a release, a cache).
 _FOLDER_KEYS = re.compile(r"^(data\.root|data\.roots\.\w+|cache)$")
+#: The entry point that spots in long videos: it reads a release through `data.videos` (a spotting
+#: reader); the others read one through `data.reader` (a recognition reader).
+SPOTTING_APP = "mer-spot"
 _UNKNOWN_KEY = re.compile(r"Could not (?:override '([^']+)'|delete from config\. '([^']+)' does not exist)")
 
 
@@ -74,12 +77,13 @@ def check_command_line(config_name: str, args: list[str]) -> bool:
     cfg = composed(config_name, first_job(overrides), app, folders)
     if parsed.cfg:  # --cfg job prints the config, unset values as ???
         return False
+    check_data_serves(cfg, app)
     check_mandatory_values(cfg, app)
     if "model" in cfg and "preprocess" in cfg:  # mer-train: the network's side against the flow's
         check_input_size(cfg.model.get("input_size"), cfg.preprocess.size)
     check_folders(overrides, cfg)
     check_logger_packages(cfg)
-    check_release(cfg)
+    check_release(cfg, app)
     check_nested_tuning(cfg)
     return True
 
@@ -250,6 +254,31 @@ def _leaves(tree: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
             yield from _leaves(value, f"{prefix}{key}.")
 
 
+def release_key(app: str) -> str:
+    """The data config's node an entry point reads the release through: `videos` for mer-spot (every
+    long video and interval), `reader` for the others (the sample table)."""
+    return "videos" if app == SPOTTING_APP else "reader"
+
+
+def check_data_serves(cfg: DictConfig, app: str) -> None:
+    """Refuse in one line a data config the entry point cannot read: a spotting release (`videos:`
+    only) for mer-train or mer-prepare, a release without long videos for mer-spot."""
+    data = cfg.get("data") or {}
+    if release_key(app) in data:
+        return
+    name = data.get("name")
+    if app == SPOTTING_APP:
+        raise MerError(
+            f"data={name} has no long videos to spot in: {app} reads data=casme_sq, samm_lv or synthetic_spot "
+            "(mer-train recognises clips)"
+        )
+    if "videos" in data:
+        raise MerError(
+            f"data={name} is a spotting release (long videos with annotated intervals, no clips to recognise): "
+            f"use mer-spot data={name} data.root=DIR"
+        )
+
+
 def check_mandatory_values(cfg: DictConfig, app: str) -> None:
     """Refuse a mandatory value (`???`) left unset, such as a real dataset's `data.root`, and a
     composite's source without its folder."""
@@ -297,15 +326,15 @@ def check_logger_packages(cfg: DictConfig) -> None:
         )
 
 
-def check_release(cfg: DictConfig) -> None:
+def check_release(cfg: DictConfig, app: str = "mer-train") -> None:
     """Refuse a dataset folder that is there but is not the release (its parent, say) as its reader
-    would, from the folders alone: once, before a sweep's jobs start. A run given `cache=PATH` reads
-    that cache, not the release."""
+    (`data.reader`, or mer-spot's `data.videos`) would, from the folders alone: once, before a
+    sweep's jobs start. A run given `cache=PATH` reads that cache, not the release."""
     if cfg.get("cache"):
         return
     from mer.data import locate_release  # pandas, for a command line sound so far: the job needs it next
 
-    locate_release(OmegaConf.to_container(cfg.data.reader, resolve=True))
+    locate_release(OmegaConf.to_container(cfg.data[release_key(app)], resolve=True))
 
 
 def check_nested_tuning(cfg: DictConfig) -> None:

@@ -17,11 +17,12 @@ from mer.train.heads import make_head
 
 CONF = Path(CONFIG_DIR)
 CLASSES = ["happiness", "disgust", "repression", "surprise", "others"]
-#: Groups whose options are chosen on the command line (hydra/ is Hydra's own, composed below).
+#: Groups whose options are chosen on mer-train's command line (hydra/ is Hydra's own, composed below;
+#: spot/ is mer-spot's, composed with its own config).
 GROUPS = sorted(
     str(path.parent.relative_to(CONF))
     for path in CONF.rglob("*.yaml")
-    if path.parent != CONF and path.parts[len(CONF.parts)] != "hydra"
+    if path.parent != CONF and path.parts[len(CONF.parts)] not in ("hydra", "spot")
 )
 OPTIONS = sorted({(group, path.stem) for group in GROUPS for path in (CONF / group).glob("*.yaml")})
 #: Values a dataset config leaves for the user (`???`), given so that every key resolves.
@@ -89,3 +90,14 @@ def test_each_option_composes_and_instantiates(group: str, option: str, imagenet
 def test_each_launcher_composes(launcher: str) -> None:
     cfg = compose_train(f"hydra/launcher={launcher}", *ROOTS, hydra_config=True)
     assert get_object(cfg.hydra.launcher._target_) is not None
+
+
+@pytest.mark.parametrize("option", sorted(p.stem for p in (CONF / "spot").glob("*.yaml")))
+def test_each_spotting_method_composes_with_mer_spots_config(option: str) -> None:
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose("spot", overrides=[f"spot={option}"])
+    for key, target in targets(cfg):
+        assert get_object(target) is not None, f"{key}._target_={target}"
+    assert callable(instantiate(cfg.spot.flow))

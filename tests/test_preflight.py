@@ -209,7 +209,8 @@ def test_own_config_dir_is_checked_like_mer_configs(tmp_path: Path, release: Pat
         check_command_line("train", ["--config-dir", str(conf), "data=my_casme3"])
     assert str(caught.value) == (
         "unknown data 'my_casme3': did you mean my_casme2 or casme3? choose one of 4dme, casme1, casme2, casme3, "
-        "casme_sq, composite, mmew, my_casme2, samm, smic, synthetic, synthetic_composite, synthetic_meb (data=... "
+        "casme_sq, composite, mmew, my_casme2, samm, samm_lv, smic, synthetic, synthetic_composite, synthetic_meb, "
+        "synthetic_spot (data=... "
         "on the command line; options live in "
         f"{CONFIG_DIR}/data/ and {conf}/data/)"
     )
@@ -361,8 +362,8 @@ def test_prepare_help_is_mers_page_with_verify_without_torch() -> None:
     out = result.stdout
     assert out.startswith("mer-prepare: read a micro-expression release")
     assert (
-        "\ndata: 4dme, casme1, casme2, casme3, casme_sq, composite, mmew, samm, smic, synthetic, "
-        "synthetic_composite, synthetic_meb\n" in out
+        "\ndata: 4dme, casme1, casme2, casme3, casme_sq, composite, mmew, samm, samm_lv, smic, synthetic, "
+        "synthetic_composite, synthetic_meb, synthetic_spot\n" in out
     )
     assert "\npreprocess/flow: dis, farneback, tvl1\n" in out
     assert "\n  --verify " in out

@@ -13,8 +13,9 @@ stimulus word as the release spells it (one is `15_0503unnyfarting`), so it is f
 `s19/23_0502funnyerrors`). Offset 0 means the apex ends the expression.
 
 `read_intervals` returns every coded interval (micro and macro: what spotting scores);
-`read_casme_sq` keeps one type (micro by default) for recognition. One video holds several
-expressions, so a clip is keyed by its video folder and onset: `casme_sq/s15/15_0101disgustingteeth_557`
+`read_casme_sq` keeps one type (micro by default) for recognition; `read_casme_sq_videos` gives
+spotting every video folder holding frames (an unannotated one too) and every interval. One video
+holds several expressions, so a clip is keyed by its video folder and onset: `casme_sq/s15/15_0101disgustingteeth_557`
 (the subject is the person, `s23`, even for the video filed under `s19/`). Only directories are
 listed; no image is opened.
 """
@@ -31,9 +32,10 @@ from typing import Any
 
 import pandas as pd
 
-from mer.data import sheet_clips
+from mer.data import sheet_clips, video_intervals
 from mer.data.frame_files import first_by_number, numbered_frames
 from mer.data.labels import label_set as get_label_set
+from mer.data.long_videos import LongVideos
 from mer.data.samples import SampleTable
 from mer.data.sheet import ROW, cell_frame, cell_text, normalise_header
 from mer.errors import MerError, plural
@@ -47,6 +49,13 @@ SHEET_NAMES: tuple[str, ...] = ("CAS(ME)^2code_final.xlsx",)
 
 #: The frames folder (participant folders `s15/` holding video folders), in the root or one down.
 FRAMES_DIR = "rawpic"
+
+#: A frame file's stem (`img001`), group 1 its number (at least 3 digits, sorted by number); anchored,
+#: so `re.match` and `re.search` read it alike.
+FRAME_REGEX = r"(?i)^img(\d+)$"
+
+#: Frames per second of the long videos.
+FPS = 30.0
 
 #: The intervals sheet's names: the release's, and the spelling MEGC2020's spotting baseline reads.
 CODE_SHEETS: tuple[str, ...] = ("CASFEcode_final", "CASMEcode_final")
@@ -88,7 +97,8 @@ INTERVAL_COLUMNS: tuple[str, ...] = (
 
 _NUMBER = re.compile(r"^0*(\d+)$")
 _CLIP_NUMBER = re.compile(r"_\d+$")
-_FRAME = re.compile(r"^img(\d+)$", re.IGNORECASE)
+_FRAME = re.compile(FRAME_REGEX)
+_PARTICIPANT_PREFIX = re.compile(r"^(\d+)_")  # a video folder's participant number: 23 in 23_0502funnyerrors
 
 
 @dataclass(frozen=True)
@@ -135,11 +145,31 @@ def read_casme_sq(
     return sheet_clips.build_table(release, clips, classes, policies, frames, layout, log)
 
 
-def find_release(root: str | Path, sheet: str | None = None) -> sheet_clips.Release:
+def read_casme_sq_videos(root: str | Path, sheet: str | None = None, apex_policy: str = "midpoint") -> LongVideos:
+    """Every CAS(ME)^2 video folder holding frames and every interval the sheet codes, micro and macro:
+    what `mer-spot` scores (an unannotated video too, where whatever is spotted is a false positive)."""
+    video_intervals.check_apex_policy(apex_policy)
+    release = find_release(root, sheet, key="data.videos.sheet")
+    frames_rel = sheet_clips.relative(release.frames_root, release.root)
+    log.info("CAS(ME)^2 long videos: sheet %s, frames %s", release.sheet_rel, frames_rel)
+
+    sheets = read_workbook(release.sheet)
+    participants = read_participants(*_sheet(sheets, (PARTICIPANT_SHEET,), release), release)
+    videos = _video_rows(release, participants)
+    by_folder = {row["frames_dir"]: row["video"] for row in videos}
+    intervals = [
+        _spotting_interval(interval, by_folder, release)
+        for interval in read_intervals(release, sheets).to_dict("records")
+    ]
+    layout = {"frames_dir": frames_rel}
+    return video_intervals.long_videos(release, FPS, FRAME_REGEX, videos, intervals, apex_policy, layout)
+
+
+def find_release(root: str | Path, sheet: str | None = None, key: str = "data.reader.sheet") -> sheet_clips.Release:
     """The release's workbook and frames folder, found from `data.root` by listing folders, no sheet
     row read: what `read_casme_sq` reads, and what `mer.preflight` checks before any job starts."""
     root = sheet_clips.resolve_root(root, "CAS(ME)^2", f"{FRAMES_DIR}/ and {SHEET_NAMES[0]}")
-    sheet_path = sheet_clips.find_named_sheet(root, sheet, SHEET_NAMES, "CAS(ME)^2")
+    sheet_path = sheet_clips.find_named_sheet(root, sheet, SHEET_NAMES, "CAS(ME)^2", key)
     return sheet_clips.Release(DATASET, "CAS(ME)^2", root, sheet_path, find_frames_dir(root))
 
 
@@ -155,10 +185,11 @@ def find_frames_dir(root: Path) -> Path:
     )
 
 
-def read_intervals(release: sheet_clips.Release) -> pd.DataFrame:
+def read_intervals(release: sheet_clips.Release, sheets: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """Every interval `CASFEcode_final` codes, micro and macro, each joined through the naming rules
-    to its person and video folder: one row each, columns `INTERVAL_COLUMNS`, in sheet order."""
-    sheets = read_workbook(release.sheet)
+    to its person and video folder: one row each, columns `INTERVAL_COLUMNS`, in sheet order
+    (`sheets`: the workbook where the caller has read it already)."""
+    sheets = read_workbook(release.sheet) if sheets is None else sheets
     code_sheet, codes = _sheet(sheets, CODE_SHEETS, release)
     participants = read_participants(*_sheet(sheets, (PARTICIPANT_SHEET,), release), release)
     video_codes = read_video_codes(*_sheet(sheets, (VIDEO_SHEET,), release), release)
@@ -255,12 +286,7 @@ def _interval(
     apex = _cell(cells, CODE_COLUMNS, "apex")
     offset = sheet_clips.frame_cell(_cell(cells, CODE_COLUMNS, "offset"), _column("offset", CODE_COLUMNS), where)
     if offset == 0:  # the sheet's way of saying the apex ends the expression
-        offset = cell_frame(apex)
-        if offset is None:
-            raise MerError(
-                f"{where}: offset 0 means the apex ends the expression, but the apex "
-                f"{cell_text(apex)!r} is not a frame number; fix the sheet"
-            )
+        offset = video_intervals.ends_at_apex(cell_frame(apex), cell_text(apex), where)
     prefix = f"{participant.number}_{code}"
     video_dir = find_video(videos, participant.folder, prefix, where)
     return {
@@ -284,18 +310,83 @@ def _place_in_videos(
 ) -> None:
     """Point each clip (a row of `intervals`) at its video folder and key it by video and onset;
     a video no folder holds is refused here (missing_frames=error) or left for the frame check to drop."""
-    frames_rel = sheet_clips.relative(release.frames_root, release.root)
     for clip, video_dir, sheet_clip in zip(clips, intervals["video_dir"], intervals["clip"], strict=True):
         if not video_dir and missing_frames == "error":
             raise MerError(
-                f"{release.sheet_rel} sheet {CODE_SHEETS[0]} row {clip.row} ({sheet_clip} of "
-                f"{clip.subject}): no video folder {clip.clip}* in {frames_rel}/{clip.subject}/ or another "
-                "participant's folder; restore it, fix the sheet, or set data.reader.missing_frames=drop "
-                "to skip such clips"
+                f"{_no_video_folder(release, clip.row, sheet_clip, clip.subject, clip.clip)}; restore it, "
+                "fix the sheet, or set data.reader.missing_frames=drop to skip such clips"
             )
         if video_dir:  # absolute, as it may lie in another participant's folder than the subject's
             clip.folder = str(release.root / video_dir)
         clip.clip = f"{clip.clip}_{clip.onset}"
+
+
+def _no_video_folder(release: sheet_clips.Release, row: int, clip: str, subject: str, prefix: str) -> str:
+    """What is wrong with a coded interval whose video folder no participant folder holds (without
+    what to do: that depends on the reader)."""
+    frames_rel = sheet_clips.relative(release.frames_root, release.root)
+    return (
+        f"{_code_row(release, row)} ({clip} of {subject}): no video folder {prefix}* in {frames_rel}/{subject}/ "
+        "or another participant's folder"
+    )
+
+
+def _code_row(release: sheet_clips.Release, row: int) -> str:
+    """How messages name a `CASFEcode_final` row: `CAS(ME)^2code_final.xlsx sheet CASFEcode_final row 6`."""
+    return f"{release.sheet_rel} sheet {CODE_SHEETS[0]} row {row}"
+
+
+def _video_rows(release: sheet_clips.Release, participants: dict[int, Participant]) -> list[dict[str, Any]]:
+    """A `LongVideos.videos` row per video folder under rawpic/ that holds frames; its subject is the
+    person its name starts with (`s23` for `s19/23_0502funnyerrors`, as `read_intervals` has it)."""
+    folder_of = {participant.number: participant.folder for participant in participants.values()}
+    rows, empty = [], []
+    for parent, names in list_videos(release.frames_root).items():
+        for name in names:
+            number = _PARTICIPANT_PREFIX.match(name)
+            subject = folder_of.get(int(number.group(1)), parent) if number else parent
+            row = video_intervals.video_row(name, subject, release.frames_root / parent / name, release.root, _FRAME)
+            if row is None:
+                empty.append(f"{parent}/{name}")
+            else:
+                rows.append(row)
+    if empty:
+        log.info(
+            "CAS(ME)^2: %s without frames (like img001.jpg), not read: %s",
+            plural(len(empty), "video folder"),
+            ", ".join(empty),
+        )
+    return rows
+
+
+def _spotting_interval(
+    interval: dict[str, Any], by_folder: dict[str, str], release: sheet_clips.Release
+) -> dict[str, Any]:
+    """A `read_intervals` row as a `LongVideos` interval record, its video a folder holding frames."""
+    where = _code_row(release, interval[ROW])
+    if not interval["video_dir"]:
+        no_folder = _no_video_folder(
+            release, interval[ROW], interval["clip"], interval["subject"], interval["video_prefix"]
+        )
+        raise MerError(f"{no_folder}; restore it or fix the sheet")
+    video = by_folder.get(interval["video_dir"])
+    if video is None:
+        raise MerError(
+            f"{where} ({interval['clip']} of {interval['subject']}): video folder {interval['video_dir']} "
+            "holds no frames (like img001.jpg); restore them or fix the sheet"
+        )
+    return {
+        "video": video,
+        "subject": interval["subject"],
+        "onset": interval["onset"],
+        "apex": cell_frame(interval["apex"]),
+        "offset": interval["offset"],
+        "type": interval["expression"],
+        "action_units": interval["action_units"],
+        "emotion": interval["emotion"],
+        video_intervals.WHERE: where,
+        video_intervals.APEX_TEXT: cell_text(interval["apex"]),
+    }
 
 
 def _expression(cells: tuple[Any, ...], where: str) -> str:

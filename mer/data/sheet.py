@@ -27,15 +27,22 @@ ROW = "_row"
 _READABLE = (".xlsx", ".xlsm", ".xls", ".csv")
 
 
-def read_sheet(path: Path, required: dict[str, tuple[str, ...]], header_hint: str = "Subject") -> pd.DataFrame:
+def read_sheet(
+    path: Path,
+    required: dict[str, tuple[str, ...]],
+    header_hint: str = "Subject",
+    sheet_name: str | None = None,
+) -> pd.DataFrame:
     """Read a coding sheet into canonical columns (`required`'s keys) plus `_row`, as text cells.
 
     `required` maps each canonical name to its accepted header spellings, matched ignoring case,
     spaces and underscores. `header_hint` is a cell the header row is known to hold; it only
-    sharpens the error when a header is found but lacks some required columns.
+    sharpens the error when a header is found but lacks some required columns. `sheet_name` picks a
+    workbook's worksheet (matched like a header; None: the first), for a workbook whose coded sheet
+    is not the first; a CSV has one sheet and ignores it.
     """
     path = Path(path)
-    grid = _read_grid(path)
+    grid = _read_grid(path, sheet_name)
     header_at = _find_header(grid, required)
     if header_at is None:
         raise MerError(_no_header_message(path, grid, required, header_hint))
@@ -82,8 +89,9 @@ def normalise_header(value: object) -> str:
     return re.sub(r"[\s_]+", "", cell_text(value)).lower()
 
 
-def _read_grid(path: Path) -> pd.DataFrame:
-    """The first sheet as a headerless grid of raw cells; grid row i is spreadsheet row i+1."""
+def _read_grid(path: Path, sheet_name: str | None = None) -> pd.DataFrame:
+    """A sheet (`sheet_name`, or the first) as a headerless grid of raw cells; grid row i is
+    spreadsheet row i+1."""
     suffix = path.suffix.lower()
     if not path.is_file():
         raise MerError(f"coding sheet {path} does not exist or is not a file")
@@ -93,10 +101,16 @@ def _read_grid(path: Path) -> pd.DataFrame:
         if suffix == ".csv":
             return _read_csv_grid(path)
         if suffix == ".xls":
-            return _read_xls_grid(path)
+            return _read_xls_grid(path, sheet_name)
         with warnings.catch_warnings():  # openpyxl's notes on unsupported Excel features
             warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
-            return pd.read_excel(path, header=None, dtype=object, engine="openpyxl")
+            if sheet_name is None:
+                return pd.read_excel(path, header=None, dtype=object, engine="openpyxl")
+            with pd.ExcelFile(path, engine="openpyxl") as book:
+                chosen = _worksheet(path, book.sheet_names, sheet_name)
+                return pd.read_excel(book, sheet_name=chosen, header=None, dtype=object)
+    except MerError:
+        raise
     except Exception as err:  # noqa: BLE001 - zip, xlrd, parser and OS errors all mean "unreadable"
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise MerError(
@@ -116,18 +130,34 @@ def _read_csv_grid(path: Path) -> pd.DataFrame:
     return pd.DataFrame([line + [""] * (width - len(line)) for line in lines], dtype=object)
 
 
-def _read_xls_grid(path: Path) -> pd.DataFrame:
-    """An old BIFF .xls sheet as a grid via xlrd directly (pandas' xlrd engine is deprecated)."""
+def _read_xls_grid(path: Path, sheet_name: str | None = None) -> pd.DataFrame:
+    """An old BIFF .xls sheet (`sheet_name`, or the first) as a grid via xlrd directly (pandas'
+    xlrd engine is deprecated)."""
     import xlrd
 
     book = xlrd.open_workbook(str(path), on_demand=True)
     try:
-        sheet = book.sheet_by_index(0)
+        if sheet_name is None:
+            sheet = book.sheet_by_index(0)
+        else:
+            sheet = book.sheet_by_name(_worksheet(path, book.sheet_names(), sheet_name))
         rows = [sheet.row_values(i) for i in range(sheet.nrows)]
     finally:
         book.release_resources()
     width = max((len(row) for row in rows), default=0)
     return pd.DataFrame([row + [""] * (width - len(row)) for row in rows], dtype=object)
+
+
+def _worksheet(path: Path, names: list[str], wanted: str) -> str:
+    """The workbook's worksheet named `wanted` (case, spaces and underscores ignored), or an error
+    listing the sheets it has."""
+    for name in names:
+        if normalise_header(name) == normalise_header(wanted):
+            return name
+    raise MerError(
+        f"coding sheet {path} has no worksheet '{wanted}' (its sheets: {', '.join(names)}); "
+        "pass the release's workbook, which has it"
+    )
 
 
 def _header_map(cells: list[object], required: dict[str, tuple[str, ...]]) -> dict[int, str]:

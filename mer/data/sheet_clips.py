@@ -146,11 +146,12 @@ def inside_root(root: Path, given: str | Path, key: str) -> Path:
     raise MerError(f"{key}={given} leads outside the root {root}: give a path inside it")
 
 
-def sheet_override(root: Path, sheet: str) -> Path:
-    """The coding sheet given by data.reader.sheet, checked to lie inside root and exist."""
-    path = inside_root(root, sheet, "data.reader.sheet")
+def sheet_override(root: Path, sheet: str, key: str = "data.reader.sheet") -> Path:
+    """The coding sheet given by `key` (data.reader.sheet; data.videos.sheet for mer-spot), checked
+    to lie inside root and exist."""
+    path = inside_root(root, sheet, key)
     if not path.is_file():
-        raise MerError(f"coding sheet {path} (data.reader.sheet) does not exist")
+        raise MerError(f"coding sheet {path} ({key}) does not exist")
     return path
 
 
@@ -185,11 +186,13 @@ def emotion_reader(aliases: dict[str, str] | None = None) -> Callable[[object], 
     return read_emotion
 
 
-def find_named_sheet(root: Path, sheet: str | None, names: tuple[str, ...], reader: str) -> Path:
+def find_named_sheet(
+    root: Path, sheet: str | None, names: tuple[str, ...], reader: str, key: str = "data.reader.sheet"
+) -> Path:
     """The coding sheet: the override (inside root), or the one file named like `names` (case
     ignored) in root or one level down."""
     if sheet is not None:
-        return sheet_override(root, sheet)
+        return sheet_override(root, sheet, key)
     known = {name.lower() for name in names}
     found = [
         path
@@ -200,11 +203,11 @@ def find_named_sheet(root: Path, sheet: str | None, names: tuple[str, ...], read
     if not found:
         raise MerError(
             f"no {reader} coding sheet in {root} or its subfolders: looked for "
-            f"{', '.join(names)}; pass one with data.reader.sheet=PATH"
+            f"{', '.join(names)}; pass one with {key}=PATH"
         )
     if len(found) > 1:
         listed = ", ".join(relative(p, root) for p in found)
-        raise MerError(f"several {reader} coding sheets in {root}: {listed}; choose one with data.reader.sheet=PATH")
+        raise MerError(f"several {reader} coding sheets in {root}: {listed}; choose one with {key}=PATH")
     return found[0]
 
 

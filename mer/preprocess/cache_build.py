@@ -156,11 +156,9 @@ def _write_cache(out: Path, table: SampleTable, params: dict[str, Any], flow_fn:
     ]
     workers = max(1, min(workers or os.cpu_count() or 1, n))
     started = time.perf_counter()
-    with ProcessPoolExecutor(
-        workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
-    ) as pool:
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker) as pool:
         try:
-            with _sigint_held():  # the workers start with it held back, then ignore it (`_init_worker`)
+            with sigint_held():  # the workers start with it held back, then ignore it (`init_worker`)
                 futures = {pool.submit(preprocess_clip, **job): i for i, job in enumerate(jobs)}
             # A `with`: the bar ends its line before anything is said after an error or Ctrl-C.
             with tqdm(as_completed(futures), total=n, desc="align + flow", unit="clip") as progress:
@@ -177,7 +175,7 @@ def _write_cache(out: Path, table: SampleTable, params: dict[str, Any], flow_fn:
                     if result.landmarks is not None:
                         landmarks[i] = result.landmarks
         except BaseException:  # an error or Ctrl-C: fail fast, don't finish the rest
-            _end_workers(pool)
+            end_workers(pool)
             raise
     elapsed = time.perf_counter() - started
     if no_face and settings["no_face"] == "error":
@@ -235,7 +233,7 @@ def _allocate(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def _sigint_held() -> Iterator[None]:
+def sigint_held() -> Iterator[None]:
     """Hold SIGINT back while the pool starts its workers: they inherit the held signal, so a Ctrl-C
     while one starts up reaches only this process, which raises it on leaving (workers are spawned
     processes: a Python handler does not carry over, the signal mask does)."""
@@ -246,7 +244,7 @@ def _sigint_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
-def _end_workers(pool: ProcessPoolExecutor) -> None:
+def end_workers(pool: ProcessPoolExecutor) -> None:
     """Cancel the queued clips and end the running ones now (`cancel_futures` alone lets each
     running clip finish; Python < 3.14 has no public `terminate_workers`, hence `_processes`)."""
     workers = list(pool._processes.values())
@@ -257,7 +255,7 @@ def _end_workers(pool: ProcessPoolExecutor) -> None:
         process.join()
 
 
-def _init_worker() -> None:
+def init_worker() -> None:
     """Leave Ctrl-C to the parent, which ends the workers (each would otherwise print a traceback),
     and one OpenCV thread per worker process, so `workers` is the real degree of parallelism."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # also drops one held back while it started

@@ -15,7 +15,9 @@ One job per module, in the order a release is made: `params` (the checked parame
 `face` (the face and its motion model) → `plan` (every random choice) → `layouts` (the plan in
 each release's folders and sheet, on `layout_base`'s helpers; `meb_layouts` holds MMEW's, 4DME's,
 CASME's and CAS(ME)^2's; `xlsx` writes sheets with stable bytes) → `render` (the frames) →
-`release` (the folder, atomic and locked) → `read` (the sample table).
+`release` (the folder, atomic and locked) → `read` (the sample table). `long_videos` writes long
+videos with planted micro- and macro-expressions for spotting (CAS(ME)^2's and SAMM Long Videos'
+layouts) from the same face and motion model, and reads them back with the long-video readers.
 """
 
 from mer.synthetic.face import displacement_field, expression_profile

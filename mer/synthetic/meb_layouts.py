@@ -370,7 +370,7 @@ def _casme_sq_clips(clips: Sequence[PlannedClip]) -> list[PlannedClip]:
     return out
 
 
-def _casme_sq_sheet(root: Path, clips: Sequence[PlannedClip]) -> None:
+def casme_sq_sheet(root: Path, clips: Sequence[PlannedClip]) -> None:
     """`CAS(ME)^2code_final.xlsx`: three headerless sheets, the intervals by subject id and onset,
     then subject id → participant, then video code (as text) → video name."""
     ordered = sorted(clips, key=lambda c: (c["subject_id"], c["filename"], c["onset"]))
@@ -396,5 +396,5 @@ MEB_LAYOUTS: dict[str, Layout] = {
     "mmew": Layout("mmew", "MMEW", _mmew_clips, _mmew_sheet),
     "4dme": Layout("4dme", "4DME", _fourdme_clips, _fourdme_sheet, grey=True),
     "casme1": Layout("casme1", "CASME", _casme1_clips, _casme1_sheets),
-    "casme_sq": Layout("casme_sq", "CAS(ME)^2", _casme_sq_clips, _casme_sq_sheet),
+    "casme_sq": Layout("casme_sq", "CAS(ME)^2", _casme_sq_clips, casme_sq_sheet),
 }

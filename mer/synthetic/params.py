@@ -36,14 +36,14 @@ def synthetic_params(
     params = {
         "format_version": FORMAT_VERSION,
         "layout": layout,
-        "n_subjects": _int_in(n_subjects, "n_subjects", 1, 99),
-        "clips_per_subject": _int_in(clips_per_subject, "clips_per_subject", 1, 60),
+        "n_subjects": int_in(n_subjects, "n_subjects", 1, 99),
+        "clips_per_subject": int_in(clips_per_subject, "clips_per_subject", 1, 60),
         "frames_per_clip": [lo, hi],
-        "seed": _int_in(seed, "seed", 0, 2**63 - 1),
+        "seed": int_in(seed, "seed", 0, 2**63 - 1),
         "amplitude": [float(a) for a in amplitude],
         "noise_sigma": [float(s) for s in noise_sigma],
         "head_shift": float(head_shift),
-        "jpeg_quality": _int_in(jpeg_quality, "jpeg_quality", 50, 100),
+        "jpeg_quality": int_in(jpeg_quality, "jpeg_quality", 50, 100),
     }
     if not 5 <= lo <= hi <= 200:
         raise MerError(f"data.reader.frames_per_clip={[lo, hi]}: need 5 <= low <= high <= 200")
@@ -64,14 +64,14 @@ def param_diff(old: dict[str, Any], new: dict[str, Any]) -> str:
     return ", ".join(f"{k}: {old.get(k)} -> {new.get(k)}" for k in keys if old.get(k) != new.get(k))
 
 
-def _int_in(value: Any, key: str, lo: int, hi: int) -> int:
-    """An int config value within [lo, hi], or a MerError naming the key."""
+def int_in(value: Any, key: str, lo: int, hi: int, node: str = "data.reader") -> int:
+    """An int config value within [lo, hi], or a MerError naming the key (under config `node`)."""
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise MerError(f"data.reader.{key}={value!r}: expected an integer") from None
+        raise MerError(f"{node}.{key}={value!r}: expected an integer") from None
     if number != value or not lo <= number <= hi:
-        raise MerError(f"data.reader.{key}={value!r}: expected an integer in [{lo}, {hi}]")
+        raise MerError(f"{node}.{key}={value!r}: expected an integer in [{lo}, {hi}]")
     return number
 
 

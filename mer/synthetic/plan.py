@@ -45,7 +45,7 @@ FILENAME_PATTERNS: tuple[Callable[[int, int, int], str], ...] = (
 )
 
 
-def _plan_subject(subject: int, rng: np.random.Generator, params: dict[str, Any]) -> dict[str, Any]:
+def plan_subject(subject: int, rng: np.random.Generator, params: dict[str, Any]) -> dict[str, Any]:
     """One subject's pose, photometry, shape change and canvas landmarks (all JSON-plain)."""
     _, src = base_face()
     jaw_width = float(src[16, 0] - src[0, 0])
@@ -122,7 +122,7 @@ def _plan_clip(
     onset, apex, offset = _frame_numbers(j, rng, params)
     aus = CLASS_AUS[emotion][int(rng.integers(len(CLASS_AUS[emotion])))]
     amplitude = round(float(rng.uniform(*params["amplitude"])), 4)
-    bumps = _clip_bumps(subject, aus, emotion == "others", amplitude, rng)
+    bumps = clip_bumps(subject, aus, emotion == "others", amplitude, rng)
     radius = params["head_shift"] * math.sqrt(rng.uniform())
     phi = rng.uniform(0, 2 * math.pi)
     return {
@@ -143,7 +143,7 @@ def _plan_clip(
     }
 
 
-def _clip_bumps(
+def clip_bumps(
     subject: dict[str, Any],
     aus: str,
     random_direction: bool,
@@ -213,7 +213,7 @@ def plan_release(params: dict[str, Any]) -> dict[str, Any]:
     subjects, clips = [], []
     for s in range(params["n_subjects"]):
         rng = np.random.default_rng(seeds[s + 1])
-        subject = _plan_subject(s + 1, rng, params)
+        subject = plan_subject(s + 1, rng, params)
         subjects.append(subject)
         clips.extend(_plan_clips(subject, schedule[s], rng, params))
     # The real sheet's quirks: one apex written "/", one clip folder with no sheet row.

@@ -15,7 +15,7 @@ import sys
 import threading
 import uuid
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
@@ -49,8 +49,6 @@ def generate_synthetic(
     replaced (with a warning); a non-empty folder that is not a synthetic release is refused.
     `workers` and `progress` change speed and output only, never the files.
     """
-    from filelock import FileLock
-
     params = synthetic_params(
         n_subjects,
         clips_per_subject,
@@ -62,6 +60,18 @@ def generate_synthetic(
         jpeg_quality,
         layout,
     )
+    return publish_release(root, params, lambda tmp: _write_release(tmp, params, workers, progress))
+
+
+def publish_release(root: str | Path, params: dict[str, Any], write: Callable[[Path], None]) -> Path:
+    """Run `write(folder)` into a temporary sibling of `root` and swap it into place, under a lock.
+
+    What `generate_synthetic` and `mer.synthetic.long_videos` share: a release at `root` recorded with
+    the same `params` is kept; one with other params is replaced (with a warning); a non-empty folder
+    that is not a synthetic release is refused.
+    """
+    from filelock import FileLock
+
     root = Path(root).expanduser().absolute()
     root.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(root.parent / f".{root.name}.lock")):
@@ -72,12 +82,12 @@ def generate_synthetic(
             warnings.warn(
                 f"{root} holds a synthetic release generated with other parameters "
                 f"({param_diff(existing, params)}); regenerating it",
-                stacklevel=2,
+                stacklevel=3,
             )
         _remove_stale_temporaries(root)
         tmp = root.parent / f".{root.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         try:
-            _write_release(tmp, params, workers, progress)
+            write(tmp)
             _swap_into_place(tmp, root)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

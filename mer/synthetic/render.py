@@ -25,7 +25,15 @@ from mer.synthetic.face import (
 from mer.synthetic.layout_base import Layout, frame_file
 
 
-def _subject_base(subject: dict[str, Any]) -> np.ndarray:
+def jpeg_options(quality: int) -> list[int]:
+    """OpenCV's JPEG options, every one fixed (no optimisation, baseline, 4:2:0) so bytes are stable."""
+    options = [cv2.IMWRITE_JPEG_QUALITY, quality, cv2.IMWRITE_JPEG_OPTIMIZE, 0, cv2.IMWRITE_JPEG_PROGRESSIVE, 0]
+    if hasattr(cv2, "IMWRITE_JPEG_SAMPLING_FACTOR"):
+        options += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420]
+    return options
+
+
+def subject_base(subject: dict[str, Any]) -> np.ndarray:
     """The subject's neutral face on the 640×480 canvas, BGR float32 (pose, photometry, shape)."""
     rgb, _ = base_face()
     photo = 255.0 * (rgb / 255.0) ** subject["gamma"]
@@ -58,9 +66,7 @@ def _render_clip(
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     d = displacement_field(clip["bumps"])
     rng = np.random.default_rng(clip["noise_seed"])
-    encode = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality, cv2.IMWRITE_JPEG_OPTIMIZE, 0, cv2.IMWRITE_JPEG_PROGRESSIVE, 0]
-    if hasattr(cv2, "IMWRITE_JPEG_SAMPLING_FACTOR"):
-        encode += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420]
+    encode = jpeg_options(jpeg_quality)
     onset, apex, offset = clip["onset"], clip["apex"], clip["offset"]
     for frame in range(onset, offset + 1):
         p = np.float32(expression_profile(frame, onset, apex, offset))
@@ -91,7 +97,7 @@ def render_subject(
     done: Callable[[int], None],
 ) -> None:
     """Render all of one subject's clips (one base image in memory at a time)."""
-    base = _subject_base(subject)
+    base = subject_base(subject)
     for clip in clips:
         folder = root / clip["frames_dir"]
         _render_clip(clip, base, subject["noise_sigma"], folder, jpeg_quality, layout.grey)
