@@ -8,7 +8,7 @@ DEMO_DIR ?= outputs/demo
 DEMO_AU_DIR ?= outputs/demo-au
 PAPER_DIR ?= outputs/paper
 
-.PHONY: setup demo demo-au paper test test-fast lint format bench-cli bench-prepare bench-train bench-sweep bench-launchers bench-step bench-ablation clean
+.PHONY: setup demo demo-au demo-spot paper test test-fast lint format bench-cli bench-prepare bench-train bench-sweep bench-launchers bench-step bench-ablation clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,10 @@ demo-au: setup  ## the action-unit task (task=au) on synthetic CASME II: all fol
 	rm -rf $(DEMO_AU_DIR)
 	$(BIN)/mer-train -m experiment=demo_au hydra.sweep.dir=$(DEMO_AU_DIR) || failed=1; \
 	$(BIN)/mer-report $(DEMO_AU_DIR) && exit $${failed:-0}
+
+demo-spot: setup  ## spotting on the synthetic long videos, both layouts: F1 per type and overall, a plot per video
+	$(BIN)/mer-spot experiment=demo_spot
+	$(BIN)/mer-spot experiment=demo_spot data.videos.layout=samm_lv
 
 paper: setup  ## the paper's Tables 2 + 3 as written (recipe=paper) on a real release: make paper DATA=/path/to/CASME2
 	@test -n "$(DATA)" || { echo "error: give the CASME II folder: make paper DATA=/path/to/CASME2"; exit 2; }

@@ -24,6 +24,7 @@ from mer.config import CONFIG_DIR
 from mer.data.long_videos import TYPES, LongVideos
 from mer.errors import plural, user_error_in, user_facing
 from mer.evaluate.spotting import SPOT_COLUMNS, match_spots, plot_video, spotting_scores, write_spots
+from mer.evaluate.sweep_runs import is_synthetic
 from mer.preflight import SPOTTING_APP, check_data_serves, checked_cli
 from mer.spot.flow_peaks import spot_video
 from mer.spot.motion_cache import build_motion_cache, load_video_motion, steps_for
@@ -31,6 +32,7 @@ from mer.spot.motion_cache import build_motion_cache, load_video_motion, steps_f
 log = logging.getLogger(__name__)
 
 SPOTS_CSV, SPOTTING_JSON, PLOTS_DIR = "spots.csv", "spotting.json", "plots"
+SYNTHETIC_SPOTTING_NOTE = "synthetic long videos: proves the pipeline; these are NOT MEGC's numbers."
 #: The spotting keys that change the cached motion (the rest only read it).
 MOTION_KEYS = ("size", "margin", "upsample", "flow_context", "flow", "typical_seconds")
 
@@ -119,6 +121,8 @@ def hydra_main(cfg: DictConfig) -> float:
     )
     scores = spot_release(cfg, videos, run_dir)
     print("\n".join(score_lines(scores)), flush=True)
+    if is_synthetic(str(cfg.data.name)):
+        print(f"{cfg.data.name}: {SYNTHETIC_SPOTTING_NOTE}", flush=True)
     print(
         f"wrote {run_dir / SPOTS_CSV}, {SPOTTING_JSON}" + (f" and {PLOTS_DIR}/*.png" if cfg.plots else ""), flush=True
     )
