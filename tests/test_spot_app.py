@@ -61,7 +61,7 @@ def test_spotting_writes_its_files_and_the_json_is_the_metric_of_the_csv(
             r"^data.root is not set: give the folder of the samm_lv release, e.g. mer-spot data=samm_lv",
         ),
         (["spot=flowpeaks"], r"^unknown spot 'flowpeaks': did you mean flow_peaks\?"),
-        (["spot.pp.micro=0.2"], r"^unknown key spot.pp.micro: did you mean spot.p.micro or spot.p.macro\? \(`mer-spot --cfg job`"),
+        (["spot.pp.micro=0.2"], r"^unknown key spot.pp.micro: did you mean spot.p.micro or spot.p.macro\? \(`mer-spot"),
     ],
 )
 def test_a_mistake_is_one_line(args: list[str], message: str) -> None:
