@@ -8,7 +8,7 @@ DEMO_DIR ?= outputs/demo
 DEMO_AU_DIR ?= outputs/demo-au
 PAPER_DIR ?= outputs/paper
 
-.PHONY: setup demo demo-au demo-spot paper test test-fast lint format bench-cli bench-prepare bench-train bench-sweep bench-launchers bench-step bench-ablation clean
+.PHONY: setup demo demo-au demo-spot paper test test-fast lint format bench-cli bench-prepare bench-train bench-sweep bench-launchers bench-step bench-ablation bench-spot clean
 
 setup: $(STAMP)
 
@@ -71,6 +71,9 @@ bench-step: setup  ## GPU only: a new process's first steps, one step eager vs C
 
 bench-ablation: setup  ## GPU: the whole Table 2 + 3 ablation (130 jobs, 224², 200 epochs) timed to its report; --small on a CPU
 	$(BIN)/python benchmarks/bench_ablation.py $(BENCH_ARGS)
+
+bench-spot: setup  ## spotting a long video: motion frames/s, the worker's memory peak (10,000 vs 1,000 frames), cache disk use vs flow fields, peaks per video
+	$(BIN)/python benchmarks/bench_spot.py $(BENCH_ARGS)
 
 clean:
 	rm -rf outputs

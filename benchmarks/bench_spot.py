@@ -11,7 +11,7 @@ Runs in one process (the machine is shared and noisy) and prints medians:
   are streamed, so the peak does not grow with the video's length;
 - disk: the motion cache's bytes per frame and in all, beside full flow fields at 112² float16 for
   the same frames, both projected to CAS(ME)^2's and SAMM Long Videos' sizes (estimates);
-- spotting alone: loading a video's cached motion and finding its peaks (`spot_video`), per video.
+- spotting alone: `spot.name`'s method (flow_peaks: a video's cached motion loaded, its peaks found), per video.
 """
 
 from __future__ import annotations
@@ -28,14 +28,13 @@ from typing import Any
 from bench_prepare import median_time  # the sibling script: the same timing helper
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from mer.config import CONFIG_DIR
-from mer.data.long_videos import TYPES, LongVideos
+from mer.data.long_videos import LongVideos
 from mer.errors import plural
-from mer.spot.app import motion_params
-from mer.spot.flow_peaks import spot_video
-from mer.spot.motion_cache import MANIFEST, build_motion_cache, load_video_motion, steps_for, video_file
+from mer.spot.app import motion_params, spotter
+from mer.spot.motion_cache import MANIFEST, build_motion_cache, steps_for, video_file
 from mer.synthetic.long_videos import LONG_LAYOUTS, generate_long_videos, read_synthetic_videos
 
 #: Full flow fields as a recognition cache would keep them: u and v at 112² in float16, per frame.
@@ -84,10 +83,8 @@ def timed_motion(
 
 
 def spot_all(videos: LongVideos, cache: Path, steps: dict[str, int], cfg: DictConfig) -> None:
-    """The spotting stage alone, as mer-spot runs it: each video's cached motion loaded, its peaks found."""
-    p = {kind: float(cfg.p[kind]) for kind in TYPES}
-    for row in videos.videos.itertuples():
-        spot_video(row.video, load_video_motion(cache, row.video), steps, p, cfg.noise_floor, cfg.combine, cfg.smooth)
+    """The spotting stage alone, as mer-spot runs it (`spot.name`'s method on the cached motion)."""
+    spotter(cfg.name)(videos, cache, steps, OmegaConf.to_container(cfg, resolve=True))
 
 
 def measure(args: argparse.Namespace, data: Path, scratch: Path) -> dict[str, Any]:
@@ -162,7 +159,7 @@ def table(f: dict[str, Any], args: argparse.Namespace) -> list[str]:
             f"{f['frames_mb']:.1f} MB ({1e6 * f['frames_mb'] / n / 1e3:.1f} kB/frame)",
         ),
         (
-            f"motion stage (flow + signal), 1 worker, median of {args.repeats}",
+            f"motion stage (flow + signal, pool start-up included), 1 worker, median of {args.repeats}",
             f"{f['frames_per_s_1_worker']:.0f} frames/s ({n / f['frames_per_s_1_worker']:.1f} s)",
         ),
         (f"motion stage, {cores} workers ({plural(f['videos'], 'video')})", all_cores),

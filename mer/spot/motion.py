@@ -9,6 +9,11 @@ frames k before and after it: at an expression's apex both point back to the neu
 up; at its onset or offset one of them is zero; and a steady head drift cancels between them. The
 median flow of the nose ridge, a rigid region, is then taken away, and the mean magnitude in each
 expressive region (brows, eyes, mouth) kept: a few floats per frame, whatever the video's length.
+
+A method that learns from the flow itself (`spot=softnet`) asks for `patch_size`: then each region's
+box of that same head-free mean flow is also kept, resized to patch_size² with its optical strain as
+a third channel (u, v, strain, as SoftNet's three streams), float16, written into one preallocated
+array per type as each frame is done.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import cv2
 import numpy as np
 
 from mer.preprocess.align import Alignment, alignment_from_landmarks, centre_alignment
+from mer.preprocess.flow import optical_strain
 from mer.preprocess.landmarks import detect_landmarks
 
 #: Landmark indices of each region (dlib's 68 points): the expressive ones, and the rigid reference.
@@ -33,6 +39,8 @@ REGIONS: dict[str, tuple[int, ...]] = {
 }
 NOSE_RIDGE: tuple[int, ...] = (27, 28, 29, 30)
 #: Fallback boxes (fractions of the crop: x0, y0, x1, y1) where dlib finds no face in the video.
+#: The channels of a region's patch: the flow's two components and its optical strain.
+PATCH_CHANNELS: tuple[str, ...] = ("u", "v", "strain")
 FALLBACK_BOXES: dict[str, tuple[float, float, float, float]] = {
     "brows": (0.15, 0.15, 0.85, 0.35),
     "eyes": (0.15, 0.3, 0.85, 0.5),
@@ -46,11 +54,13 @@ FlowFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 @dataclass(frozen=True)
 class VideoMotion:
     """One video's motion: frame numbers, and per type an array [n_frames, n_regions] (0 within k
-    frames of either end, which lack a frame k before or after)."""
+    frames of either end, which lack a frame k before or after), with its flow patches when asked."""
 
     frames: np.ndarray  # int64 [n]
     motion: dict[str, np.ndarray]  # type → float32 [n, len(REGIONS)]
     face_found: bool
+    #: type → float16 [n, len(REGIONS), len(PATCH_CHANNELS), p, p] (0 where motion is), or None when off
+    patches: dict[str, np.ndarray] | None = None
 
 
 def numbered_frame_files(folder: Path, frame_regex: str) -> list[tuple[int, Path]]:
@@ -81,15 +91,32 @@ def region_boxes(alignment: Alignment, pad: float = 0.04) -> dict[str, tuple[int
     return boxes
 
 
+def head_free(flow: np.ndarray, boxes: Mapping[str, tuple[int, int, int, int]]) -> np.ndarray:
+    """The flow less the nose ridge's median flow (the head's own motion): the face's own."""
+    x0, y0, x1, y1 = boxes["nose"]
+    return flow - np.median(flow[y0:y1, x0:x1].reshape(-1, 2), axis=0)
+
+
 def region_motion(flow: np.ndarray, boxes: Mapping[str, tuple[int, int, int, int]]) -> np.ndarray:
     """Mean flow magnitude in each expressive region after the nose ridge's median flow (the
     head's own motion) is taken away: [len(REGIONS)]."""
-    x0, y0, x1, y1 = boxes["nose"]
-    head = np.median(flow[y0:y1, x0:x1].reshape(-1, 2), axis=0)
-    residual = np.linalg.norm(flow - head, axis=-1)
+    residual = np.linalg.norm(head_free(flow, boxes), axis=-1)
     return np.array(
         [residual[b[1] : b[3], b[0] : b[2]].mean() for b in (boxes[name] for name in REGIONS)], dtype=np.float32
     )
+
+
+def region_patches(flow: np.ndarray, boxes: Mapping[str, tuple[int, int, int, int]], patch_size: int) -> np.ndarray:
+    """Each expressive region's box of the head-free flow (u, v) and its optical strain, resized to
+    patch_size²: float16 [len(REGIONS), len(PATCH_CHANNELS), patch_size, patch_size]."""
+    residual = head_free(flow, boxes)
+    maps = np.dstack([residual, optical_strain(residual)]).astype(np.float32)
+    return np.stack(
+        [
+            cv2.resize(maps[y0:y1, x0:x1], (patch_size, patch_size), interpolation=cv2.INTER_AREA).transpose(2, 0, 1)
+            for x0, y0, x1, y1 in (boxes[name] for name in REGIONS)
+        ]
+    ).astype(np.float16)
 
 
 def video_alignment(
@@ -125,15 +152,21 @@ def video_motion(
     upsample: int = 0,
     flow_context: float = 0.1,
     progress: Callable[[int], None] | None = None,
+    patch_size: int | None = None,
 ) -> VideoMotion:
     """Stream a video's frames once: per type (its step k in `steps`), each frame's region motion
-    against the frames k before and after it (0 within k of either end)."""
+    against the frames k before and after it (0 within k of either end), and with `patch_size` its
+    regions' flow patches (`region_patches`; None: none kept)."""
     alignment = video_alignment(files, size, margin, upsample)
     boxes = region_boxes(alignment)
     pad = round(flow_context * size)
     inner = slice(pad, pad + size)
     history: deque[np.ndarray] = deque(maxlen=2 * max(steps.values()) + 1)
     motion = {kind: np.zeros((len(files), len(REGIONS)), np.float32) for kind in steps}
+    patches = None
+    if patch_size is not None:  # one array per type, filled frame by frame
+        shape = (len(files), len(REGIONS), len(PATCH_CHANNELS), patch_size, patch_size)
+        patches = {kind: np.zeros(shape, np.float16) for kind in steps}
     for i, (_, crop) in enumerate(aligned_frames(files, alignment, pad)):
         history.append(crop)
         for kind, k in steps.items():
@@ -142,7 +175,10 @@ def video_motion(
                 middle = history[-1 - k]
                 back = flow_fn(middle, history[-1 - 2 * k])[inner, inner]
                 ahead = flow_fn(middle, crop)[inner, inner]
-                motion[kind][centre] = region_motion((back + ahead) / 2, boxes)
+                flow = (back + ahead) / 2
+                motion[kind][centre] = region_motion(flow, boxes)
+                if patches is not None:
+                    patches[kind][centre] = region_patches(flow, boxes, patch_size)
         if progress is not None:
             progress(1)
-    return VideoMotion(np.array([n for n, _ in files], np.int64), motion, alignment.landmarks is not None)
+    return VideoMotion(np.array([n for n, _ in files], np.int64), motion, alignment.landmarks is not None, patches)

@@ -1,12 +1,16 @@
 """The long-video motion cache: each video's per-region motion (`mer.spot.motion`), computed once.
 
 `outputs/cache/spot-<dataset>-<key>/` holds one `<video>.npz` per video (frame numbers and, per
-expression type, [n_frames, n_regions] float32) and `manifest.json`. The key hashes the release's
-long-video table and the motion parameters, so a change to either is a new cache. Each video is
+expression type, [n_frames, n_regions] float32, `motion_<type>`; with a `patch_size` in the
+parameters also the regions' flow patches, `patches_<type>` float16) and `manifest.json`. The key
+hashes the release's long-video table and the motion parameters (`patch_size` among them only when
+set, so a cache without patches keeps its key), so a change to either is a new cache. Each video is
 written atomically the moment it is done: an interrupted build keeps its finished videos and a rerun
 computes only the rest. Videos run in parallel, one process each, streamed frame by frame: memory
 holds a few working crops per process, and the cache a few floats per frame (tens of MB for the
-hundreds of thousands of frames of CAS(ME)^2 or SAMM Long Videos).
+hundreds of thousands of frames of CAS(ME)^2 or SAMM Long Videos). Patches weigh more: 3 regions ×
+3 channels × patch_size² float16 per frame and type, 4.6 KB at 16² (GBs for those releases), and a
+process holds its video's patches until the video is written.
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ def _compute_video(
     result = video_motion(files, steps, flow_fn, **settings)
     arrays = {"frames": result.frames, "face_found": np.array(result.face_found)}
     arrays.update({f"motion_{kind}": values for kind, values in result.motion.items()})
+    arrays.update({f"patches_{kind}": values for kind, values in (result.patches or {}).items()})
     write_atomically(Path(out), lambda tmp: _save_npz(tmp, arrays))
     return len(files)
 
@@ -84,6 +89,7 @@ def build_motion_cache(
     out.mkdir(parents=True, exist_ok=True)
     steps = steps_for(videos.fps, params["typical_seconds"])
     settings = {key: params[key] for key in ("size", "margin", "upsample", "flow_context")}
+    settings["patch_size"] = params.get("patch_size")
     todo = [row for row in videos.videos.itertuples() if not video_file(out, row.video).is_file()]
     if todo:
         workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
@@ -128,12 +134,21 @@ def build_motion_cache(
     return out
 
 
-def load_video_motion(out: Path, video: str) -> VideoMotion:
-    """A cached video's motion; a damaged file is one line naming it."""
+def load_video_motion(out: Path, video: str, patches: bool = False) -> VideoMotion:
+    """A cached video's motion, with its flow patches when asked (a cache built with a `patch_size`);
+    a damaged file is one line naming it."""
     path = video_file(out, video)
     try:
         with np.load(path, allow_pickle=False) as data:
-            motion = {name[len("motion_") :]: data[name] for name in data.files if name.startswith("motion_")}
-            return VideoMotion(data["frames"], motion, bool(data["face_found"]))
+            motion = _by_type(data, "motion_")
+            kept = _by_type(data, "patches_") if patches else None
+            if patches and set(kept) != set(motion):
+                raise KeyError("patches")
+            return VideoMotion(data["frames"], motion, bool(data["face_found"]), kept)
     except (OSError, ValueError, KeyError) as err:
         raise MerError(f"{path}: damaged motion cache file ({type(err).__name__}); delete it to recompute") from None
+
+
+def _by_type(data: np.lib.npyio.NpzFile, prefix: str) -> dict[str, np.ndarray]:
+    """The arrays named `<prefix><type>`, by type."""
+    return {name[len(prefix) :]: data[name] for name in data.files if name.startswith(prefix)}
