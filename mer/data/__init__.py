@@ -21,9 +21,10 @@ def read_samples(data_cfg: DictConfig) -> SampleTable:
     return instantiate_reader(data_cfg.reader)
 
 
-def instantiate_reader(reader_cfg: Any) -> SampleTable:
-    """A reader config (`_target_` + arguments) → its table; the reader's `MerError` comes out as
-    itself, not wrapped in Hydra's InstantiationException."""
+def instantiate_reader(reader_cfg: Any) -> Any:
+    """A reader config (`_target_` + arguments) → its table (a `SampleTable`; a spotting reader's
+    `LongVideos`); the reader's `MerError` comes out as itself, not wrapped in Hydra's
+    InstantiationException."""
     try:
         return instantiate(reader_cfg, _convert_="all")
     except Exception as err:

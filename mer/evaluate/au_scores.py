@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from mer.evaluate.au_metrics import F1_PREFIX, PRED_SUFFIX, au_counts, f1_from_counts
-from mer.evaluate.figures import slug
+from mer.evaluate.figures import per_configuration
 from mer.evaluate.report_files import AU_CHART_DIR
 from mer.evaluate.statistics import Bootstrap
 from mer.evaluate.sweep_runs import KEY
@@ -161,9 +161,6 @@ def plot_au_f1(rows: pd.DataFrame, title: str, path: Path) -> Path:
 def au_figures(aus: pd.DataFrame, out_dir: Path) -> dict[tuple, str]:
     """Plot every AU configuration's per-AU F1 under `out_dir/aus/`; per configuration key, the PNG's
     path relative to `out_dir`."""
-    figures = {}
-    for key, rows in aus.groupby(KEY, sort=False) if len(aus) else ():
-        name = f"{AU_CHART_DIR}/{slug(key[0] + '-' + key[3])}.png"
-        plot_au_f1(rows, f"{key[0]} · {key[3]}\nper-AU F1, pooled over folds", out_dir / name)
-        figures[key] = name
-    return figures
+    return per_configuration(
+        aus, AU_CHART_DIR, out_dir, plot_au_f1, lambda key: f"{key[0]} · {key[3]}\nper-AU F1, pooled over folds"
+    )

@@ -4,7 +4,7 @@ predicted; count and % of the true class in each cell)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,27 @@ from mer.evaluate.sweep_runs import KEY
 def slug(text: str) -> str:
     """A file-name-safe version of a configuration's name."""
     return re.sub(r"[^\w.-]+", "-", text).strip("-")
+
+
+def configuration_png(folder: str, key: tuple) -> str:
+    """A configuration's picture, relative to the report dir: `<folder>/<dataset>-<configuration>.png`."""
+    return f"{folder}/{slug(key[0] + '-' + key[3])}.png"
+
+
+def per_configuration(
+    rows: pd.DataFrame,
+    folder: str,
+    out_dir: Path,
+    plot: Callable[[pd.DataFrame, str, Path], Path],
+    title: Callable[[tuple], str],
+) -> dict[tuple, str]:
+    """`plot(rows of one configuration, title(key), path)` for every configuration in `rows`, under
+    `out_dir/folder/`; per configuration key, the PNG's path relative to `out_dir`."""
+    figures = {}
+    for key, group in rows.groupby(KEY, sort=False) if len(rows) else ():
+        figures[key] = configuration_png(folder, key)
+        plot(group, title(key), out_dir / figures[key])
+    return figures
 
 
 def plot_confusion(matrix: np.ndarray, classes: Sequence[str], title: str, path: Path) -> Path:
@@ -56,7 +77,7 @@ def confusion_figures(
     for key, p in preds.groupby(KEY, sort=False):
         order = classes[key[0]]
         matrix = confusion(p["label"], p["pred"], order)
-        name = f"{CONFUSION_DIR}/{slug(key[0] + '-' + key[3])}.png"
+        name = configuration_png(CONFUSION_DIR, key)
         row = rows.loc[key]
         title = f"{key[0]} · {key[3]}\npooled: accuracy {100 * row['accuracy']:.2f}%, UF1 {row['uf1']:.4f}"
         plot_confusion(matrix, order, title, out_dir / name)

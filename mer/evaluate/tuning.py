@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mer.evaluate.figures import slug
+from mer.evaluate.figures import per_configuration
 from mer.evaluate.report_files import TUNING_DIR
 from mer.evaluate.sweep_runs import KEY, fold_key
 
@@ -96,9 +96,6 @@ def _number_first(text: str) -> tuple:
 def tuning_figures(chosen: pd.DataFrame, out_dir: Path) -> dict[tuple, str]:
     """Plot each tuned configuration's choices under `out_dir/tuning/`; per configuration key, the
     PNG's path relative to `out_dir`."""
-    figures = {}
-    for key, rows in chosen.groupby(KEY, sort=False) if len(chosen) else ():
-        name = f"{TUNING_DIR}/{slug(key[0] + '-' + key[3])}.png"
-        plot_choices(rows, f"settings chosen per outer fold: {key[0]} · {key[3]}", out_dir / name)
-        figures[key] = name
-    return figures
+    return per_configuration(
+        chosen, TUNING_DIR, out_dir, plot_choices, lambda key: f"settings chosen per outer fold: {key[0]} · {key[3]}"
+    )

@@ -23,8 +23,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from mer.atomic import write_atomically
 from mer.config import CONFIG_DIR
+from mer.data import instantiate_reader
 from mer.data.long_videos import TYPES, LongVideos
-from mer.errors import MerError, plural, user_error_in, user_facing
+from mer.errors import MerError, plural, user_facing
 from mer.evaluate.spotting import SPOT_COLUMNS, match_spots, plot_video, spotting_scores, write_spots
 from mer.evaluate.sweep_runs import is_synthetic
 from mer.preflight import SPOTTING_APP, check_data_serves, checked_cli
@@ -51,13 +52,7 @@ def read_videos(cfg: DictConfig) -> LongVideos:
     """The release's long videos, read by the reader its `data.videos` names (a dataset without long
     videos is `mer.preflight`'s one line)."""
     check_data_serves(cfg, SPOTTING_APP)
-    try:
-        return instantiate(cfg.data.videos, _convert_="all")
-    except Exception as err:
-        cause = user_error_in(err)
-        if cause is None:
-            raise
-        raise cause from None
+    return instantiate_reader(cfg.data.videos)
 
 
 def motion_params(spot_cfg: DictConfig) -> dict[str, Any]:
