@@ -133,12 +133,16 @@ def test_ctrl_c_ends_the_build_at_once_and_leaves_nothing(release: Path, tmp_pat
     slow = ("preprocess.size=224", "preprocess.workers=1", "preprocess.flow.epsilon=0", "preprocess.flow.warps=2000")
     with open(log, "w") as stderr:
         proc = mer_prepare(*overrides(release, out, *slow), stderr=stderr, start_new_session=True)
-        deadline = time.time() + 120
-        while "align + flow" not in log.read_text():
-            assert time.time() < deadline and proc.poll() is None, log.read_text()
-            time.sleep(0.1)
-        os.killpg(proc.pid, signal.SIGINT)
-        assert proc.wait(timeout=30) == 130
+        try:
+            deadline = time.time() + 120
+            while "align + flow" not in log.read_text():
+                assert time.time() < deadline and proc.poll() is None, log.read_text()
+                time.sleep(0.1)
+            os.killpg(proc.pid, signal.SIGINT)
+            assert proc.wait(timeout=30) == 130
+        finally:  # a failure here must not leave a worker spinning through the rest of the suite
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
     lines = [line for line in log.read_text().splitlines() if line.strip()]
     assert lines[-1] == INTERRUPTED and "Traceback" not in log.read_text()
     assert sorted(p.name for p in (out / "cache").iterdir()) == []  # no .tmp-* dir, no *.lock, no cache

@@ -15,8 +15,8 @@ import signal
 import time
 import uuid
 import warnings
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -161,7 +161,7 @@ def _write_cache(out: Path, table: SampleTable, params: dict[str, Any], flow_fn:
             with sigint_held():  # the workers start with it held back, then ignore it (`init_worker`)
                 futures = {pool.submit(preprocess_clip, **job): i for i, job in enumerate(jobs)}
             # A `with`: the bar ends its line before anything is said after an error or Ctrl-C.
-            with tqdm(as_completed(futures), total=n, desc="align + flow", unit="clip") as progress:
+            with tqdm(completed_interruptibly(futures), total=n, desc="align + flow", unit="clip") as progress:
                 for future in progress:
                     i = futures[future]
                     result: ClipResult | None = future.result()
@@ -230,6 +230,16 @@ def _allocate(path: Path) -> None:
             raise
     finally:
         os.close(fd)
+
+
+def completed_interruptibly(futures: Iterable[Future], poll_s: float = 0.2) -> Iterator[Future]:
+    """Each future as it completes, the main thread waking every `poll_s` seconds: a Ctrl-C that the
+    kernel hands to another thread (tqdm's monitor) is then acted on at once, not when a clip that may
+    take a minute finishes (`concurrent.futures.as_completed` sleeps until one does)."""
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, timeout=poll_s, return_when=FIRST_COMPLETED)
+        yield from done
 
 
 @contextlib.contextmanager

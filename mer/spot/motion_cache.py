@@ -21,7 +21,7 @@ import logging
 import multiprocessing
 import os
 import re
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from tqdm import tqdm
 from mer.atomic import write_atomically
 from mer.data.long_videos import LongVideos
 from mer.errors import MerError
-from mer.preprocess.cache_build import end_workers, init_worker, sigint_held
+from mer.preprocess.cache_build import completed_interruptibly, end_workers, init_worker, sigint_held
 from mer.spot.motion import FlowFn, VideoMotion, numbered_frame_files, video_motion
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ def build_motion_cache(
                         for row in todo
                     }
                 with tqdm(total=total, desc="motion", unit="frame", unit_scale=True) as progress:
-                    for future in as_completed(futures):
+                    for future in completed_interruptibly(futures):
                         progress.update(future.result())
             except BaseException:
                 end_workers(pool)
