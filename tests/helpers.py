@@ -77,3 +77,14 @@ def run_entry_point(module: str, *args: str, unimportable: Sequence[str] = ()) -
         "finally:\n    print('torch imported:', 'torch' in sys.modules, flush=True)\n"
     )
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+
+
+def as_from_a_terminal() -> None:
+    """In a command's process, before it starts (`preexec_fn`): a process group of its own, as a
+    terminal gives a command, and Ctrl-C at its default (a shell's background job, e.g. `make test &`,
+    ignores it, and children inherit that: the command would never see the test's Ctrl-C)."""
+    import os
+    import signal
+
+    os.setsid()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

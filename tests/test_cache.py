@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import as_from_a_terminal
 from hydra import compose, initialize_config_dir
 
 from mer.atomic import write_atomically
@@ -132,7 +133,7 @@ def test_ctrl_c_ends_the_build_at_once_and_leaves_nothing(release: Path, tmp_pat
     out, log = tmp_path / "out", tmp_path / "stderr.txt"
     slow = ("preprocess.size=224", "preprocess.workers=1", "preprocess.flow.epsilon=0", "preprocess.flow.warps=2000")
     with open(log, "w") as stderr:
-        proc = mer_prepare(*overrides(release, out, *slow), stderr=stderr, start_new_session=True)
+        proc = mer_prepare(*overrides(release, out, *slow), stderr=stderr, preexec_fn=as_from_a_terminal)
         try:
             deadline = time.time() + 120
             while "align + flow" not in log.read_text():

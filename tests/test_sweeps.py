@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import as_from_a_terminal
 
 from mer.errors import MerError
 from mer.run_dir import FAILED, LAUNCHER_RECORD, METRICS, PREDICTIONS
@@ -54,14 +55,6 @@ def mer_report(sweep_dir: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(Path(sys.executable).with_name("mer-report")), str(sweep_dir)], capture_output=True, text=True, timeout=300
     )
-
-
-def as_from_a_terminal() -> None:
-    """In a sweep's process, before it starts: a process group of its own, as a terminal gives a
-    command, and Ctrl-C at its default (a shell's background job, e.g. `make test &`, ignores it,
-    and children inherit that)."""
-    os.setsid()
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def ctrl_c_sweep(
