@@ -88,3 +88,12 @@ def as_from_a_terminal() -> None:
 
     os.setsid()
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def replaced_cells(rows: Sequence[Sequence], index: int, positions: dict[str, int], **cells) -> list[list]:
+    """A copy of a test sheet's rows with some cells of row `index` replaced, each named by its
+    column (`positions`: name → position in the reader's column order)."""
+    copied = [list(r) for r in rows]
+    for name, value in cells.items():
+        copied[index][positions[name]] = value
+    return copied

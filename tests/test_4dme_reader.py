@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import openpyxl
 import pytest
+from helpers import replaced_cells
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
@@ -103,11 +104,9 @@ def make_release(
 
 def replaced(index: int, **cells) -> list[list]:
     """ROWS with some cells of one row replaced."""
-    names = {"subject": 0, "clip": 1, "emotion": 2, "onset": 3, "apex": 4, "offset": 5}
-    rows = [list(r) for r in ROWS]
-    for name, value in cells.items():
-        rows[index][names[name]] = value
-    return rows
+    return replaced_cells(
+        ROWS, index, {"subject": 0, "clip": 1, "emotion": 2, "onset": 3, "apex": 4, "offset": 5}, **cells
+    )
 
 
 @pytest.fixture

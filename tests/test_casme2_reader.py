@@ -15,6 +15,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+from helpers import replaced_cells
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
@@ -197,11 +198,9 @@ def make_release(
 
 def replaced(index: int, **cells) -> list[list]:
     """ROWS with cells of one row replaced (subject, clip, onset, apex, offset, aus, emotion)."""
-    names = {"subject": 0, "clip": 1, "onset": 3, "apex": 4, "offset": 5, "aus": 7, "emotion": 8}
-    rows = [list(r) for r in ROWS]
-    for name, value in cells.items():
-        rows[index][names[name]] = value
-    return rows
+    return replaced_cells(
+        ROWS, index, {"subject": 0, "clip": 1, "onset": 3, "apex": 4, "offset": 5, "aus": 7, "emotion": 8}, **cells
+    )
 
 
 @pytest.fixture

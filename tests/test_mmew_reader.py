@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import openpyxl
 import pytest
+from helpers import replaced_cells
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
@@ -90,11 +91,9 @@ def make_release(
 
 def replaced(index: int, **cells) -> list[list]:
     """ROWS with some cells of one row replaced."""
-    names = {"subject": 0, "clip": 1, "onset": 2, "apex": 3, "offset": 4, "emotion": 6}
-    rows = [list(r) for r in ROWS]
-    for name, value in cells.items():
-        rows[index][names[name]] = value
-    return rows
+    return replaced_cells(
+        ROWS, index, {"subject": 0, "clip": 1, "onset": 2, "apex": 3, "offset": 4, "emotion": 6}, **cells
+    )
 
 
 @pytest.fixture

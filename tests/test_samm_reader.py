@@ -13,6 +13,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+from helpers import replaced_cells
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
@@ -120,11 +121,10 @@ def make_release(
 
 
 def replaced(index: int, **cells) -> list[list]:
-    names = {"subject": 0, "clip": 1, "onset": 3, "apex": 4, "offset": 5, "emotion": 9}
-    rows = [list(r) for r in ROWS]
-    for name, value in cells.items():
-        rows[index][names[name]] = value
-    return rows
+    """ROWS with some cells of one row replaced."""
+    return replaced_cells(
+        ROWS, index, {"subject": 0, "clip": 1, "onset": 3, "apex": 4, "offset": 5, "emotion": 9}, **cells
+    )
 
 
 @pytest.fixture
