@@ -397,6 +397,30 @@ def test_a_job_in_a_warm_worker_predicts_as_it_would_in_a_fresh_process(workspac
     )
 
 
+@pytest.mark.slow
+def test_jobs_ending_while_other_slots_start_jobs_keep_their_exit_codes(tmp_path: Path) -> None:
+    """Slots' threads start and join forked jobs at once, as the launcher does: each job's exit code
+    is its own. Unguarded, a thread starting a job read the status of a job another thread was
+    joining, which then came back as 255 (about 3 in 100 jobs here; CI failed a sweep on it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hydra_plugins.mer_launcher._starts import ForkedStart, preloaded_forkserver
+
+    script = tmp_path / "job.py"
+    script.write_text("import sys, time\ntime.sleep(0.01)\nsys.exit(int(sys.argv[1]))\n")
+    start = ForkedStart(preloaded_forkserver("mer.train.job"))  # the task module, as mer-train preloads
+
+    def run(i: int) -> tuple[int, int]:
+        code = i % 3  # 0, 1 or 2: a stolen status would read 255
+        return code, start.run(f"slot{i % 4}", [str(script), str(code)], dict(os.environ), str(tmp_path / f"{i}.log"))[
+            1
+        ]
+
+    with ThreadPoolExecutor(4) as pool:
+        codes = list(pool.map(run, range(240)))
+    assert [got for _, got in codes] == [want for want, _ in codes]
+
+
 def test_the_torch_flags_a_warm_worker_saves_are_put_back_exactly() -> None:
     """What `warm_worker` does between jobs (`_set_torch_flags` of what `_torch_flags` saved), on every
     flag a run may change; a real warm worker's second job predicting as a fresh process does is

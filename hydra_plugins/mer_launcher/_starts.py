@@ -13,13 +13,43 @@
 import multiprocessing
 import subprocess
 import sys
+import threading
 from abc import ABC, abstractmethod
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from multiprocessing.context import BaseContext
 from typing import Any
 
 from hydra_plugins.mer_launcher._job_process import run_forked_job, warm_worker
 from mer.errors import MerError
+
+# multiprocessing's Process is not safe across threads: `start()` polls every other child
+# (`multiprocessing.process._cleanup`), so a slot's thread starting a job could read the 8-byte
+# exit status of a job that another slot's thread is joining; that thread then reads EOF and its
+# job "exits 255" (CPython's popen_forkserver). Every start, join and liveness poll takes this
+# lock; joins first wait for the process's sentinel outside it, so no thread holds it while a job runs.
+_PROCESS_TABLE = threading.Lock()
+
+
+def start_process(process: Any) -> None:
+    """Start a multiprocessing `process` while no other thread reads a child's exit status."""
+    with _PROCESS_TABLE:
+        process.start()
+
+
+def join_process(process: Any, timeout: float | None = None) -> bool:
+    """Wait (up to `timeout` seconds) for `process` to end, then read its exit status under the
+    lock; whether it ended."""
+    if not wait([process.sentinel], timeout):
+        return False
+    with _PROCESS_TABLE:
+        process.join()
+    return True
+
+
+def process_alive(process: Any) -> bool:
+    """Whether `process` still runs, polled under the lock."""
+    with _PROCESS_TABLE:
+        return process.is_alive()
 
 
 class JobStart(ABC):
@@ -51,9 +81,9 @@ class ForkedStart(JobStart):
 
     def _run(self, slot: str, argv: list[str], env: dict[str, str], log_path: str) -> tuple[int, int]:
         job = self.forkserver.Process(target=run_forked_job, args=(argv, env, log_path))
-        job.start()
+        start_process(job)
         self.running[slot] = job
-        job.join()
+        join_process(job)
         return job.pid, job.exitcode
 
 
@@ -82,7 +112,7 @@ class WarmStart(JobStart):
         if slot not in self.workers:
             ours, theirs = self.forkserver.Pipe()
             worker = self.forkserver.Process(target=warm_worker, args=(env, theirs))
-            worker.start()
+            start_process(worker)
             theirs.close()
             self.workers[slot] = (worker, ours)
         worker, pipe = self.workers[slot]
@@ -91,7 +121,7 @@ class WarmStart(JobStart):
         try:
             code = pipe.recv()
         except EOFError:  # the worker died during the job
-            worker.join()
+            join_process(worker)
             code = worker.exitcode
         if code != 0:
             self._retire(slot)
@@ -105,15 +135,14 @@ class WarmStart(JobStart):
     def _retire(self, slot: str) -> None:
         """End a slot's warm worker (if it still runs) and forget it."""
         worker, pipe = self.workers.pop(slot)
-        if worker.is_alive():
+        if process_alive(worker):
             try:
                 pipe.send(None)
             except OSError:  # its end of the pipe is already gone
                 pass
-            worker.join(timeout=60)
-            if worker.is_alive():
+            if not join_process(worker, timeout=60):
                 worker.kill()
-                worker.join()
+                join_process(worker)
         pipe.close()
 
 
