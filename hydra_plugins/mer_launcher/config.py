@@ -26,3 +26,16 @@ class GpusLauncherConf:
 
 
 ConfigStore.instance().store(group="hydra/launcher", name="gpus", node=GpusLauncherConf, provider="mer")
+
+
+@dataclass
+class PackedLauncherConf:
+    """Options of `hydra/launcher=packed` (`hydra.launcher.folds_per_pack=8`)."""
+
+    _target_: str = "hydra_plugins.mer_launcher.packed_launcher.PackedLauncher"
+    # folds trained together as one network; None: all of a configuration's folds on a CPU, and on a
+    # GPU as many as the measured memory model says fit (mer.train.packed.folds_that_fit)
+    folds_per_pack: int | None = None
+
+
+ConfigStore.instance().store(group="hydra/launcher", name="packed", node=PackedLauncherConf, provider="mer")

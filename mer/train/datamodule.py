@@ -142,6 +142,7 @@ class LosoDataModule(L.LightningDataModule):
             self.classes = self.cache.classes
             self.labels = self.samples["label"].map({c: i for i, c in enumerate(self.classes)}).to_numpy(copy=True)
         self.x: torch.Tensor | None = None
+        self._augment_generator: torch.Generator | None = None  # made on the batches' device
         self.normalization_stats: dict[str, list[float]] = {}  # the training fold's, set by setup
 
     def _pick_val_subjects(self, count: int) -> list[str]:
@@ -232,15 +233,22 @@ class LosoDataModule(L.LightningDataModule):
         return self._loader(self.test_index, train=False)
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
-        """Optional augmentation on the device: horizontal flip (u changes sign) and ±4 px shifts."""
+        """Augment training batches on the device (`augmented`), when `augment` is on."""
         if not (self.augment and self.trainer is not None and self.trainer.training):
             return batch
         x, y, index = batch
-        flip = torch.rand(len(x), device=x.device) < 0.5
+        return self.augmented(x), y, index
+
+    def augmented(self, x: torch.Tensor) -> torch.Tensor:
+        """Horizontal flips (u changes sign) and ±4 px shifts of a batch, drawn from this fold's own
+        generator (seeded by `seed`), so a fold packed with others draws as it would alone."""
+        if self._augment_generator is None or self._augment_generator.device != x.device:
+            self._augment_generator = torch.Generator(x.device).manual_seed(self.seed)
+        flip = torch.rand(len(x), device=x.device, generator=self._augment_generator) < 0.5
         flipped = x.flip(-1)
         if "u" in self.channels:
             flipped[:, self.channels.index("u")] *= -1
         x = torch.where(flip[:, None, None, None], flipped, x)
-        dy, dx = (int(v) for v in torch.randint(-4, 5, (2,)))
-        x = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
-        return x, y, index
+        shifts = torch.randint(-4, 5, (2,), device=x.device, generator=self._augment_generator)
+        dy, dx = (int(v) for v in shifts)
+        return torch.roll(x, shifts=(dy, dx), dims=(2, 3))

@@ -105,15 +105,22 @@ def fit_and_predict(trainer: L.Trainer, model: L.LightningModule, dm: LosoDataMo
     that goes into metrics.json (fit and predict seconds, steps, ms per step, CPU threads)."""
     started = time.perf_counter()
     trainer.fit(model, datamodule=dm)
-    fitted = time.perf_counter()
-    batches = trainer.predict(model, datamodule=dm)
+    fit_s = time.perf_counter() - started
+    predictions, predict_s = predict_fold(trainer, model, dm)
     timing = {
-        "fit_s": round(fitted - started, 3),
+        "fit_s": round(fit_s, 3),
         "train_steps": trainer.global_step,
-        "ms_per_step": round(1e3 * (fitted - started) / max(1, trainer.global_step), 3),
-        "predict_s": round(time.perf_counter() - fitted, 3),
+        "ms_per_step": round(1e3 * fit_s / max(1, trainer.global_step), 3),
+        "predict_s": predict_s,
         "threads": torch.get_num_threads(),
     }
+    return predictions, timing
+
+
+def predict_fold(trainer: L.Trainer, model: L.LightningModule, dm: LosoDataModule) -> tuple[pd.DataFrame, float]:
+    """The test subject's predictions table from the trained `model`, and the seconds it took."""
+    started = time.perf_counter()
+    batches = trainer.predict(model, datamodule=dm)
     scores = torch.cat([s for s, _ in batches])
     index = torch.cat([i for _, i in batches])
-    return predictions_table(dm, scores, index), timing
+    return predictions_table(dm, scores, index), round(time.perf_counter() - started, 3)

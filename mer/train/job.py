@@ -9,7 +9,9 @@ import os
 import sys
 import traceback
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import hydra
 import lightning as L
@@ -30,8 +32,10 @@ from mer.preprocess.prepare import prepare
 from mer.run_dir import AU_F1, CHECKPOINT, FAILED, METRICS, PREDICTIONS, RUN_CONFIG, score_line
 from mer.threads import job_threads
 from mer.train.checkpoint import inference_record
+from mer.train.datamodule import LosoDataModule
 from mer.train.fold_run import check_task_head, fit_and_predict, fold_metrics, make_datamodule, make_model
 from mer.train.loggers import close_loggers, first_in_sweep, make_loggers
+from mer.train.module import MerModule
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +93,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     dm = make_datamodule(cfg, cache)
     model = make_model(cfg, dm)
-    no_val = {} if len(dm.val_index) else {"limit_val_batches": 0}
-    trainer: L.Trainer = instantiate(
-        cfg.trainer, logger=make_loggers(cfg, run_dir, dm), default_root_dir=str(run_dir), **no_val
-    )
+    trainer = fold_trainer(cfg, run_dir, dm)
     log.info(
         "fold %s: test subject %s (%d samples), training on %d samples of %d subjects",
         cfg.data.get("fold"),
@@ -111,6 +112,29 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         timing["ms_per_step"],
         timing["predict_s"],
     )
+    return finish_run(cfg, run_dir, cache, trainer, model, dm, predictions, timing, tuned)
+
+
+def fold_trainer(cfg: DictConfig, run_dir: Path, dm: LosoDataModule) -> L.Trainer:
+    """The job's Lightning Trainer (`cfg.trainer`), logging into `run_dir` (no validation loop
+    without validation subjects)."""
+    no_val = {} if len(dm.val_index) else {"limit_val_batches": 0}
+    return instantiate(cfg.trainer, logger=make_loggers(cfg, run_dir, dm), default_root_dir=str(run_dir), **no_val)
+
+
+def finish_run(
+    cfg: DictConfig,
+    run_dir: Path,
+    cache: FlowCache,
+    trainer: L.Trainer,
+    model: MerModule,
+    dm: LosoDataModule,
+    predictions: pd.DataFrame,
+    timing: dict,
+    tuned: Any = None,
+) -> dict:
+    """A trained fold's files (the `mer.run_dir` contract): predictions.csv, metrics.json, the
+    checkpoint if asked, the loggers' test metrics; its metrics."""
     metrics = fold_metrics(predictions, dm)
     metrics.update(
         task=cfg.task.name,
@@ -204,6 +228,14 @@ def hydra_main(cfg: DictConfig) -> float:
     Fault-isolated: in a sweep, a failing job leaves `failed.txt`, says so in one line and ends as
     a `JobFailed` (status FAILED for Hydra); the sweep goes on.
     """
+    return run_fold_job(cfg, train)
+
+
+def run_fold_job(cfg: DictConfig, work: Callable[[DictConfig, Path], dict]) -> float:
+    """Run a job's `work` (which trains or finishes the fold in the job's dir and returns its
+    metrics) as a sweep job runs: skipped if finished with this config, its failure recorded in
+    its dir (in a sweep, a `JobFailed`; the sweep goes on), its config recorded once it is done;
+    its score."""
     quiet_libraries()
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
@@ -216,7 +248,7 @@ def hydra_main(cfg: DictConfig) -> float:
     # Not torch's default of every core: a launcher's share, or the cores this process may use.
     torch.set_num_threads(job_threads(os.environ, hydra_cfg.launcher.get("cpus_per_task")))
     try:
-        metrics = train(cfg, run_dir)
+        metrics = work(cfg, run_dir)
     except Exception as err:
         why = record_failure(run_dir, err)
         if hydra_cfg.mode != RunMode.MULTIRUN:

@@ -4,7 +4,8 @@ swappable head (softmax, hinge, post-hoc SVM)."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import lightning as L
@@ -122,7 +123,10 @@ class MerModule(L.LightningModule):
         return self.trunk(self._layout(x))
 
     def _layout(self, x: torch.Tensor) -> torch.Tensor:
-        """The input in the network's memory format (NHWC with `channels_last`)."""
+        """The input in the network's dtype (float64 under `trainer.precision=64-true`, whose plugin
+        leaves the batches precise BN and the SVM read as they are) and memory format (NHWC with
+        `channels_last`)."""
+        x = x.to(self.dtype)
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     def _training_scores(self, x: torch.Tensor) -> torch.Tensor:
@@ -162,8 +166,12 @@ class MerModule(L.LightningModule):
         On MER's tiny training folds the running averages lag behind the weights, and eval-mode
         predictions suffer; an exact average over the training batches fixes that, using no test data.
         """
-        if not self.precise_bn:
-            return
+        if self.precise_bn:
+            self.recompute_batchnorm(self.trainer.train_dataloader, self.trainer.precision_plugin.forward_context())
+
+    def recompute_batchnorm(self, batches: Iterable, precision: AbstractContextManager) -> None:
+        """Reset every BatchNorm's statistics to their exact average over `batches` (x, y, index)
+        of the training fold, under the training `precision` (a packed fold does this alone too)."""
         norms = [m for m in self.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
         momenta = [m.momentum for m in norms]
         for m in norms:
@@ -172,8 +180,8 @@ class MerModule(L.LightningModule):
         self.train()
         # Under the training precision (bf16 autocast on a GPU): the statistics of the activations
         # the network trained and predicts with, and no second set of float32 kernels to set up.
-        with torch.no_grad(), self.trainer.precision_plugin.forward_context():
-            for x, _, _ in self.trainer.train_dataloader:
+        with torch.no_grad(), precision:
+            for x, _, _ in batches:
                 self.features(x.to(self.device))
         for m, momentum in zip(norms, momenta):
             m.momentum = momentum
@@ -216,8 +224,18 @@ class MerModule(L.LightningModule):
         return torch.cat(out).numpy()
 
     def configure_optimizers(self):
+        """The configured optimiser and schedule over the run's steps (`make_optimizer`)."""
+        optimizer, schedule = self.make_optimizer(max(1, int(self.trainer.estimated_stepping_batches)))
+        if schedule is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    def make_optimizer(
+        self, total_steps: int
+    ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler | None]:
         """The configured optimiser over the head's parameter groups (the hinge head's classifier
-        decays by its own weight decay, the SVM's 1/C), and the schedule, stepped per batch."""
+        decays by its own weight decay, the SVM's 1/C), and the schedule over `total_steps`
+        optimiser steps, stepped per batch (None for a constant lr)."""
         if self.optimizer is None:
             raise MerError("this MerModule has no optimiser: pass optimizer= (model/optimizer=adam)")
         fused = {}
@@ -225,7 +243,4 @@ class MerModule(L.LightningModule):
         if self.device.type == "cuda" and "fused" in inspect.signature(kind).parameters:
             fused = {"fused": True}  # the whole update in a few kernels, not several per tensor
         optimizer = self.optimizer(self.head.param_groups(self.trunk, self.classifier), **fused)
-        if self.scheduler is None:
-            return optimizer
-        schedule = self.scheduler(optimizer, max(1, int(self.trainer.estimated_stepping_batches)))
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+        return optimizer, None if self.scheduler is None else self.scheduler(optimizer, total_steps)

@@ -1,0 +1,197 @@
+"""`hydra/launcher=packed`: folds of one configuration trained as one vmapped network, each as it
+would train alone (equivalence to separate runs), every job's dir written as a separate job writes it."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+from pathlib import Path
+
+import lightning as L
+import pandas as pd
+import pytest
+import torch
+from helpers import compose_on_release
+
+from mer.run_dir import FAILED, METRICS, PREDICTIONS, RUN_CONFIG
+from mer.train.fold_run import make_datamodule, make_model
+from mer.train.job import fold_cache
+from mer.train.packed import PackedFold, train_packed
+
+#: Uneven folds: dropping the clip whose apex is missing leaves sub03 with 4 clips, so the three
+#: training folds hold 9, 9 and 10 clips: at batch 3, 3 or 4 batches an epoch, and one last batch of 1.
+UNEVEN = ("data.reader.apex_policy=drop", "datamodule.batch_size=3")
+#: Dropout off: packed folds draw dropout masks from one generator (equal in distribution only).
+EXACT = ("model.dropout=0", "model.width_mult=0.25", "preprocess.size=64")
+
+
+def folds_of(workspace: Path, *overrides: str) -> list[PackedFold]:
+    """The three folds of the small release, each built as a separate job builds it (seeded)."""
+    folds = []
+    for fold in range(3):
+        cfg = compose_on_release(workspace, *EXACT, *UNEVEN, f"data.fold={fold}", *overrides)
+        cache = fold_cache(cfg)
+        L.seed_everything(cfg.seed, verbose=False)
+        dm = make_datamodule(cfg, cache)
+        folds.append(PackedFold(dm, make_model(cfg, dm)))
+    return folds
+
+
+def quiet_trainer(**options) -> L.Trainer:
+    """A CPU Trainer in float64 that writes and prints nothing. In float32, MobileNetV2's BatchNorm
+    over batches of 3 turns the last-bit differences between a grouped convolution (what vmap runs)
+    and separate ones into gradients apart by percents, and noise into differing weights within a
+    few steps; in float64 the two agree to 1e-10, so an equality that fails is a real difference."""
+    return L.Trainer(
+        accelerator="cpu",
+        precision="64-true",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        **options,
+    )
+
+
+def alone(fold: PackedFold, **options) -> torch.nn.Module:
+    """A copy of the fold's model, fitted alone by Lightning, as a separate job fits it."""
+    model, dm = copy.deepcopy(fold.model), copy.deepcopy(fold.dm)
+    dm.x = None  # loaded again by this fit
+    quiet_trainer(**options).fit(model, datamodule=dm)
+    return model
+
+
+def test_one_packed_step_gives_each_fold_the_gradient_it_gets_alone(workspace: Path) -> None:
+    """Plain SGD (no momentum, no decay): a step moves each weight by -lr × its gradient, so equal
+    weights after one step are equal gradients; BatchNorm's statistics are compared too."""
+    sgd = ("model/optimizer=sgd", "model.optimizer.lr=0.5", "model.optimizer.weight_decay=0", "model.precise_bn=false")
+    folds = folds_of(workspace, *sgd)
+    separate = [alone(fold, max_epochs=1, limit_train_batches=1) for fold in folds]
+    start = copy.deepcopy(folds[0].model.state_dict())
+    train_packed(folds, quiet_trainer(max_epochs=1, limit_train_batches=1))
+    for fold, reference in zip(folds, separate):
+        moved = max(
+            (p - start[n]).abs().max().item() for n, p in fold.model.named_parameters() if n == "classifier.1.weight"
+        )
+        assert moved > 1e-3  # the step did something: the comparison below can fail
+        for name, value in reference.state_dict().items():
+            torch.testing.assert_close(fold.model.state_dict()[name], value, atol=1e-10, rtol=1e-9)
+        assert fold.steps == 1
+
+
+def test_uneven_packed_folds_train_and_predict_as_they_do_alone(workspace: Path) -> None:
+    """Three epochs of folds of 3, 3 and 4 batches (last batches of 3, 3 and 1) with Adam and
+    precise BN: each packed fold takes exactly its own steps and predicts as it does alone."""
+    folds = folds_of(workspace)
+    assert [len(f.dm.train_index) for f in folds] == [9, 9, 10]
+    separate = [alone(fold, max_epochs=3) for fold in folds]
+    stats = train_packed(folds, quiet_trainer(max_epochs=3))
+    assert [f.steps for f in folds] == [3 * len(f.loader) for f in folds]
+    assert stats["steps"] == 12
+    for fold, reference in zip(folds, separate):
+        fold.model.recompute_batchnorm(fold.loader, contextlib.nullcontext())
+        test = fold.dm.x[torch.as_tensor(fold.dm.test_index)]
+        fold.model.eval(), reference.eval()
+        with torch.no_grad():
+            torch.testing.assert_close(fold.model(test), reference(test), atol=1e-5, rtol=1e-5)
+        assert len(fold.curves) == 3 and all(torch.isfinite(torch.tensor(r["train/loss"])) for r in fold.curves)
+
+
+@pytest.mark.parametrize("head", ["softmax", "hinge"])  # the hinge loss of NaN scores reads 0
+def test_a_fold_whose_training_turns_nan_fails_alone(workspace: Path, head: str) -> None:
+    folds = folds_of(workspace, f"head={head}", "model.precise_bn=false")
+    with torch.no_grad():
+        folds[1].model.classifier[1].weight.fill_(float("nan"))
+    reference = alone(folds[2], max_epochs=2)
+    train_packed(folds, quiet_trainer(max_epochs=2))
+    assert folds[1].failure.startswith("training diverged in epoch 0: the loss or the scores became NaN")
+    assert folds[0].failure is None and folds[2].failure is None
+    assert folds[1].steps == len(folds[1].loader)  # stopped after the epoch that found it
+    for name, value in reference.state_dict().items():  # the NaN reached no other fold
+        torch.testing.assert_close(folds[2].model.state_dict()[name], value, atol=1e-8, rtol=1e-8)
+
+
+def test_a_compiled_or_graphed_model_is_refused_in_one_line(workspace: Path) -> None:
+    from mer.errors import MerError
+
+    folds = folds_of(workspace, "model.compile=true")
+    with pytest.raises(MerError, match=r"hydra/launcher=packed .* model.compile=true .* set model.compile=false"):
+        train_packed(folds, quiet_trainer(max_epochs=1))
+
+
+def test_packs_are_configurations_cut_to_the_pack_size() -> None:
+    from omegaconf import OmegaConf
+
+    from hydra_plugins.mer_launcher._packs import SweepJob, packs_of
+
+    jobs = [
+        SweepJob([f"head={head}", f"data.fold={fold}", f"seed={seed}"], OmegaConf.create(), i)
+        for i, (head, fold, seed) in enumerate(
+            (h, f, s) for h in ("softmax", "hinge") for f in range(3) for s in (0, 1)
+        )
+    ]
+    packs = packs_of(jobs, None)
+    assert [[j.idx for j in p] for p in packs] == [[0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11]]
+    assert [len(p) for p in packs_of(jobs, 4)] == [4, 2, 4, 2]
+
+
+@pytest.mark.slow
+def test_a_packed_sweep_writes_each_job_as_a_separate_sweep_does(workspace: Path, tmp_path: Path) -> None:
+    """Two configurations (softmax, post-hoc SVM) × three uneven folds, on the default launcher and
+    packed: the same predictions and scores, the same files; a rerun skips every job; a fold out of
+    range fails alone."""
+    from test_train import mer_train
+
+    common = [
+        "data=casme2",
+        f"data.root={workspace / 'release'}",
+        f"paths.output_dir={workspace / 'out'}",
+        "trainer.max_epochs=2",
+        "trainer.precision=64-true",  # see quiet_trainer
+        "trainer.enable_progress_bar=false",
+        *EXACT,
+        *UNEVEN,
+        "data.fold=0,1,2",
+        "head=softmax,svm",
+    ]
+    separate = mer_train("-m", *common, f"hydra.sweep.dir={tmp_path / 'separate'}", cwd=workspace)
+    assert separate.returncode == 0, separate.stderr[-3000:]
+    packed_args = ["-m", *common, "hydra/launcher=packed", f"hydra.sweep.dir={tmp_path / 'packed'}"]
+    packed = mer_train(*packed_args, cwd=workspace)
+    assert packed.returncode == 0, packed.stderr[-3000:]
+    assert packed.stdout.count("folds train together") == 2
+    assert "6 jobs: 6 ran, 0 skipped, 0 failed" in packed.stdout
+    job_dirs = sorted(p.parent.name for p in (tmp_path / "separate").glob("*/metrics.json"))
+    assert len(job_dirs) == 6
+    for name in job_dirs:
+        mine, theirs = tmp_path / "packed" / name, tmp_path / "separate" / name
+        for file in (
+            METRICS,
+            PREDICTIONS,
+            RUN_CONFIG,
+            ".hydra/config.yaml",
+            ".hydra/overrides.yaml",
+            "csv/metrics.csv",
+        ):
+            assert (mine / file).is_file(), f"{name}/{file}"
+        pd.testing.assert_frame_equal(
+            pd.read_csv(mine / PREDICTIONS), pd.read_csv(theirs / PREDICTIONS), atol=1e-6, rtol=1e-6
+        )
+        ours, reference = json.loads((mine / METRICS).read_text()), json.loads((theirs / METRICS).read_text())
+        assert (ours["uf1"], ours["timing"]["train_steps"]) == (reference["uf1"], reference["timing"]["train_steps"])
+        assert ours["timing"]["packed_folds"] == 3
+    again = mer_train(*packed_args, cwd=workspace)
+    assert "6 jobs: 0 ran, 6 skipped, 0 failed" in again.stdout, again.stdout[-2000:]
+    out_of_range = mer_train(
+        "-m",
+        *common[:-2],
+        "data.fold=0,7",
+        "hydra/launcher=packed",
+        f"hydra.sweep.dir={tmp_path / 'bad'}",
+        cwd=workspace,
+    )
+    assert out_of_range.returncode == 1
+    assert "2 jobs: 1 ran, 0 skipped, 1 failed" in out_of_range.stdout
+    failed = next((tmp_path / "bad").glob("data.fold=7*")) / FAILED
+    assert failed.read_text().startswith("MerError: data.fold=7 is out of range")
