@@ -14,7 +14,7 @@ import pytest
 import torch
 from helpers import compose_on_release
 
-from mer.run_dir import FAILED, METRICS, PREDICTIONS, RUN_CONFIG
+from mer.run_dir import FAILED, LAUNCHER_RECORD, METRICS, PREDICTIONS, RUN_CONFIG
 from mer.train.fold_run import make_datamodule, make_model
 from mer.train.job import fold_cache
 from mer.train.packed import PackedFold, train_packed
@@ -120,27 +120,24 @@ def test_a_compiled_or_graphed_model_is_refused_in_one_line(workspace: Path) -> 
         train_packed(folds, quiet_trainer(max_epochs=1))
 
 
-def test_packs_are_configurations_cut_to_the_pack_size() -> None:
+def test_a_configurations_jobs_are_those_that_differ_only_in_fold_and_seed() -> None:
     from omegaconf import OmegaConf
 
-    from hydra_plugins.mer_launcher._packs import SweepJob, packs_of
+    from hydra_plugins.mer_launcher._packs import SweepJob, configurations
 
+    cells = [(h, f, s) for h in ("softmax", "hinge") for f in range(3) for s in (0, 1)]
     jobs = [
-        SweepJob([f"head={head}", f"data.fold={fold}", f"seed={seed}"], OmegaConf.create(), i)
-        for i, (head, fold, seed) in enumerate(
-            (h, f, s) for h in ("softmax", "hinge") for f in range(3) for s in (0, 1)
-        )
+        SweepJob([f"head={h}", f"data.fold={f}", f"seed={s}"], OmegaConf.create(), i)
+        for i, (h, f, s) in enumerate(cells)
     ]
-    packs = packs_of(jobs, None)
-    assert [[j.idx for j in p] for p in packs] == [[0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11]]
-    assert [len(p) for p in packs_of(jobs, 4)] == [4, 2, 4, 2]
+    assert [[j.idx for j in group] for group in configurations(jobs)] == [[0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11]]
 
 
 @pytest.mark.slow
 def test_a_packed_sweep_writes_each_job_as_a_separate_sweep_does(workspace: Path, tmp_path: Path) -> None:
     """Two configurations (softmax, post-hoc SVM) × three uneven folds, on the default launcher and
-    packed: the same predictions and scores, the same files; a rerun skips every job; a fold out of
-    range fails alone."""
+    packed two folds at a time: the same predictions and scores, the same files; a rerun skips
+    every job; a fold out of range fails alone."""
     from test_train import mer_train
 
     common = [
@@ -157,10 +154,16 @@ def test_a_packed_sweep_writes_each_job_as_a_separate_sweep_does(workspace: Path
     ]
     separate = mer_train("-m", *common, f"hydra.sweep.dir={tmp_path / 'separate'}", cwd=workspace)
     assert separate.returncode == 0, separate.stderr[-3000:]
-    packed_args = ["-m", *common, "hydra/launcher=packed", f"hydra.sweep.dir={tmp_path / 'packed'}"]
+    packed_args = [
+        "-m",
+        *common,
+        "hydra/launcher=packed",
+        "hydra.launcher.folds_per_pack=2",
+        f"hydra.sweep.dir={tmp_path / 'packed'}",
+    ]
     packed = mer_train(*packed_args, cwd=workspace)
     assert packed.returncode == 0, packed.stderr[-3000:]
-    assert packed.stdout.count("folds train together") == 2
+    assert packed.stdout.count("3 jobs, 3 to train in 2 pack(s) of up to 2 folds") == 2
     assert "6 jobs: 6 ran, 0 skipped, 0 failed" in packed.stdout
     job_dirs = sorted(p.parent.name for p in (tmp_path / "separate").glob("*/metrics.json"))
     assert len(job_dirs) == 6
@@ -180,7 +183,9 @@ def test_a_packed_sweep_writes_each_job_as_a_separate_sweep_does(workspace: Path
         )
         ours, reference = json.loads((mine / METRICS).read_text()), json.loads((theirs / METRICS).read_text())
         assert (ours["uf1"], ours["timing"]["train_steps"]) == (reference["uf1"], reference["timing"]["train_steps"])
-        assert ours["timing"]["packed_folds"] == 3
+        fold = int(name.split("data.fold=")[1][0])
+        assert ours["timing"]["packed_folds"] == (2 if fold < 2 else 1)
+        assert json.loads((mine / LAUNCHER_RECORD).read_text())["slot"] == ("pack1" if fold < 2 else "pack2")
     again = mer_train(*packed_args, cwd=workspace)
     assert "6 jobs: 0 ran, 6 skipped, 0 failed" in again.stdout, again.stdout[-2000:]
     out_of_range = mer_train(

@@ -1,5 +1,5 @@
-"""Which sweep jobs `hydra/launcher=packed` trains together: those of one configuration (all
-overrides equal but the fold and seed), cut into packs of at most `folds_per_pack`."""
+"""Which sweep jobs `hydra/launcher=packed` may train together: those of one configuration (all
+overrides equal but the fold and seed)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,11 +26,10 @@ def pack_key(overrides: Sequence[str]) -> tuple[str, ...]:
     return tuple(sorted(o for o in overrides if override_key(o) not in PACKED_KEYS))
 
 
-def packs_of(jobs: Sequence[SweepJob], folds_per_pack: int | None) -> list[list[SweepJob]]:
-    """The jobs grouped by configuration (`pack_key`), in the sweep's order, each group cut into
-    packs of at most `folds_per_pack` (None: the whole group)."""
+def configurations(jobs: Sequence[SweepJob]) -> list[list[SweepJob]]:
+    """The jobs grouped by configuration (`pack_key`), groups and jobs in the sweep's order; the
+    launcher cuts each group into packs."""
     groups: dict[tuple[str, ...], list[SweepJob]] = {}
     for job in jobs:
         groups.setdefault(pack_key(job.overrides), []).append(job)
-    size = folds_per_pack or max(map(len, groups.values()), default=1)
-    return [group[i : i + size] for group in groups.values() for i in range(0, len(group), size)]
+    return list(groups.values())

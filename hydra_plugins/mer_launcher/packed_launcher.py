@@ -13,7 +13,11 @@ Hydra's plugin scan imports this module, so it imports mer's training modules on
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import sys
+import time
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -51,8 +55,8 @@ class PackedLauncher(Launcher):
         return user_facing(self._launch)(job_overrides, initial_job_idx)
 
     def _launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
-        """The sweep: its dir, its packs, and each pack's jobs planned, trained, finished."""
-        from hydra_plugins.mer_launcher._packs import packs_of
+        """The sweep: its dir, its configurations, and each one's jobs planned, packed, trained, finished."""
+        from hydra_plugins.mer_launcher._packs import configurations
         from hydra_plugins.mer_launcher._progress import sweep_end
         from mer.errors import MerError
 
@@ -68,14 +72,23 @@ class PackedLauncher(Launcher):
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         jobs = [self._job(list(o), initial_job_idx + i) for i, o in enumerate(job_overrides)]
-        packs = packs_of(jobs, self.folds_per_pack)
-        log.info("packed launcher: %d jobs in %d packs", len(jobs), len(packs))
+        groups = configurations(jobs)
+        log.info("packed launcher: %d jobs of %d configurations", len(jobs), len(groups))
         results: dict[int, JobReturn] = {}
         outcomes: list[str] = []
-        for n, pack in enumerate(packs, 1):
-            for job, result, outcome in self._run_pack(pack, n, len(packs), sweep_dir):
-                results[job.idx] = result
-                outcomes.append(outcome)
+        try:
+            for n, group in enumerate(groups, 1):
+                for job, result, outcome in self._run_configuration(group, f"configuration {n}/{len(groups)}"):
+                    results[job.idx] = result
+                    outcomes.append(outcome)
+        except (KeyboardInterrupt, SystemExit) as stop:  # Lightning exits 1 after a Ctrl-C in fit
+            print(
+                f"interrupted: {len(results)} of {len(jobs)} jobs ended (the pack in training recorded "
+                "nothing); rerun the same command to go on, finished jobs are skipped",
+                file=sys.stderr,
+                flush=True,
+            )
+            raise SystemExit(130) from stop
         print(sweep_end(outcomes, sweep_dir), flush=True)
         return [results[job.idx] for job in jobs]
 
@@ -99,38 +112,73 @@ class PackedLauncher(Launcher):
             job_subdir_key="hydra.sweep.subdir",
         )
 
-    def _run_pack(self, pack: list[SweepJob], n: int, n_packs: int, sweep_dir: Path):
-        """Plan each job, train the pack's folds at once, finish each job; yields each job, its
-        return and how it ended."""
-        import time
-
+    def _run_configuration(self, group: list[SweepJob], name: str):
+        """Plan each job of one configuration, then train its folds pack by pack (`folds_per_pack`
+        at a time, or as many as the measured memory model fits) and finish each pack's jobs;
+        yields each job, its return and how it ended."""
         from hydra_plugins.mer_launcher._progress import FAILED_JOB, RAN, SKIPPED
         from mer.train.job import run_fold_job
-        from mer.train.packed_job import FoldPlan, finish_fold, plan_fold, train_pack
+        from mer.train.packed import folds_that_fit
+        from mer.train.packed_job import FoldPlan, finish_fold, pack_trainer, plan_fold, train_pack
 
         plans = []
-        for job in pack:
+        for job in group:
             planned = self._in_job(job, plan_fold)
             ok = planned.status == JobStatus.COMPLETED
             plans.append(planned.return_value if ok else FoldPlan(error=planned._return_value))
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
-        ready = [(job, plan) for job, plan in zip(pack, plans) if plan.fold is not None]
+        ready = [i for i, plan in enumerate(plans) if plan.fold is not None]
         skipped = sum(plan.skipped for plan in plans)
+        size = 1
+        if ready:
+            trainer_config = group[ready[0]].config.trainer
+            size = self.folds_per_pack or folds_that_fit(
+                [plans[i].fold for i in ready], lambda **limits: pack_trainer(trainer_config, **limits)
+            )
+        packs = [ready[k : k + size] for k in range(0, len(ready), size)]
         print(
-            f"pack {n}/{n_packs}: {len(ready)} folds train together"
+            f"{name}: {len(group)} jobs, {len(ready)} to train in {len(packs)} pack(s) of up to {size} folds"
             + (f", {skipped} finished earlier" if skipped else "")
             + (
-                f", {len(pack) - len(ready) - skipped} failed before training"
-                if len(pack) - len(ready) - skipped
+                f", {len(group) - len(ready) - skipped} failed before training"
+                if len(group) - len(ready) - skipped
                 else ""
             ),
             flush=True,
         )
-        started = time.time()
-        stats = train_pack([plan for _, plan in ready], ready[0][0].config, sweep_dir) if ready else {}
-        for job, plan in zip(pack, plans):
-            result = self._in_job(job, lambda cfg, plan=plan: run_fold_job(cfg, partial(finish_fold, plan, stats)))
-            outcome = SKIPPED if plan.skipped else RAN if result.status == JobStatus.COMPLETED else FAILED_JOB
-            yield job, result, outcome
+        now = time.time()
+        untrained = [i for i, plan in enumerate(plans) if plan.fold is None]  # skipped, or failed: at once
+        for pack_name, pack, stats, started in [("none", untrained, {}, now)] + [
+            (f"pack{n}", pack, None, None) for n, pack in enumerate(packs, 1)
+        ]:
+            if stats is None:  # train the pack, then finish its jobs (which frees its folds)
+                started = time.time()
+                stats = train_pack([plans[i] for i in pack], group[pack[0]].config.trainer, self.config.hydra.sweep.dir)
+                print(f"{name}, {pack_name}: {len(pack)} folds trained in {stats['fit_s']:.1f} s", flush=True)
+            for i in pack:
+                job, plan = group[i], plans[i]
+                finish = partial(finish_fold, plan, stats)
+                result = self._in_job(job, lambda cfg, finish=finish: run_fold_job(cfg, finish))
+                outcome = SKIPPED if plan.skipped else RAN if result.status == JobStatus.COMPLETED else FAILED_JOB
+                record_job(job, result, pack_name, started, stats.get("packed_folds", 0))
+                plans[i] = FoldPlan(skipped=plan.skipped)  # its network and data, no longer held
+                yield job, result, outcome
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
-        print(f"pack {n}/{n_packs}: done in {time.time() - started:.1f} s", flush=True)
+
+
+def record_job(job: SweepJob, result: JobReturn, pack: str, started: float, packed_folds: int) -> None:
+    """The job's launcher record (`launcher.json`, as `hydra/launcher=gpus` writes one): its pack
+    as its slot, the pack's start, the job's end, 0 or 1 for how it ended, its overrides."""
+    from mer.run_dir import LAUNCHER_RECORD
+
+    record = {
+        "slot": pack,
+        "pid": os.getpid(),
+        "start": started,
+        "end": time.time(),
+        "returncode": 0 if result.status == JobStatus.COMPLETED else 1,
+        "overrides": job.overrides,
+        "packed_folds": packed_folds,
+    }
+    job_dir = Path(result.hydra_cfg.hydra.runtime.output_dir)
+    (job_dir / LAUNCHER_RECORD).write_text(json.dumps(record, indent=2))

@@ -20,10 +20,11 @@ bitwise, to a separate run's), and a fold whose loss becomes NaN or infinite fai
 
 from __future__ import annotations
 
+import copy
 import itertools
 import logging
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -269,3 +270,34 @@ def train_packed(folds: Sequence[PackedFold], trainer: L.Trainer) -> dict[str, A
     trainer.fit(PackedFolds(folds, trainer.max_epochs))
     fit_s = round(time.perf_counter() - started, 3)
     return {"fit_s": fit_s, "packed_folds": len(folds), "steps": max(fold.steps for fold in folds)}
+
+
+def folds_that_fit(folds: Sequence[PackedFold], make_trainer: Callable[..., L.Trainer]) -> int:
+    """How many of `folds` to train in one pack: all of them on a CPU; on a GPU, what a measured
+    memory model gives. One training step of a pack of one fold and of two (copies, on the
+    Trainer's GPU) give the peak memory as fixed + per_fold × folds; a pack takes what fits in 90 %
+    of the GPU's free memory."""
+    probe = make_trainer(max_epochs=1, limit_train_batches=1, enable_progress_bar=False, enable_model_summary=False)
+    if probe.strategy.root_device.type != "cuda" or len(folds) == 1:
+        return len(folds)
+    peaks = []
+    for count in (1, 2):
+        copies = [PackedFold(copy.deepcopy(f.dm), copy.deepcopy(f.model)) for f in folds[:count]]
+        torch.cuda.empty_cache()
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        train_packed(copies, make_trainer(max_epochs=1, limit_train_batches=1, enable_progress_bar=False))
+        peaks.append(torch.cuda.max_memory_allocated() - base)
+        del copies
+    per_fold = max(1, peaks[1] - peaks[0])
+    fixed = max(0, peaks[0] - per_fold)
+    free, _ = torch.cuda.mem_get_info()
+    fits = int((0.9 * free - fixed) // per_fold)
+    log.info(
+        "memory model: %.0f MiB + %.0f MiB per fold; %.0f MiB free: %d folds per pack",
+        fixed / 2**20,
+        per_fold / 2**20,
+        free / 2**20,
+        fits,
+    )
+    return max(1, min(len(folds), fits))

@@ -89,14 +89,18 @@ def finish_fold(plan: FoldPlan, pack: dict, cfg: DictConfig, run_dir: Path) -> d
     return finish_run(cfg, run_dir, plan.cache, trainer, model, dm, predictions, timing)
 
 
-def train_pack(plans: list[FoldPlan], cfg: DictConfig, root: Path) -> dict:
-    """Train the planned folds as one pack with the jobs' Trainer settings (`cfg.trainer`, which
-    the pack's jobs share); an error here (out of memory) is every fold's, each recorded in its dir."""
-    trainer = instantiate(
-        cfg.trainer, logger=False, enable_checkpointing=False, default_root_dir=str(root), limit_val_batches=0
-    )
+def pack_trainer(trainer: DictConfig, **options) -> L.Trainer:
+    """The Trainer a pack trains with: the jobs' own settings (`cfg.trainer`, which a pack's jobs
+    share), without loggers, checkpoints or validation (each job logs its curves when it finishes)."""
+    settings = {"logger": False, "enable_checkpointing": False, "limit_val_batches": 0, **options}
+    return instantiate(trainer, **settings)
+
+
+def train_pack(plans: list[FoldPlan], trainer: DictConfig, root: str) -> dict:
+    """Train the planned folds as one pack with the jobs' Trainer settings; an error here (out of
+    memory) is every fold's, each recorded in its dir when its job finishes."""
     try:
-        return train_packed([plan.fold for plan in plans], trainer)
+        return train_packed([plan.fold for plan in plans], pack_trainer(trainer, default_root_dir=root))
     except Exception as err:
         for plan in plans:
             plan.error = err
