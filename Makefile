@@ -75,5 +75,8 @@ bench-ablation: setup  ## GPU: the whole Table 2 + 3 ablation (130 jobs, 224², 
 bench-spot: setup  ## spotting a long video: motion frames/s, the worker's memory peak (10,000 vs 1,000 frames), cache disk use vs flow fields, peaks per video
 	$(BIN)/python benchmarks/bench_spot.py $(BENCH_ARGS)
 
+bench-packed: setup  ## a 6-fold STSTNet sweep packed into one network vs separate jobs: median wall times side by side, their ratio
+	$(BIN)/python benchmarks/bench_packed.py $(BENCH_ARGS)
+
 clean:
 	rm -rf outputs

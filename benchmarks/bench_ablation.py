@@ -14,6 +14,7 @@ included. Last, `mer-predict` loads one GPU-trained checkpoint with `CUDA_VISIBL
 CPU) and must give the scores that job wrote to its `predictions.csv`.
 
 Full size, on a GPU:    python benchmarks/bench_ablation.py            (or one part: --part 1)
+Packed folds:           python benchmarks/bench_ablation.py --packed   (hydra/launcher=packed, 5 cells' packs)
 Small scale, on a CPU:  python benchmarks/bench_ablation.py --small   (3 subjects, 48², 2 epochs)
 """
 
@@ -281,6 +282,9 @@ def main() -> None:
     )
     parser.add_argument("--jobs-per-gpu", type=int, default=16)
     parser.add_argument(
+        "--packed", action="store_true", help="hydra/launcher=packed: each cell's folds trained as one batched network"
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -303,22 +307,27 @@ def main() -> None:
     args = parser.parse_args()
 
     subjects, clips, size, epochs = SMALL if args.small else FULL
-    if args.small:
-        fast = ["hydra.launcher.gpus=[]", "hydra.launcher.start=warm"]  # CPU slots, warm workers
-    elif job_slots(None, 1, None)[0]["CUDA_VISIBLE_DEVICES"]:
+    on_gpu = bool(job_slots(None, 1, None)[0]["CUDA_VISIBLE_DEVICES"])
+    if not args.small and not on_gpu:
+        raise MerError(
+            "no GPU is visible (nvidia-smi): the full-size ablation runs on a GPU; add --small for the CPU dry run"
+        )
+    if args.packed:  # each cell's folds as one vmapped network (packs sized by the memory model)
+        fast = ["hydra/launcher=packed", *([] if args.small else GPU_OVERRIDES)]
+    elif args.small:
+        fast = ["hydra/launcher=gpus", "hydra.launcher.gpus=[]", "hydra.launcher.start=warm"]  # CPU slots, warm
+    else:
         fast = [
+            "hydra/launcher=gpus",
             *GPU_OVERRIDES,
             "model.cuda_graph=true",
             f"hydra.launcher.jobs_per_gpu={args.jobs_per_gpu}",
             "hydra.launcher.mps=true",
             "hydra.launcher.start=warm",
         ]
-    else:
-        raise MerError(
-            "no GPU is visible (nvidia-smi): the full-size ablation runs on a GPU; add --small for the CPU dry run"
-        )
     out = args.out.resolve()
-    sweep_dir = (args.sweep_dir or out / f"ablation-{size}px-{epochs}ep").resolve()
+    packed = "-packed" if args.packed else ""
+    sweep_dir = (args.sweep_dir or out / f"ablation-{size}px-{epochs}ep{packed}").resolve()
     if args.fresh:
         shutil.rmtree(sweep_dir, ignore_errors=True)
 
@@ -365,7 +374,6 @@ def main() -> None:
         f"trainer.max_epochs={epochs}",
         "save_checkpoint=true",
         "trainer.enable_progress_bar=false",
-        "hydra/launcher=gpus",
         *scratch,
         *fast,
         *args.set,
@@ -401,7 +409,10 @@ def main() -> None:
             f"--part K) to go on in {sweep_dir}."
         )
         raise SystemExit(1 if set(left) & set(wanted) else 0)  # 0: the parts asked for are done
-    where = "CPU slots" if args.small else f"{args.jobs_per_gpu} jobs per GPU under MPS, warm, graphed"
+    if args.packed:
+        where = "packed folds"
+    else:
+        where = "CPU slots" if args.small else f"{args.jobs_per_gpu} jobs per GPU under MPS, warm, graphed"
     report_and_total(
         sweep_dir,
         ledger["commands"],

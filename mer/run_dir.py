@@ -13,7 +13,8 @@ Each job's Hydra output dir holds:
   `mer-predict` needs to preprocess a new clip: see `mer.train.checkpoint`);
 - `run_config.yaml`: the resolved config of a finished job (a rerun with the same config skips it);
 - `failed.txt`: the error of a failed job, instead of metrics.json (the sweep goes on);
-- `launcher.json`: slot, start and end time, exit code (jobs run by `hydra/launcher=gpus`).
+- `launcher.json`: slot, start and end time, exit code (jobs run by `hydra/launcher=gpus`, or by
+  `hydra/launcher=packed`, whose slot is the job's pack).
 """
 
 from __future__ import annotations

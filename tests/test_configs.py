@@ -86,7 +86,7 @@ def test_each_option_composes_and_instantiates(group: str, option: str, imagenet
     assert trainer.fast_dev_run or trainer.max_epochs == cfg.trainer.max_epochs
 
 
-@pytest.mark.parametrize("launcher", ["gpus", "basic", "submitit_local", "slurm"])
+@pytest.mark.parametrize("launcher", ["gpus", "packed", "basic", "submitit_local", "slurm"])
 def test_each_launcher_composes(launcher: str) -> None:
     cfg = compose_train(f"hydra/launcher={launcher}", *ROOTS, hydra_config=True)
     assert get_object(cfg.hydra.launcher._target_) is not None

@@ -104,7 +104,7 @@ class PackedFolds(L.LightningModule):
         self.param_names = [n for n, _ in self.template.named_parameters()]
         self.buffer_names = [n for n, _ in self.template.named_buffers()]
         self.weights: dict[str, torch.Tensor] = {}  # stacked [folds, ...] leaves, made on the device
-        self.buffers_: dict[str, torch.Tensor] = {}
+        self.stacked_buffers: dict[str, torch.Tensor] = {}
         self.fold_params: list[list[nn.Parameter]] = []  # per fold, its views of `weights`, in order
         # per fold, this epoch: loss × samples, samples, and steps whose loss or scores were not finite
         self._sums: list[torch.Tensor] = []
@@ -135,7 +135,7 @@ class PackedFolds(L.LightningModule):
         self.fold_params = [[m.get_parameter(name) for name in self.param_names] for m in models]
         for name in self.buffer_names:
             stacked = torch.stack([m.get_buffer(name) for m in models])
-            self.buffers_[name] = stacked
+            self.stacked_buffers[name] = stacked
             for f, m in enumerate(models):
                 _set_tensor(m, name, stacked[f], parameter=False)
         optimizers, schedules = [], []
@@ -205,7 +205,7 @@ class PackedFolds(L.LightningModule):
         everyone = len(folds) == len(self.packed)
         rows = None if everyone else torch.as_tensor(folds, device=x.device)
         weights = {n: w if everyone else w[rows] for n, w in self.weights.items()}
-        buffers = {n: b if everyone else b[rows] for n, b in self.buffers_.items()}
+        buffers = {n: b if everyone else b[rows] for n, b in self.stacked_buffers.items()}
 
         def one_fold(w: dict, b: dict, xf: torch.Tensor) -> torch.Tensor:
             return functional_call(self.template, (w, b), (xf,))
@@ -213,7 +213,7 @@ class PackedFolds(L.LightningModule):
         scores = vmap(one_fold, randomness="different")(weights, buffers, x)
         if not everyone:  # the rows were copies: put their updated statistics back
             for n, b in buffers.items():
-                self.buffers_[n].index_copy_(0, rows, b)
+                self.stacked_buffers[n].index_copy_(0, rows, b)
         return scores
 
     def on_train_epoch_end(self) -> None:
