@@ -200,3 +200,25 @@ def test_a_packed_sweep_writes_each_job_as_a_separate_sweep_does(workspace: Path
     assert "2 jobs: 1 ran, 0 skipped, 1 failed" in out_of_range.stdout
     failed = next((tmp_path / "bad").glob("data.fold=7*")) / FAILED
     assert failed.read_text().startswith("MerError: data.fold=7 is out of range")
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_a_pack_says_so_and_a_rerun_trains_what_is_left(workspace: Path, tmp_path: Path) -> None:
+    """Ctrl-C while the second configuration's pack trains: one line, exit 130, the first
+    configuration's jobs kept; the rerun skips them and trains the second."""
+    from test_sweeps import ctrl_c_sweep, sweep
+
+    out = tmp_path / "sweep"
+    args = ["hydra/launcher=packed", "trainer.max_epochs=20", "data.fold=0,1,2", "head=softmax,hinge"]
+    first_done = lambda: len(list(out.glob(f"*/{METRICS}"))) == 3  # noqa: E731
+    code, stderr, _ = ctrl_c_sweep(workspace, out, args, first_done, timeout=300)
+    assert code == 130 and "Traceback" not in stderr, stderr[-3000:]
+    said = [line for line in stderr.splitlines() if line.startswith("interrupted:")]
+    assert said == [
+        "interrupted: 3 of 6 jobs ended (the pack in training recorded nothing); rerun the same command "
+        "to go on, finished jobs are skipped"
+    ], stderr[-3000:]
+    assert len(list(out.glob(f"*/{METRICS}"))) == 3
+    again = sweep(workspace, out, *args)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "6 jobs: 3 ran, 3 skipped, 0 failed" in again.stdout
