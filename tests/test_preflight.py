@@ -113,7 +113,7 @@ def own_configs(tmp_path: Path, data_yaml: str) -> Path:
             "train",
             ["-m", "hydra/launcher=gpu"],
             "unknown hydra/launcher 'gpu': did you mean gpus? choose one of "
-            "basic, gpus, slurm, submitit_local, submitit_slurm "
+            "basic, gpus, packed, slurm, submitit_local, submitit_slurm "
             "(hydra/launcher=... on the command line)",
         ),
         (
