@@ -79,8 +79,9 @@ def test_a_part_with_a_failed_job_is_not_done_though_its_command_ended() -> None
 @pytest.mark.slow
 def test_small_dry_run_resumes_over_two_invocations_then_reports(tmp_path: Path) -> None:
     """Part 2 alone, then the script again: it runs part 1 only, adds up both commands' wall
-    clocks and the report's, and mer-predict on the CPU matches a job's predictions.csv."""
-    script = [sys.executable, str(BENCHMARKS / "bench_ablation.py"), "--small", f"--out={tmp_path}"]
+    clocks and the report's, and mer-predict on the CPU matches a job's predictions.csv. Packed
+    (each cell's folds as one network): the GPU command's path, and the quickest on a CPU."""
+    script = [sys.executable, str(BENCHMARKS / "bench_ablation.py"), "--small", "--packed", f"--out={tmp_path}"]
     first = subprocess.run([*script, "--part", "2"], capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "Not finished: 10 of 15 jobs (apex_hinge fold 0, " in first.stdout
@@ -90,12 +91,12 @@ def test_small_dry_run_resumes_over_two_invocations_then_reports(tmp_path: Path)
     assert "part 2: every job already finished" in second.stdout
     assert "== part 1: folds 0–1 (10 jobs)" in second.stdout and "== part 2:" not in second.stdout
 
-    ledger = json.loads((tmp_path / "ablation-48px-2ep" / bench_ablation.LEDGER).read_text())
+    ledger = json.loads((tmp_path / "ablation-48px-2ep-packed" / bench_ablation.LEDGER).read_text())
     assert [(c["part"], c["folds"], c["returncode"]) for c in ledger["commands"]] == [(2, [2], 0), (1, [0, 1], 0)]
     rows = [line for line in second.stdout.splitlines() if re.match(r"\| [12] \| \w+ fold \d \|", line)]
     assert len(rows) == 15 and all(row.split(" | ")[5] == "0" for row in rows)  # every job exited 0
     figure = re.search(
-        r"Whole ablation, 5 cells × 3 folds = 15 jobs, 48², 2 epochs, CPU slots: "
+        r"Whole ablation, 5 cells × 3 folds = 15 jobs, 48², 2 epochs, packed folds: "
         r"([\d.]+) s = [\d.]+ min from the commands' starts to the report: "
         r"([\d.]+) s \(part 2\) \+ ([\d.]+) s \(part 1\), then mer-report ([\d.]+) s",
         second.stdout,

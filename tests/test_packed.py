@@ -136,47 +136,44 @@ def test_a_configurations_jobs_are_those_that_differ_only_in_fold_and_seed() -> 
 @pytest.mark.slow
 def test_a_packed_sweep_writes_each_job_as_a_separate_sweep_does(workspace: Path, tmp_path: Path) -> None:
     """Two configurations (softmax, post-hoc SVM) × three uneven folds, on the default launcher and
-    packed two folds at a time: the same predictions and scores, the same files; a rerun skips
-    every job; a fold out of range fails alone."""
-    from test_train import mer_train
+    packed two folds at a time. The packed sweep is stopped by Ctrl-C once the second configuration
+    has started (one line, exit 130, the first configuration's jobs kept); its rerun, with a fold
+    out of range added, skips those, trains the rest, and fails that fold alone. Then every job has
+    the same predictions and scores as the separate sweep's, and the same files."""
+    from test_sweeps import ctrl_c_sweep, sweep
 
-    common = [
-        "data=casme2",
-        f"data.root={workspace / 'release'}",
-        f"paths.output_dir={workspace / 'out'}",
-        "trainer.max_epochs=2",
-        "trainer.precision=64-true",  # see quiet_trainer
-        "trainer.enable_progress_bar=false",
-        *EXACT,
-        *UNEVEN,
-        "data.fold=0,1,2",
-        "head=softmax,svm",
-    ]
-    separate = mer_train("-m", *common, f"hydra.sweep.dir={tmp_path / 'separate'}", cwd=workspace)
+    settings = ["trainer.max_epochs=2", "trainer.precision=64-true", *EXACT, *UNEVEN, "head=softmax,svm"]
+    separate = sweep(workspace, tmp_path / "separate", *settings, "data.fold=0,1,2")
     assert separate.returncode == 0, separate.stderr[-3000:]
-    packed_args = [
-        "-m",
-        *common,
-        "hydra/launcher=packed",
-        "hydra.launcher.folds_per_pack=2",
-        f"hydra.sweep.dir={tmp_path / 'packed'}",
-    ]
-    packed = mer_train(*packed_args, cwd=workspace)
-    assert packed.returncode == 0, packed.stderr[-3000:]
-    assert packed.stdout.count("3 jobs, 3 to train in 2 pack(s) of up to 2 folds") == 2
-    assert "6 jobs: 6 ran, 0 skipped, 0 failed" in packed.stdout
-    job_dirs = sorted(p.parent.name for p in (tmp_path / "separate").glob("*/metrics.json"))
+    out = tmp_path / "packed"
+    packed = [*settings, "hydra/launcher=packed", "hydra.launcher.folds_per_pack=2"]
+
+    def second_configuration_started() -> bool:
+        return len(list(out.glob(f"*/{METRICS}"))) == 3 and any(out.glob("*head=svm*/.hydra/config.yaml"))
+
+    code, stderr, _ = ctrl_c_sweep(workspace, out, [*packed, "data.fold=0,1,2"], second_configuration_started, 300)
+    assert code == 130 and "Traceback" not in stderr, stderr[-3000:]
+    said = [line for line in stderr.splitlines() if line.startswith("interrupted:")]
+    assert said == [
+        "interrupted: 3 of 6 jobs ended (the pack in training recorded nothing); rerun the same command "
+        "to go on, finished jobs are skipped"
+    ], stderr[-3000:]
+    again = sweep(workspace, out, *packed, "data.fold=0,1,2,7")
+    assert again.returncode == 1
+    assert "configuration 1/2: 4 jobs, none to train, 3 finished earlier, 1 failed before training" in again.stdout
+    assert (
+        "configuration 2/2: 4 jobs, 3 to train in 2 pack(s) of up to 2 folds, 1 failed before training" in again.stdout
+    )
+    assert "8 jobs: 3 ran, 3 skipped, 2 failed" in again.stdout, again.stdout[-2000:]
+    failed = sorted(out.glob(f"data.fold=7*/{FAILED}"))
+    assert len(failed) == 2 and failed[0].read_text().startswith("MerError: data.fold=7 is out of range")
+
+    job_dirs = sorted(p.parent.name for p in (tmp_path / "separate").glob(f"*/{METRICS}"))
     assert len(job_dirs) == 6
     for name in job_dirs:
-        mine, theirs = tmp_path / "packed" / name, tmp_path / "separate" / name
-        for file in (
-            METRICS,
-            PREDICTIONS,
-            RUN_CONFIG,
-            ".hydra/config.yaml",
-            ".hydra/overrides.yaml",
-            "csv/metrics.csv",
-        ):
+        mine, theirs = out / name, tmp_path / "separate" / name
+        files = (METRICS, PREDICTIONS, RUN_CONFIG, LAUNCHER_RECORD, ".hydra/config.yaml", ".hydra/overrides.yaml")
+        for file in (*files, "csv/metrics.csv"):
             assert (mine / file).is_file(), f"{name}/{file}"
         pd.testing.assert_frame_equal(
             pd.read_csv(mine / PREDICTIONS), pd.read_csv(theirs / PREDICTIONS), atol=1e-6, rtol=1e-6
@@ -185,40 +182,6 @@ def test_a_packed_sweep_writes_each_job_as_a_separate_sweep_does(workspace: Path
         assert (ours["uf1"], ours["timing"]["train_steps"]) == (reference["uf1"], reference["timing"]["train_steps"])
         fold = int(name.split("data.fold=")[1][0])
         assert ours["timing"]["packed_folds"] == (2 if fold < 2 else 1)
-        assert json.loads((mine / LAUNCHER_RECORD).read_text())["slot"] == ("pack1" if fold < 2 else "pack2")
-    again = mer_train(*packed_args, cwd=workspace)
-    assert "6 jobs: 0 ran, 6 skipped, 0 failed" in again.stdout, again.stdout[-2000:]
-    out_of_range = mer_train(
-        "-m",
-        *common[:-2],
-        "data.fold=0,7",
-        "hydra/launcher=packed",
-        f"hydra.sweep.dir={tmp_path / 'bad'}",
-        cwd=workspace,
-    )
-    assert out_of_range.returncode == 1
-    assert "2 jobs: 1 ran, 0 skipped, 1 failed" in out_of_range.stdout
-    failed = next((tmp_path / "bad").glob("data.fold=7*")) / FAILED
-    assert failed.read_text().startswith("MerError: data.fold=7 is out of range")
-
-
-@pytest.mark.slow
-def test_ctrl_c_in_a_pack_says_so_and_a_rerun_trains_what_is_left(workspace: Path, tmp_path: Path) -> None:
-    """Ctrl-C while the second configuration's pack trains: one line, exit 130, the first
-    configuration's jobs kept; the rerun skips them and trains the second."""
-    from test_sweeps import ctrl_c_sweep, sweep
-
-    out = tmp_path / "sweep"
-    args = ["hydra/launcher=packed", "trainer.max_epochs=20", "data.fold=0,1,2", "head=softmax,hinge"]
-    first_done = lambda: len(list(out.glob(f"*/{METRICS}"))) == 3  # noqa: E731
-    code, stderr, _ = ctrl_c_sweep(workspace, out, args, first_done, timeout=300)
-    assert code == 130 and "Traceback" not in stderr, stderr[-3000:]
-    said = [line for line in stderr.splitlines() if line.startswith("interrupted:")]
-    assert said == [
-        "interrupted: 3 of 6 jobs ended (the pack in training recorded nothing); rerun the same command "
-        "to go on, finished jobs are skipped"
-    ], stderr[-3000:]
-    assert len(list(out.glob(f"*/{METRICS}"))) == 3
-    again = sweep(workspace, out, *args)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert "6 jobs: 3 ran, 3 skipped, 0 failed" in again.stdout
+        # the rerun's record: the first configuration's jobs it skipped, the second's it packed
+        slot = "untrained" if "head=softmax" in name else "pack1" if fold < 2 else "pack2"
+        assert json.loads((mine / LAUNCHER_RECORD).read_text())["slot"] == slot

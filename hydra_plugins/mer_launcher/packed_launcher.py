@@ -136,19 +136,17 @@ class PackedLauncher(Launcher):
                 [plans[i].fold for i in ready], lambda **limits: pack_trainer(trainer_config, **limits)
             )
         packs = [ready[k : k + size] for k in range(0, len(ready), size)]
+        failed = len(group) - len(ready) - skipped
+        to_train = f"{len(ready)} to train in {len(packs)} pack(s) of up to {size} folds" if ready else "none to train"
         print(
-            f"{name}: {len(group)} jobs, {len(ready)} to train in {len(packs)} pack(s) of up to {size} folds"
+            f"{name}: {len(group)} jobs, {to_train}"
             + (f", {skipped} finished earlier" if skipped else "")
-            + (
-                f", {len(group) - len(ready) - skipped} failed before training"
-                if len(group) - len(ready) - skipped
-                else ""
-            ),
+            + (f", {failed} failed before training" if failed else ""),
             flush=True,
         )
         now = time.time()
         untrained = [i for i, plan in enumerate(plans) if plan.fold is None]  # skipped, or failed: at once
-        for pack_name, pack, stats, started in [("none", untrained, {}, now)] + [
+        for pack_name, pack, stats, started in [("untrained", untrained, {}, now)] + [
             (f"pack{n}", pack, None, None) for n, pack in enumerate(packs, 1)
         ]:
             if stats is None:  # train the pack, then finish its jobs (which frees its folds)
@@ -168,7 +166,8 @@ class PackedLauncher(Launcher):
 
 def record_job(job: SweepJob, result: JobReturn, pack: str, started: float, packed_folds: int) -> None:
     """The job's launcher record (`launcher.json`, as `hydra/launcher=gpus` writes one): its pack
-    as its slot, the pack's start, the job's end, 0 or 1 for how it ended, its overrides."""
+    as its slot (`untrained` for a job skipped or failed before training), the pack's start, the
+    job's end, 0 or 1 for how it ended, its overrides."""
     from mer.run_dir import LAUNCHER_RECORD
 
     record = {
