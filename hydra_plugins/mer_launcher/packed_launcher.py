@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -41,6 +42,7 @@ class PackedLauncher(Launcher):
     def __init__(self, *, folds_per_pack: int | None) -> None:
         """Hydra passes every option of `PackedLauncherConf` (config.py), which holds the defaults."""
         self.folds_per_pack = folds_per_pack
+        self.interrupted = False  # Ctrl-C came (`_on_ctrl_c`)
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
 
@@ -76,11 +78,13 @@ class PackedLauncher(Launcher):
         log.info("packed launcher: %d jobs of %d configurations", len(jobs), len(groups))
         results: dict[int, JobReturn] = {}
         outcomes: list[str] = []
+        previous = signal.signal(signal.SIGINT, self._on_ctrl_c)
         try:
             for n, group in enumerate(groups, 1):
                 for job, result, outcome in self._run_configuration(group, f"configuration {n}/{len(groups)}"):
                     results[job.idx] = result
                     outcomes.append(outcome)
+                    self._stop_if_interrupted()
         except (KeyboardInterrupt, SystemExit) as stop:  # Lightning exits 1 after a Ctrl-C in fit
             print(
                 f"interrupted: {len(results)} of {len(jobs)} jobs ended (the pack in training recorded "
@@ -89,8 +93,22 @@ class PackedLauncher(Launcher):
                 flush=True,
             )
             raise SystemExit(130) from stop
+        finally:
+            signal.signal(signal.SIGINT, previous)
         print(sweep_end(outcomes, sweep_dir), flush=True)
         return [results[job.idx] for job in jobs]
+
+    def _on_ctrl_c(self, signum: int, frame) -> None:
+        """Ctrl-C: remember it, then raise KeyboardInterrupt as Python does. Python drops an
+        exception raised inside a `__del__` (a sheet's ZipFile closing, say), so the sweep also
+        stops at its next check (`_stop_if_interrupted`) if this one was swallowed."""
+        self.interrupted = True
+        signal.default_int_handler(signum, frame)
+
+    def _stop_if_interrupted(self) -> None:
+        """Raise KeyboardInterrupt if Ctrl-C came and was swallowed on its way."""
+        if self.interrupted:
+            raise KeyboardInterrupt
 
     def _job(self, overrides: list[str], idx: int) -> SweepJob:
         """A job's composed config, numbered as Hydra numbers sweep jobs."""
@@ -124,6 +142,7 @@ class PackedLauncher(Launcher):
         plans = []
         for job in group:
             planned = self._in_job(job, plan_fold)
+            self._stop_if_interrupted()
             ok = planned.status == JobStatus.COMPLETED
             plans.append(planned.return_value if ok else FoldPlan(error=planned._return_value))
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
@@ -152,6 +171,7 @@ class PackedLauncher(Launcher):
             if stats is None:  # train the pack, then finish its jobs (which frees its folds)
                 started = time.time()
                 stats = train_pack([plans[i] for i in pack], group[pack[0]].config.trainer, self.config.hydra.sweep.dir)
+                self._stop_if_interrupted()
                 print(f"{name}, {pack_name}: {len(pack)} folds trained in {stats['fit_s']:.1f} s", flush=True)
             for i in pack:
                 job, plan = group[i], plans[i]
