@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.launcher import Launcher
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
@@ -83,12 +83,11 @@ class GpusLauncher(Launcher):
         from hydra_plugins.mer_launcher._progress import SweepProgress, sweep_end
         from hydra_plugins.mer_launcher._slots import job_slots
         from hydra_plugins.mer_launcher._starts import job_start
+        from hydra_plugins.mer_launcher._sweep import started_sweep_dir
         from mer.errors import MerError
 
         assert self.config is not None and self.hydra_context is not None
-        sweep_dir = Path(self.config.hydra.sweep.dir)
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        sweep_dir = started_sweep_dir(self.config)
         start = job_start(self.start, self.forkserver)
         environments = job_slots(self.gpus, self.jobs_per_gpu, self.n_jobs)
         if self.mps and not environments[0]["CUDA_VISIBLE_DEVICES"]:
@@ -173,10 +172,9 @@ class GpusLauncher(Launcher):
 
     def _job_config(self, overrides: list[str], idx: int, sweep_dir: Path) -> tuple[list[str], DictConfig, int, Path]:
         """A job's composed config, numbered as Hydra numbers sweep jobs, and its dir."""
-        sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
-        with open_dict(sweep_config):
-            sweep_config.hydra.job.id = f"{idx}"
-            sweep_config.hydra.job.num = idx
+        from hydra_plugins.mer_launcher._sweep import job_config
+
+        sweep_config = job_config(self.hydra_context, self.config, overrides, idx)
         return overrides, sweep_config, idx, sweep_dir / str(sweep_config.hydra.sweep.subdir)
 
     def _run_job(

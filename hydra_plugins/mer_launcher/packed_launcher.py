@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from hydra.core.utils import JobReturn, JobStatus, configure_log, run_job, setup_globals
 from hydra.plugins.launcher import Launcher
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig
 
 if TYPE_CHECKING:
     from hydra.types import HydraContext, TaskFunction
@@ -58,8 +58,9 @@ class PackedLauncher(Launcher):
 
     def _launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         """The sweep: its dir, its configurations, and each one's jobs planned, packed, trained, finished."""
-        from hydra_plugins.mer_launcher._packs import configurations
+        from hydra_plugins.mer_launcher._packs import SweepJob, configurations
         from hydra_plugins.mer_launcher._progress import sweep_end
+        from hydra_plugins.mer_launcher._sweep import job_config, started_sweep_dir
         from mer.errors import MerError
 
         assert self.config is not None and self.hydra_context is not None
@@ -70,10 +71,13 @@ class PackedLauncher(Launcher):
             )
         setup_globals()
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
-        sweep_dir = Path(self.config.hydra.sweep.dir)
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
-        jobs = [self._job(list(o), initial_job_idx + i) for i, o in enumerate(job_overrides)]
+        sweep_dir = started_sweep_dir(self.config)
+        jobs = [
+            SweepJob(
+                list(o), job_config(self.hydra_context, self.config, list(o), initial_job_idx + i), initial_job_idx + i
+            )
+            for i, o in enumerate(job_overrides)
+        ]
         groups = configurations(jobs)
         log.info("packed launcher: %d jobs of %d configurations", len(jobs), len(groups))
         results: dict[int, JobReturn] = {}
@@ -110,16 +114,6 @@ class PackedLauncher(Launcher):
         if self.interrupted:
             raise KeyboardInterrupt
 
-    def _job(self, overrides: list[str], idx: int) -> SweepJob:
-        """A job's composed config, numbered as Hydra numbers sweep jobs."""
-        from hydra_plugins.mer_launcher._packs import SweepJob
-
-        config = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
-        with open_dict(config):
-            config.hydra.job.id = f"{idx}"
-            config.hydra.job.num = idx
-        return SweepJob(overrides, config, idx)
-
     def _in_job(self, job: SweepJob, task: TaskFunction) -> JobReturn:
         """Run `task` on the job's config as Hydra runs a job (its dir, `.hydra/`, its log)."""
         return run_job(
@@ -134,10 +128,8 @@ class PackedLauncher(Launcher):
         """Plan each job of one configuration, then train its folds pack by pack (`folds_per_pack`
         at a time, or as many as the measured memory model fits) and finish each pack's jobs;
         yields each job, its return and how it ended."""
-        from hydra_plugins.mer_launcher._progress import FAILED_JOB, RAN, SKIPPED
-        from mer.train.job import run_fold_job
         from mer.train.packed import folds_that_fit
-        from mer.train.packed_job import FoldPlan, finish_fold, pack_trainer, plan_fold, train_pack
+        from mer.train.packed_job import FoldPlan, pack_trainer, plan_fold, train_pack
 
         plans = []
         for job in group:
@@ -163,25 +155,32 @@ class PackedLauncher(Launcher):
             + (f", {failed} failed before training" if failed else ""),
             flush=True,
         )
-        now = time.time()
         untrained = [i for i, plan in enumerate(plans) if plan.fold is None]  # skipped, or failed: at once
-        for pack_name, pack, stats, started in [("untrained", untrained, {}, now)] + [
-            (f"pack{n}", pack, None, None) for n, pack in enumerate(packs, 1)
-        ]:
-            if stats is None:  # train the pack, then finish its jobs (which frees its folds)
-                started = time.time()
-                stats = train_pack([plans[i] for i in pack], group[pack[0]].config.trainer, self.config.hydra.sweep.dir)
-                self._stop_if_interrupted()
-                print(f"{name}, {pack_name}: {len(pack)} folds trained in {stats['fit_s']:.1f} s", flush=True)
-            for i in pack:
-                job, plan = group[i], plans[i]
-                finish = partial(finish_fold, plan, stats)
-                result = self._in_job(job, lambda cfg, finish=finish: run_fold_job(cfg, finish))
-                outcome = SKIPPED if plan.skipped else RAN if result.status == JobStatus.COMPLETED else FAILED_JOB
-                record_job(job, result, pack_name, started, stats.get("packed_folds", 0))
-                plans[i] = FoldPlan(skipped=plan.skipped)  # its network and data, no longer held
-                yield job, result, outcome
+        yield from self._finish(group, plans, untrained, "untrained", {}, time.time())
+        for n, pack in enumerate(packs, 1):  # train the pack, then finish its jobs (which frees its folds)
+            started = time.time()
+            stats = train_pack([plans[i] for i in pack], group[pack[0]].config.trainer, self.config.hydra.sweep.dir)
+            self._stop_if_interrupted()
+            print(f"{name}, pack{n}: {len(pack)} folds trained in {stats['fit_s']:.1f} s", flush=True)
+            yield from self._finish(group, plans, pack, f"pack{n}", stats, started)
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+
+    def _finish(self, group: list[SweepJob], plans: list, indices: list[int], pack: str, stats: dict, started: float):
+        """Finish the jobs `indices` of `group` (`mer.train.packed_job.finish_fold` in each job's
+        dir, its launcher record), dropping each plan's network and data; yields each job, its
+        return and how it ended."""
+        from hydra_plugins.mer_launcher._progress import FAILED_JOB, RAN, SKIPPED
+        from mer.train.job import run_fold_job
+        from mer.train.packed_job import FoldPlan, finish_fold
+
+        for i in indices:
+            job, plan = group[i], plans[i]
+            finish = partial(finish_fold, plan, stats)
+            result = self._in_job(job, lambda cfg, finish=finish: run_fold_job(cfg, finish))
+            outcome = SKIPPED if plan.skipped else RAN if result.status == JobStatus.COMPLETED else FAILED_JOB
+            record_job(job, result, pack, started, stats.get("packed_folds", 0))
+            plans[i] = FoldPlan(skipped=plan.skipped)  # its network and data, no longer held
+            yield job, result, outcome
 
 
 def record_job(job: SweepJob, result: JobReturn, pack: str, started: float, packed_folds: int) -> None:

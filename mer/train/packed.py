@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import itertools
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -108,7 +109,6 @@ class PackedFolds(L.LightningModule):
         self.fold_params: list[list[nn.Parameter]] = []  # per fold, its views of `weights`, in order
         # per fold, this epoch: loss × samples, samples, and steps whose loss or scores were not finite
         self._sums: list[torch.Tensor] = []
-        self._ones: torch.Tensor | None = None  # a float64 1 on the device, for the sums
 
     def setup(self, stage: str) -> None:
         """Load each fold (on the training device) and make its training loader, which sets its
@@ -151,7 +151,6 @@ class PackedFolds(L.LightningModule):
     def on_train_epoch_start(self) -> None:
         """Zero the epoch's loss sums; the network trains (BatchNorm on batch statistics, dropout)."""
         self.template.train()
-        self._ones = torch.ones((), device=self.device, dtype=torch.float64)
         self._sums = [torch.zeros(3, device=self.device, dtype=torch.float64) for _ in self.packed]
 
     def training_step(self, batches: list, batch_idx: int) -> None:
@@ -182,7 +181,13 @@ class PackedFolds(L.LightningModule):
                 loss = model.loss(scores[j], y)
                 model.train_acc(scores[j].detach(), y)
                 finite = torch.isfinite(loss.detach()) & torch.isfinite(scores[j].detach()).all()
-                self._sums[f] += torch.stack([loss.detach().double() * len(y), self._ones * len(y), (~finite).double()])
+                self._sums[f] += torch.stack(
+                    [
+                        loss.detach().double() * len(y),
+                        loss.new_full((), len(y), dtype=torch.float64),
+                        (~finite).double(),
+                    ]
+                )
                 total = total + loss
         self.manual_backward(total)
         rows = [w.grad.unbind(0) for w in self.weights.values()]  # each fold's gradient, a view of its row
@@ -261,8 +266,6 @@ def unpack(model: nn.Module) -> None:
 def train_packed(folds: Sequence[PackedFold], trainer: L.Trainer) -> dict[str, Any]:
     """Train `folds` as one pack with `trainer` (its max_epochs): the pack's fit seconds, fold
     count and steps (its longest fold's)."""
-    import time
-
     for fold in folds:
         check_packable(fold.model)
         fold.dm.trainer = trainer  # setup then loads the fold onto the training device
